@@ -1,0 +1,13 @@
+# Every dependency comes from a Debian package; scripts/install-deps installs them.
+find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(LibArchive REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(tl-expected REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+if(CUTOVER_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cutover/common/result.h"
+
+namespace cutover {
+
+// The keys cutover keeps in a PointerStore, and the values under them.
+//   live/<site>  → LivePointer (JSON): which version of the site is served
+//   site/<site>  → SiteSettings (JSON): the site's host names and settings
+inline constexpr std::string_view kLivePrefix = "live/";
+inline constexpr std::string_view kSitePrefix = "site/";
+
+[[nodiscard]] std::string liveKey(std::string_view site);
+[[nodiscard]] std::string siteKey(std::string_view site);
+
+struct LivePointer {
+  std::string version;   // the live version id
+  std::string previous;  // the version live before it ("" if none): what rollback returns to
+  std::string since;     // RFC 3339 time of the flip
+  std::string deploy;    // the deploy or command that flipped it ("rollback", "activate", a deploy id)
+
+  [[nodiscard]] std::string toJson() const;
+  [[nodiscard]] static Result<LivePointer> fromJson(std::string_view json);
+};
+
+struct SiteSettings {
+  std::vector<std::string> hosts;  // extra host names (normalized), besides <site>.localhost
+
+  [[nodiscard]] std::string toJson() const;
+  [[nodiscard]] static Result<SiteSettings> fromJson(std::string_view json);
+};
+
+}  // namespace cutover

@@ -1,0 +1,47 @@
+#include "cutover/pointer/records.h"
+
+#include <nlohmann/json.hpp>
+
+namespace cutover {
+
+std::string liveKey(std::string_view site) { return std::string(kLivePrefix) + std::string(site); }
+std::string siteKey(std::string_view site) { return std::string(kSitePrefix) + std::string(site); }
+
+std::string LivePointer::toJson() const {
+  nlohmann::json j{{"version", version}, {"previous", previous}, {"since", since}, {"deploy", deploy}};
+  return j.dump();
+}
+
+Result<LivePointer> LivePointer::fromJson(std::string_view json) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("version") || !j["version"].is_string()) {
+    return fail(Errc::invalid_argument, "live pointer is not valid JSON with a version");
+  }
+  LivePointer p;
+  p.version = j["version"].get<std::string>();
+  p.previous = j.value("previous", "");
+  p.since = j.value("since", "");
+  p.deploy = j.value("deploy", "");
+  return p;
+}
+
+std::string SiteSettings::toJson() const {
+  nlohmann::json j{{"hosts", hosts}};
+  return j.dump();
+}
+
+Result<SiteSettings> SiteSettings::fromJson(std::string_view json) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return fail(Errc::invalid_argument, "site settings are not a JSON object");
+  }
+  SiteSettings s;
+  if (j.contains("hosts") && j["hosts"].is_array()) {
+    for (const auto& h : j["hosts"]) {
+      if (h.is_string()) s.hosts.push_back(h.get<std::string>());
+    }
+  }
+  return s;
+}
+
+}  // namespace cutover
