@@ -1,0 +1,93 @@
+#include <fmt/format.h>
+
+#include <cctype>
+#include <string_view>
+
+#include "cutover/common/config_error.h"
+#include "cutover/store/object_store.h"
+#include "store/local/local_object_store.h"
+#include "store/memory/memory_object_store.h"
+
+namespace cutover {
+namespace {
+
+constexpr std::string_view kForms = "use file:///absolute/path, a plain path, or memory:";
+
+// The scheme of "scheme:..." (RFC 3986: a letter, then letters, digits, '+', '-', '.'), or
+// empty when `uri` is a plain path.
+std::string_view schemeOf(std::string_view uri) {
+  auto colon = uri.find(':');
+  if (colon == std::string_view::npos || colon == 0) return {};
+  std::string_view scheme = uri.substr(0, colon);
+  if (!std::isalpha(static_cast<unsigned char>(scheme[0]))) return {};
+  for (char c : scheme) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return {};
+  }
+  return scheme;
+}
+
+std::string percentDecode(std::string_view text, const std::string& uri) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    auto hex = [&](std::size_t at) -> int {
+      if (at >= text.size()) return -1;
+      char c = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at])));
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int hi = hex(i + 1);
+    int lo = hex(i + 2);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+      throw ConfigError(fmt::format("object store URI '{}': bad percent-escape", uri));
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+ObjectStorePtr openLocal(const std::string& path, const std::string& uri) {
+  auto store = LocalObjectStore::open(path);
+  if (!store) {
+    throw ConfigError(fmt::format("object store '{}': {}", uri, store.error().message));
+  }
+  return std::move(*store);
+}
+
+}  // namespace
+
+ObjectStorePtr makeObjectStore(const std::string& uri) {
+  if (uri.empty()) throw ConfigError(fmt::format("object store URI is empty: {}", kForms));
+  std::string_view scheme = schemeOf(uri);
+  if (scheme.empty()) return openLocal(uri, uri);
+  std::string_view rest = std::string_view(uri).substr(scheme.size() + 1);
+  if (scheme == "memory") {
+    if (!rest.empty()) {
+      throw ConfigError(fmt::format("object store URI '{}': memory: takes nothing after it", uri));
+    }
+    return std::make_shared<MemoryObjectStore>();
+  }
+  if (scheme == "file") {
+    if (!rest.starts_with("//")) {
+      throw ConfigError(fmt::format("object store URI '{}' is not a file URI: {}", uri, kForms));
+    }
+    rest.remove_prefix(2);
+    // file://host/path: only the local machine is served.
+    auto slash = rest.find('/');
+    std::string_view host = rest.substr(0, slash);
+    if (slash == std::string_view::npos || (!host.empty() && host != "localhost")) {
+      throw ConfigError(fmt::format(
+          "object store URI '{}' must name an absolute path on this machine: {}", uri, kForms));
+    }
+    return openLocal(percentDecode(rest.substr(slash), uri), uri);
+  }
+  throw ConfigError(
+      fmt::format("object store URI '{}': scheme '{}' is not supported: {}", uri, scheme, kForms));
+}
+
+}  // namespace cutover
