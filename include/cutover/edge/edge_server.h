@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,11 +19,25 @@ struct EdgeOptions {
   std::string preview_domain = "localhost";
   std::uint64_t memory_cache_bytes = 256ULL << 20;  // small files kept in memory, by blob hash
   std::uint64_t memory_cache_max_file = 256ULL << 10;  // files larger than this are streamed
+
+  // Limits on clients.
+  std::size_t max_header_bytes = 16 * 1024;          // a larger request head gets 431
+  std::chrono::milliseconds header_timeout{10'000};  // to send a whole request head
+  std::chrono::milliseconds idle_timeout{60'000};    // between requests on a kept-alive connection
+  std::chrono::milliseconds write_timeout{60'000};   // for each piece of a response to drain
+  std::size_t max_connections = 10'000;              // beyond this, new connections are closed
+  std::chrono::milliseconds stop_grace{5'000};       // how long stop() lets in-flight requests run
 };
 
 // The HTTP server that routes every request, by Host, to the live version of a site.
 // It learns pointers by watching the PointerStore and keeps them in memory; requests never wait
 // on a store round trip for routing.
+//
+// Site S answers at "S.<preview_domain>" and at every host of its site/S settings. A host that
+// reaches no site gets 404 "no site is configured for host …"; a site with settings but no live
+// version gets 404 "site S has no live version". Every other response of a site carries
+// X-Cutover-Version (unless version_header is off). One request is served from one version: the
+// one live when its head was read.
 class EdgeServer {
  public:
   virtual ~EdgeServer() = default;
@@ -33,7 +49,8 @@ class EdgeServer {
   // The bound port (after start()).
   [[nodiscard]] virtual std::uint16_t port() const = 0;
 
-  // Stops accepting, lets in-flight requests finish (up to a few seconds), and joins the threads.
+  // Stops accepting, lets in-flight requests finish (up to stop_grace), and joins the threads.
+  // Idempotent; the destructor calls it.
   virtual void stop() = 0;
 };
 

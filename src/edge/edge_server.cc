@@ -1,0 +1,73 @@
+#include "cutover/edge/edge_server.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "edge/file_cache.h"
+#include "edge/handler.h"
+#include "edge/http_server.h"
+#include "edge/routing_state.h"
+
+namespace cutover {
+namespace {
+
+// Wires the edge's parts: the routing state the store's watch keeps current, the handler that
+// answers from it, and the HTTP server in front.
+class BeastEdgeServer final : public EdgeServer {
+ public:
+  BeastEdgeServer(ObjectStorePtr objects, PointerStorePtr pointers, EdgeOptions options)
+      : options_(std::move(options)),
+        objects_(std::move(objects)),
+        routes_(objects_, std::move(pointers), options_.preview_domain),
+        cache_(options_.memory_cache_bytes),
+        handler_(routes_, *objects_, cache_,
+                 edge::HandlerOptions{options_.version_header, options_.memory_cache_max_file}),
+        http_(handler_, serverOptions(options_)) {}
+
+  ~BeastEdgeServer() override { stop(); }
+
+  Result<void> start() override {
+    auto port = http_.listen(options_.listen);
+    if (!port) return tl::unexpected(port.error());
+    port_ = *port;
+    if (auto watching = routes_.start(); !watching) return watching;
+    http_.start();
+    std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+    std::fprintf(stderr, "serving on http://%s:%u\n", host.c_str(), static_cast<unsigned>(port_));
+    std::fflush(stderr);
+    return {};
+  }
+
+  std::uint16_t port() const override { return port_; }
+
+  void stop() override {
+    http_.stop(options_.stop_grace);
+    routes_.stop();
+  }
+
+ private:
+  static edge::ServerOptions serverOptions(const EdgeOptions& o) {
+    unsigned threads = o.threads != 0 ? o.threads : std::thread::hardware_concurrency();
+    return edge::ServerOptions{std::max(1U, threads), o.max_header_bytes, o.header_timeout,
+                               o.idle_timeout,        o.write_timeout,    o.max_connections};
+  }
+
+  EdgeOptions options_;
+  ObjectStorePtr objects_;
+  edge::RoutingState routes_;
+  edge::FileCache cache_;
+  edge::Handler handler_;
+  edge::HttpServer http_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<EdgeServer> makeEdgeServer(ObjectStorePtr objects, PointerStorePtr pointers,
+                                           EdgeOptions options) {
+  return std::make_unique<BeastEdgeServer>(std::move(objects), std::move(pointers),
+                                           std::move(options));
+}
+
+}  // namespace cutover

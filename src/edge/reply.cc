@@ -1,0 +1,95 @@
+#include "edge/reply.h"
+
+
+#include <charconv>
+#include <ctime>
+
+#include "edge/status.h"
+
+namespace cutover::edge {
+
+void Reply::reset() {
+  status = 200;
+  content_type = {};
+  etag = {};
+  cache_control = {};
+  version = {};
+  location.clear();
+  allow = false;
+  close = false;
+  content_length = 0;
+  omit_body = false;
+  body = {};
+  text.clear();
+  memory.reset();
+  file.reset();
+  pin.reset();
+}
+
+void Reply::setText(int code, std::string_view message) {
+  status = code;
+  content_type = "text/plain; charset=utf-8";
+  text.assign(message);
+  text.push_back('\n');
+  body = text;
+  content_length = text.size();
+}
+
+namespace {
+
+void appendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+void appendNumber(std::string& out, std::uint64_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
+  out.append(digits, end);
+}
+
+}  // namespace
+
+void appendHead(std::string& out, const Reply& reply, bool keep_alive, bool http10) {
+  out.append("HTTP/1.1 ");
+  appendNumber(out, static_cast<std::uint64_t>(reply.status));
+  out.push_back(' ');
+  out.append(reasonPhrase(reply.status));
+  out.append("\r\n");
+  appendField(out, "Date", httpDateNow());
+  if (!reply.content_type.empty()) appendField(out, "Content-Type", reply.content_type);
+  if (reply.status != 304 && reply.status != 204) {
+    out.append("Content-Length: ");
+    appendNumber(out, reply.content_length);
+    out.append("\r\n");
+  }
+  if (!reply.etag.empty()) appendField(out, "ETag", reply.etag);
+  if (!reply.cache_control.empty()) appendField(out, "Cache-Control", reply.cache_control);
+  if (!reply.location.empty()) appendField(out, "Location", reply.location);
+  if (reply.allow) appendField(out, "Allow", "GET, HEAD");
+  if (!reply.version.empty()) appendField(out, "X-Cutover-Version", reply.version);
+  if (!keep_alive) {
+    appendField(out, "Connection", "close");
+  } else if (http10) {
+    appendField(out, "Connection", "keep-alive");
+  }
+  out.append("\r\n");
+}
+
+std::string_view httpDateNow() {
+  thread_local std::time_t cached_second = -1;
+  thread_local char text[40];
+  thread_local std::size_t length = 0;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    cached_second = now;
+  }
+  return {text, length};
+}
+
+}  // namespace cutover::edge

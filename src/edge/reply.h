@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cutover/common/fd.h"
+#include "edge/routing_table.h"
+
+namespace cutover::edge {
+
+// What one request is answered with, independent of the HTTP library. The handler fills it; the
+// session writes its head (appendHead) and then the body: `body` from memory, or `content_length`
+// bytes read from `file`. Views point into `pin`, `memory`, `text` or static strings, all of which
+// the reply keeps alive until it is written.
+struct Reply {
+  int status = 200;
+  std::string_view content_type;
+  std::string_view etag;           // sent when not empty
+  std::string_view cache_control;  // sent when not empty
+  std::string_view version;        // X-Cutover-Version, sent when not empty
+  std::string location;            // sent when not empty
+  bool allow = false;              // "Allow: GET, HEAD" (405)
+  bool close = false;              // the connection must close after this reply
+  std::uint64_t content_length = 0;
+  bool omit_body = false;  // HEAD and 304: the head says what GET would send, no body follows
+
+  std::string_view body;                       // the body, when it comes from memory
+  std::string text;                            // a short message the body may point at
+  std::shared_ptr<const std::string> memory;   // cached file bytes the body may point at
+  UniqueFd file;                               // a streamed body, read from offset 0
+  std::shared_ptr<const RoutingTable> pin;     // the table (and versions) this request resolved
+
+  // Back to a fresh reply, keeping the buffers' capacity.
+  void reset();
+  // A short plain-text reply; the body is `message` and a newline.
+  void setText(int status, std::string_view message);
+};
+
+// Appends the status line and header fields, through the empty line, to `out`.
+// `keep_alive`: whether the connection stays open after this reply; `http10`: whether the
+// request was HTTP/1.0 (which needs "Connection: keep-alive" to keep it).
+void appendHead(std::string& out, const Reply& reply, bool keep_alive, bool http10);
+
+// The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), formatted once a second
+// per thread.
+[[nodiscard]] std::string_view httpDateNow();
+
+}  // namespace cutover::edge

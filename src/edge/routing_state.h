@@ -1,0 +1,74 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "cutover/pointer/pointer_store.h"
+#include "cutover/store/object_store.h"
+#include "edge/routing_table.h"
+
+namespace cutover::edge {
+
+// Keeps the edge's RoutingTable in step with the PointerStore: watches every key, loads the
+// manifest of each newly live version (off the request path), and swaps in a new table.
+// Readers call current() and never wait on the store or on a lock held across I/O.
+class RoutingState {
+ public:
+  RoutingState(ObjectStorePtr objects, PointerStorePtr pointers, std::string preview_domain);
+  ~RoutingState();
+  RoutingState(const RoutingState&) = delete;
+  RoutingState& operator=(const RoutingState&) = delete;
+
+  // Watches the store first, then lists it to seed the table, so no change is missed.
+  // Fails (unavailable, io) if the store cannot be watched or listed.
+  [[nodiscard]] Result<void> start();
+
+  // Stops watching; current() keeps answering with the last table.
+  void stop();
+
+  // The table now. Hold the pointer for a whole request: it pins the versions it names.
+  [[nodiscard]] std::shared_ptr<const RoutingTable> current() const {
+    std::lock_guard lock(table_mutex_);
+    return table_;
+  }
+
+  // Applies one change (what the watch delivers). Public for tests.
+  void apply(const PointerEvent& event);
+
+ private:
+  struct SiteState {
+    bool has_live = false;      // live/<site> exists
+    bool has_settings = false;  // site/<site> exists
+    RoutingTable::SiteInput input;
+  };
+
+  // Applies one key's value; true if the table must change. Caller holds mutex_.
+  bool applyLocked(const std::string& key, const std::optional<std::string>& value);
+  bool applyLive(const std::string& site, const std::optional<std::string>& value);
+  bool applySettings(const std::string& site, const std::optional<std::string>& value);
+  std::shared_ptr<const VersionIndex> loadVersion(const std::string& site,
+                                                  const std::string& version);
+  void publishLocked();
+
+  ObjectStorePtr objects_;
+  PointerStorePtr pointers_;
+  std::string preview_domain_;
+
+  std::mutex mutex_;  // serialises updates (watch callbacks, seeding); never taken by requests
+  std::map<std::string, SiteState> sites_;
+  std::map<std::string, std::weak_ptr<const VersionIndex>> loaded_;  // "<site>/<version>"
+  bool seeding_ = false;
+  std::set<std::string> seen_while_seeding_;  // keys a watch event set during seeding: newer
+  WatchHandlePtr watch_;
+
+  // The published table. A mutex held only to copy or swap one pointer (never across I/O) rather
+  // than std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a lock too, one that
+  // ThreadSanitizer cannot see, so it would report every swap as a race.
+  mutable std::mutex table_mutex_;
+  std::shared_ptr<const RoutingTable> table_;
+};
+
+}  // namespace cutover::edge

@@ -1,0 +1,53 @@
+#include "edge/routing_table.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "cutover/common/names.h"
+
+namespace cutover::edge {
+
+VersionIndex::VersionIndex(const Manifest& manifest)
+    : site_(manifest.site), version_(manifest.version) {
+  files_.reserve(manifest.files.size());
+  for (const auto& [path, entry] : manifest.files) {
+    files_.emplace(path, IndexedFile{entry, fmt::format("\"{}\"", entry.hash)});
+  }
+}
+
+const IndexedFile* VersionIndex::find(std::string_view key) const {
+  auto it = files_.find(key);
+  return it == files_.end() ? nullptr : &it->second;
+}
+
+RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
+                           std::string_view preview_domain) {
+  for (const auto& [name, input] : sites) {
+    auto [it, inserted] = sites_.emplace(name, SiteRoute{name, input.version, input.index});
+    const SiteRoute* route = &it->second;
+    auto claim = [&](std::string host) {
+      if (host.empty()) return;
+      auto [h, fresh] = hosts_.emplace(std::move(host), route);
+      if (!fresh && h->second != route) {
+        std::fprintf(stderr, "cutover edge: host %s is claimed by sites %s and %s; %s keeps it\n",
+                     h->first.c_str(), h->second->site.c_str(), name.c_str(),
+                     h->second->site.c_str());
+      }
+    };
+    claim(normalizeHost(fmt::format("{}.{}", name, preview_domain)));
+    for (const auto& host : input.hosts) claim(normalizeHost(host));
+  }
+}
+
+const SiteRoute* RoutingTable::findHost(std::string_view host) const {
+  auto it = hosts_.find(host);
+  return it == hosts_.end() ? nullptr : it->second;
+}
+
+const SiteRoute* RoutingTable::findSite(std::string_view site) const {
+  auto it = sites_.find(site);
+  return it == sites_.end() ? nullptr : &it->second;
+}
+
+}  // namespace cutover::edge

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cutover/store/manifest.h"
+
+namespace cutover::edge {
+
+// Hashes std::string and std::string_view alike, so lookups by view allocate nothing.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+// One file of a version, with what every response for it repeats, computed once.
+struct IndexedFile {
+  FileEntry entry;
+  std::string etag;  // "\"<hash>\"": strong, the content hash
+};
+
+// A loaded manifest, indexed for the request path. Immutable once built; shared by every table
+// (and every in-flight request) that routes to this version.
+class VersionIndex {
+ public:
+  explicit VersionIndex(const Manifest& manifest);
+
+  [[nodiscard]] const std::string& site() const { return site_; }
+  [[nodiscard]] const std::string& version() const { return version_; }
+  [[nodiscard]] std::size_t size() const { return files_.size(); }
+
+  // The file at a manifest key ("dir/index.html": no leading '/'), or nullptr.
+  [[nodiscard]] const IndexedFile* find(std::string_view key) const;
+
+ private:
+  std::string site_;
+  std::string version_;
+  StringMap<IndexedFile> files_;
+};
+
+// Where one site's requests go.
+struct SiteRoute {
+  std::string site;
+  std::string version;                         // empty: the site has no live version
+  std::shared_ptr<const VersionIndex> index;   // null exactly when version is empty
+};
+
+// What the edge knows, at one moment: host → site → live version → manifest. Immutable: a change
+// builds a new table, and requests keep the table they started with.
+class RoutingTable {
+ public:
+  // What a site contributes to a table.
+  struct SiteInput {
+    std::string version;
+    std::shared_ptr<const VersionIndex> index;
+    std::vector<std::string> hosts;  // from site/<site> settings, normalized here
+  };
+
+  // Every site answers at "<site>.<preview_domain>" and at its settings' hosts. When two sites
+  // claim one host, the site whose name sorts first keeps it (and the other is logged).
+  RoutingTable(const std::map<std::string, SiteInput>& sites, std::string_view preview_domain);
+  RoutingTable(const RoutingTable&) = delete;
+  RoutingTable& operator=(const RoutingTable&) = delete;
+
+  // The site a normalized host reaches, or nullptr.
+  [[nodiscard]] const SiteRoute* findHost(std::string_view host) const;
+  // A site by name, or nullptr.
+  [[nodiscard]] const SiteRoute* findSite(std::string_view site) const;
+
+ private:
+  std::map<std::string, SiteRoute, std::less<>> sites_;  // nodes never move: hosts_ points into it
+  StringMap<const SiteRoute*> hosts_;
+};
+
+}  // namespace cutover::edge

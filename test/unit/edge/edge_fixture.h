@@ -1,0 +1,76 @@
+#pragma once
+
+// Builds sites in the in-memory stores, the way a deploy would: blobs, a manifest, a pointer.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "cutover/common/media_type.h"
+#include "cutover/pointer/records.h"
+#include "pointer/memory/memory_pointer_store.h"
+#include "store/memory/memory_object_store.h"
+
+namespace cutover::testing {
+
+using Files = std::map<std::string, std::string>;  // path → content
+
+// Stores `files` as version `version` of `site`; returns the manifest.
+inline Manifest putVersion(ObjectStore& objects, const std::string& site,
+                           const std::string& version, const Files& files) {
+  Manifest m;
+  m.site = site;
+  m.version = version;
+  m.created = nowRfc3339();
+  m.source = "test";
+  for (const auto& [path, content] : files) {
+    auto writer = objects.newBlob();
+    EXPECT_TRUE(writer);
+    EXPECT_TRUE((*writer)->write(std::as_bytes(std::span(content.data(), content.size()))));
+    auto stored = (*writer)->finish();
+    EXPECT_TRUE(stored);
+    m.files[path] = FileEntry{stored->hash, content.size(), std::string(mediaTypeFor(path))};
+  }
+  auto committed = objects.commitManifest(m);
+  EXPECT_TRUE(committed) << (committed ? "" : committed.error().describe());
+  return m;
+}
+
+// Points live/<site> at `version` (compare-and-set from whatever it holds now).
+inline void setLive(PointerStore& pointers, const std::string& site, const std::string& version) {
+  auto current = pointers.get(liveKey(site));
+  ASSERT_TRUE(current);
+  LivePointer p{version, "", nowRfc3339(), "test"};
+  ASSERT_TRUE(pointers.compareAndSet(liveKey(site), *current, p.toJson()));
+}
+
+inline void setHosts(PointerStore& pointers, const std::string& site,
+                     std::vector<std::string> hosts) {
+  auto current = pointers.get(siteKey(site));
+  ASSERT_TRUE(current);
+  SiteSettings s{std::move(hosts)};
+  ASSERT_TRUE(pointers.compareAndSet(siteKey(site), *current, s.toJson()));
+}
+
+}  // namespace cutover::testing
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+namespace cutover::testing {
+
+// Polls `done` every millisecond for up to `timeout`; true once it holds.
+inline bool eventually(const std::function<bool()>& done,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+}  // namespace cutover::testing
