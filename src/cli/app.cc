@@ -1,0 +1,53 @@
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cutover/common/config_error.h"
+
+namespace cutover::cli {
+
+int runCli(int argc, char** argv) {
+  CLI::App app{"cutover deploys static sites atomically and serves them.\n"
+               "Each deploy stores an immutable version, then flips one pointer to it."};
+  app.name("cutover");
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", "cutover 0.1.0");
+  GlobalOptions global;
+  if (const char* env = std::getenv("CUTOVER_DATA"); env != nullptr && *env != '\0') {
+    global.data_dir = env;
+  }
+  app.add_option("--data-dir", global.data_dir,
+                 "Folder holding versions, pointers and history (default ./cutover-data, or "
+                 "$CUTOVER_DATA)");
+  app.footer(
+      "Examples:\n"
+      "  cutover deploy ./public --site docs     store ./public as a new version of docs, make it live\n"
+      "  cutover serve --listen 127.0.0.1:8080   serve every site (docs at http://docs.localhost:8080/)\n"
+      "  cutover rollback docs                   back to the version live before\n"
+      "Run 'cutover COMMAND --help' for a command's options.\n");
+
+  Runner run;
+  addDeployCommand(app, global, run);
+  addServeCommand(app, global, run);
+  addVersionsCommand(app, global, run);
+  addActivateCommands(app, global, run);
+  addGcCommand(app, global, run);
+  addSitesCommands(app, global, run);
+  addDeploysCommand(app, global, run);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    return run ? run() : kExitUsage;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "cutover: %s\n", e.what());
+    return kExitUsage;
+  }
+}
+
+}  // namespace cutover::cli

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace cutover::cli {
+
+struct GlobalOptions {
+  std::string data_dir = "./cutover-data";
+};
+
+// The command chosen on the command line, set by its parse callback; returns the exit status.
+using Runner = std::function<int()>;
+
+// One function per command, each in its own file: registers the subcommand on `app`.
+void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run);  // activate, rollback
+void addGcCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addSitesCommands(CLI::App& app, const GlobalOptions& global, Runner& run);  // sites, status, site set
+void addDeploysCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+
+// Parses the command line and runs the chosen command. Returns the process exit status.
+int runCli(int argc, char** argv);
+
+}  // namespace cutover::cli

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "cutover/pipeline/deploy.h"
+#include "cutover/pipeline/history.h"
+#include "cutover/pipeline/stat_cache.h"
+#include "cutover/pointer/pointer_store.h"
+#include "cutover/store/object_store.h"
+
+namespace cutover::cli {
+
+// Everything one machine keeps, in one folder:
+//   objects/          blobs and manifests (LocalObjectStore)
+//   pointers/         live pointers and site settings (EmbeddedPointerStore)
+//   deploys.sqlite    deploy history
+//   statcache.sqlite  hashes of deployed folder files, by identity
+//   store.lock        held shared by deploys, exclusive by gc
+struct DataDir {
+  std::filesystem::path root;
+  ObjectStorePtr objects;
+  PointerStorePtr pointers;
+  std::unique_ptr<History> history;
+  std::unique_ptr<StatCache> stat_cache;
+
+  // Opens (creating if needed) the data folder. Throws ConfigError if it cannot.
+  static DataDir open(const std::filesystem::path& root);
+
+  [[nodiscard]] std::filesystem::path lockFile() const { return root / "store.lock"; }
+  [[nodiscard]] PipelineContext context() const {
+    return PipelineContext{objects.get(), pointers.get(), history.get(), stat_cache.get(), lockFile()};
+  }
+};
+
+}  // namespace cutover::cli

@@ -1,0 +1,162 @@
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli/commands.h"
+#include "cli/data_dir.h"
+#include "cli/output.h"
+#include "cutover/common/names.h"
+#include "cutover/pipeline/activate.h"
+#include "cutover/pointer/records.h"
+
+namespace cutover::cli {
+namespace {
+
+struct SiteRow {
+  std::string site;
+  std::optional<LivePointer> live;
+  SiteSettings settings;
+  std::size_t versions = 0;
+};
+
+Result<std::vector<SiteRow>> loadSites(DataDir& data) {
+  std::set<std::string> names;
+  auto stored = data.objects->listSites();
+  if (!stored) return tl::unexpected(stored.error());
+  names.insert(stored->begin(), stored->end());
+  for (auto prefix : {kLivePrefix, kSitePrefix}) {
+    auto keys = data.pointers->list(std::string(prefix));
+    if (!keys) return tl::unexpected(keys.error());
+    for (const auto& [key, value] : *keys) names.insert(key.substr(prefix.size()));
+  }
+  std::vector<SiteRow> rows;
+  for (const auto& name : names) {
+    SiteRow row{name, std::nullopt, {}, 0};
+    auto live = readLivePointer(*data.pointers, name);
+    if (!live) return tl::unexpected(live.error());
+    row.live = *live;
+    if (auto raw = data.pointers->get(siteKey(name)); raw && *raw) {
+      if (auto s = SiteSettings::fromJson(**raw)) row.settings = *s;
+    }
+    if (auto versions = data.objects->listVersions(name)) row.versions = versions->size();
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+int runSites(const GlobalOptions& global, bool json, bool with_deploys) {
+  auto data = DataDir::open(global.data_dir);
+  auto rows = loadSites(data);
+  if (!rows) return reportError(rows.error());
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : *rows) {
+      out.push_back({{"site", r.site},
+                     {"live", r.live ? r.live->version : ""},
+                     {"since", r.live ? r.live->since : ""},
+                     {"by", r.live ? r.live->deploy : ""},
+                     {"previous", r.live ? r.live->previous : ""},
+                     {"hosts", r.settings.hosts},
+                     {"versions", r.versions}});
+    }
+    std::printf("%s\n", out.dump().c_str());
+    return kExitOk;
+  }
+  if (with_deploys) std::printf("data folder %s\n\n", data.root.c_str());
+  if (rows->empty()) {
+    std::printf("no sites yet: cutover deploy ./public --site NAME\n");
+  }
+  for (const auto& r : *rows) {
+    std::printf("%s\n", r.site.c_str());
+    if (r.live) {
+      std::printf("  live      %s since %s by %s\n", r.live->version.c_str(), r.live->since.c_str(),
+                  r.live->deploy.c_str());
+    } else {
+      std::printf("  live      nothing\n");
+    }
+    std::string hosts = r.site + ".localhost";
+    for (const auto& h : r.settings.hosts) hosts += ", " + h;
+    std::printf("  hosts     %s\n  versions  %zu stored\n", hosts.c_str(), r.versions);
+  }
+  if (with_deploys) {
+    auto recent = data.history->list("", 5);
+    if (!recent) return reportError(recent.error());
+    if (!recent->empty()) std::printf("\nrecent deploys\n");
+    for (const auto& d : *recent) {
+      std::printf("  %s  %-10s %-9s %s %s%s\n", d.started.c_str(), d.site.c_str(), d.status.c_str(),
+                  d.version.empty() ? "-" : d.version.c_str(), d.activated ? "(activated)" : "",
+                  d.error.empty() ? "" : ("  " + d.error).c_str());
+    }
+  }
+  return kExitOk;
+}
+
+struct SiteSetArgs {
+  std::string site;
+  std::vector<std::string> add_hosts;
+  std::vector<std::string> remove_hosts;
+};
+
+int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
+  if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  auto data = DataDir::open(global.data_dir);
+  auto key = siteKey(args.site);
+  for (int attempt = 0; attempt < 10; ++attempt) {  // retried: settings edits merge, not race
+    auto raw = data.pointers->get(key);
+    if (!raw) return reportError(raw.error());
+    SiteSettings settings;
+    if (*raw) {
+      auto parsed = SiteSettings::fromJson(**raw);
+      if (!parsed) return reportError(parsed.error());
+      settings = *parsed;
+    }
+    for (const auto& h : args.add_hosts) {
+      std::string host = normalizeHost(h);
+      if (host.empty() || host.find_first_of("/ \t") != std::string::npos) {
+        return reportError(Error{Errc::invalid_argument, "'" + h + "' is not a host name"});
+      }
+      if (std::find(settings.hosts.begin(), settings.hosts.end(), host) == settings.hosts.end()) {
+        settings.hosts.push_back(host);
+      }
+    }
+    for (const auto& h : args.remove_hosts) {
+      std::erase(settings.hosts, normalizeHost(h));
+    }
+    auto set = data.pointers->compareAndSet(key, *raw, settings.toJson());
+    if (set) {
+      std::string hosts = args.site + ".localhost";
+      for (const auto& h : settings.hosts) hosts += ", " + h;
+      std::printf("%s answers at %s\n", args.site.c_str(), hosts.c_str());
+      return kExitOk;
+    }
+    if (set.error().code != Errc::conflict) return reportError(set.error());
+  }
+  return reportError(Error{Errc::conflict, "site settings kept changing; try again"});
+}
+
+}  // namespace
+
+void addSitesCommands(CLI::App& app, const GlobalOptions& global, Runner& run) {
+  auto json = std::make_shared<bool>(false);
+  auto* sites = app.add_subcommand("sites", "List sites: live version, since when, by which deploy, host names");
+  sites->add_flag("--json", *json, "Print a JSON array");
+  sites->footer("Example:\n  cutover sites\n");
+  sites->callback([&global, &run, json] { run = [&global, json] { return runSites(global, *json, false); }; });
+
+  auto* status = app.add_subcommand("status", "Sites with their live versions, and the latest deploys");
+  status->footer("Example:\n  cutover status\n");
+  status->callback([&global, &run] { run = [&global] { return runSites(global, false, true); }; });
+
+  auto args = std::make_shared<SiteSetArgs>();
+  auto* site = app.add_subcommand("site", "Change a site's settings");
+  site->require_subcommand(1);
+  auto* set = site->add_subcommand("set", "Set a site's host names (kept in the pointer store, seen by every edge)");
+  set->add_option("site", args->site, "The site's name")->required();
+  set->add_option("--host", args->add_hosts, "A host name the site answers at (repeatable)");
+  set->add_option("--remove-host", args->remove_hosts, "A host name to stop answering at");
+  set->footer("Every site also answers at SITE.localhost.\n\nExample:\n  cutover site set docs --host docs.example.com\n");
+  set->callback([&global, &run, args] { run = [&global, args] { return runSiteSet(global, *args); }; });
+}
+
+}  // namespace cutover::cli

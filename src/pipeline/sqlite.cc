@@ -1,0 +1,88 @@
+#include "pipeline/sqlite.h"
+
+#include <utility>
+
+namespace cutover::sqlite {
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Result<bool> Statement::step() {
+  if (stmt_ == nullptr) return fail(Errc::io, std::string("sqlite: ") + sqlite3_errmsg(db_));
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  std::string message = std::string("sqlite: ") + sqlite3_errmsg(db_);
+  sqlite3_reset(stmt_);
+  return fail(Errc::io, std::move(message));
+}
+
+Result<void> Statement::run() {
+  auto r = step();
+  reset();
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::string Statement::text(int column) const {
+  const auto* p = sqlite3_column_text(stmt_, column);
+  if (p == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(p),
+                     static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+Result<Database> Database::open(const std::filesystem::path& file) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(file.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = "cannot open " + file.string() + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return fail(Errc::io, std::move(message));
+  }
+  sqlite3_busy_timeout(db, 10'000);
+  Database out(db);
+  if (auto r = out.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !r) {
+    return tl::unexpected(r.error());
+  }
+  return out;
+}
+
+Database::Database(Database&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+
+Database::~Database() { sqlite3_close(db_); }
+
+Result<void> Database::exec(std::string_view sql) {
+  char* err = nullptr;
+  std::string copy(sql);
+  if (sqlite3_exec(db_, copy.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = std::string("sqlite: ") + (err ? err : "error");
+    sqlite3_free(err);
+    return fail(Errc::io, std::move(message));
+  }
+  return {};
+}
+
+std::string Database::lastError() const { return sqlite3_errmsg(db_); }
+
+}  // namespace cutover::sqlite

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "cutover/common/result.h"
+#include "cutover/pipeline/deploy.h"
+#include "cutover/store/manifest.h"
+
+namespace cutover {
+
+// What the upload stage produced: every file's entry, and what it cost.
+struct UploadResult {
+  std::map<std::string, FileEntry> files;
+  std::uint64_t new_files = 0, new_bytes = 0, bytes = 0;
+};
+
+// Reads every file of `source` and stores the blobs `objects` lacks, then flushes them so they
+// are durable. Folder files whose identity is in the stat cache are not read unless their blob
+// is missing; other folder files are read once, straight into the store, on several threads.
+[[nodiscard]] Result<UploadResult> uploadSource(const PipelineContext& context, Source& source,
+                                                const DeployOptions& options);
+
+}  // namespace cutover

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace cutover::testing {
+
+// The cutover binary under test: $CUTOVER_BIN (set by CTest), else "cutover" on PATH.
+std::string cutoverBinary();
+
+struct RunResult {
+  int exit_code = -1;  // -signal if killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs `cutover args...` to completion, capturing stdout and stderr.
+RunResult runCutover(const std::vector<std::string>& args);
+
+// A `cutover serve` (or any long-running cutover command) in the background. The destructor
+// sends SIGTERM and reaps it (SIGKILL after 5 s).
+class ServerProcess {
+ public:
+  // Starts `cutover <args>` and waits until it prints "serving on http://HOST:PORT".
+  explicit ServerProcess(const std::vector<std::string>& args);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  // Sends SIGTERM and waits; returns the exit code.
+  int stop();
+  // What the process wrote to stderr so far.
+  std::string errors();
+
+ private:
+  pid_t pid_ = -1;
+  int err_fd_ = -1;
+  std::string err_;
+  std::uint16_t port_ = 0;
+};
+
+// A process started in the background with its output discarded; for killing mid-way.
+pid_t spawnCutover(const std::vector<std::string>& args);
+
+}  // namespace cutover::testing

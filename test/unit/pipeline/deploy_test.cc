@@ -1,0 +1,322 @@
+#include "cutover/pipeline/deploy.h"
+
+#include <gtest/gtest.h>
+
+#include <barrier>
+#include <thread>
+
+#include "cutover/pipeline/activate.h"
+#include "cutover/pipeline/gc.h"
+#include "cutover/pointer/records.h"
+#include "pointer/memory/memory_pointer_store.h"
+#include "store/memory/memory_object_store.h"
+#include "support/faulty_object_store.h"
+#include "support/temp_dir.h"
+
+namespace cutover {
+namespace {
+
+using testing::TempDir;
+using testing::writeFile;
+
+// A site whose every file names the version it belongs to.
+void writeSite(const std::filesystem::path& root, const std::string& tag, int files = 5) {
+  writeFile(root / "index.html", "<h1>" + tag + "</h1>");
+  writeFile(root / "404.html", "missing in " + tag);
+  for (int i = 0; i < files; ++i) {
+    writeFile(root / "assets" / ("file" + std::to_string(i) + ".css"),
+              "body{} /* " + tag + " " + std::to_string(i) + " */");
+  }
+  writeFile(root / "shared.js", "same in every version");
+}
+
+class DeployTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<MemoryObjectStore> objects_ = std::make_shared<MemoryObjectStore>();
+  std::shared_ptr<MemoryPointerStore> pointers_ = std::make_shared<MemoryPointerStore>();
+  TempDir dir_;
+  std::unique_ptr<History> history_ = History::open(dir_ / "deploys.sqlite").value();
+
+  PipelineContext context(ObjectStore* objects = nullptr) {
+    return PipelineContext{objects != nullptr ? objects : objects_.get(), pointers_.get(),
+                           history_.get(), nullptr, dir_ / "store.lock"};
+  }
+  DeployOptions options(const std::filesystem::path& source, bool activate = true) {
+    DeployOptions o;
+    o.site = "docs";
+    o.source = source;
+    o.activate = activate;
+    o.threads = 2;
+    return o;
+  }
+  std::string liveVersion() {
+    auto live = readLivePointer(*pointers_, "docs").value();
+    return live ? live->version : "";
+  }
+};
+
+TEST_F(DeployTest, StoresEveryFileAndFlipsThePointer) {
+  writeSite(dir_ / "v1", "v1");
+  auto report = deploy(context(), options(dir_ / "v1"));
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_TRUE(report->activated);
+  EXPECT_EQ(report->files, 8U);
+  EXPECT_EQ(report->new_files, 8U);
+  EXPECT_EQ(liveVersion(), report->version);
+
+  auto manifest = objects_->readManifest("docs", report->version).value();
+  ASSERT_EQ(manifest.files.size(), 8U);
+  EXPECT_EQ(objects_->readBlob(manifest.files.at("index.html").hash).value(), "<h1>v1</h1>");
+  EXPECT_EQ(manifest.files.at("index.html").media_type, "text/html; charset=utf-8");
+  EXPECT_EQ(manifest.files.at("assets/file0.css").media_type, "text/css; charset=utf-8");
+
+  auto record = history_->find(report->deploy_id).value();
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->status, "succeeded");
+  EXPECT_EQ(record->version, report->version);
+  EXPECT_TRUE(record->activated);
+  EXPECT_FALSE(record->stages.empty());
+}
+
+TEST_F(DeployTest, SecondDeployWritesOnlyWhatChanged) {
+  writeSite(dir_ / "site", "v1");
+  ASSERT_TRUE(deploy(context(), options(dir_ / "site")));
+  writeFile(dir_ / "site" / "index.html", "<h1>v2</h1>");
+  auto report = deploy(context(), options(dir_ / "site"));
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_EQ(report->new_files, 1U);
+  EXPECT_EQ(report->reused_files, 7U);
+  EXPECT_EQ(report->new_bytes, std::string("<h1>v2</h1>").size());
+}
+
+TEST_F(DeployTest, StatCacheSkipsReadingUnchangedFiles) {
+  auto cache = StatCache::open(dir_ / "statcache.sqlite").value();
+  writeSite(dir_ / "site", "v1", 50);
+  testing::FaultyObjectStore counting(objects_, 0);
+  auto ctx = context(&counting);
+  ctx.stat_cache = cache.get();
+  ASSERT_TRUE(deploy(ctx, options(dir_ / "site")));
+  auto first_calls = counting.calls();
+  writeFile(dir_ / "site" / "index.html", "<h1>changed</h1>");
+  auto report = deploy(ctx, options(dir_ / "site"));
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_EQ(report->new_files, 1U);
+  // One blob written (newBlob + write + finish), one flush, one manifest: the 52 unchanged
+  // files were neither read nor written.
+  EXPECT_EQ(counting.calls() - first_calls, 5U);
+}
+
+TEST_F(DeployTest, StatCacheHitWhoseBlobIsGoneIsStoredAgain) {
+  auto cache = StatCache::open(dir_ / "statcache.sqlite").value();
+  writeSite(dir_ / "site", "v1");
+  auto ctx = context();
+  ctx.stat_cache = cache.get();
+  auto first = deploy(ctx, options(dir_ / "site")).value();
+  auto manifest = objects_->readManifest("docs", first.version).value();
+  ASSERT_TRUE(objects_->deleteBlob(manifest.files.at("shared.js").hash));
+  auto second = deploy(ctx, options(dir_ / "site"));
+  ASSERT_TRUE(second) << second.error().describe();
+  EXPECT_EQ(second->new_files, 1U);
+  EXPECT_EQ(objects_->readBlob(manifest.files.at("shared.js").hash).value(), "same in every version");
+}
+
+TEST_F(DeployTest, NoActivateStoresWithoutFlipping) {
+  writeSite(dir_ / "v1", "v1");
+  writeSite(dir_ / "v2", "v2");
+  auto v1 = deploy(context(), options(dir_ / "v1")).value();
+  auto v2 = deploy(context(), options(dir_ / "v2", false));
+  ASSERT_TRUE(v2);
+  EXPECT_FALSE(v2->activated);
+  EXPECT_EQ(liveVersion(), v1.version);
+  ASSERT_TRUE(objects_->readManifest("docs", v2->version));
+  ASSERT_TRUE(activateVersion(*objects_, *pointers_, "docs", v2->version));
+  EXPECT_EQ(liveVersion(), v2->version);
+}
+
+TEST_F(DeployTest, BadInputFailsWithAClearErrorAndChangesNothing) {
+  writeSite(dir_ / "v1", "v1");
+  auto v1 = deploy(context(), options(dir_ / "v1")).value();
+  std::filesystem::create_directories(dir_ / "empty");
+
+  auto empty = deploy(context(), options(dir_ / "empty"));
+  ASSERT_FALSE(empty);
+  EXPECT_NE(empty.error().message.find("no files"), std::string::npos);
+
+  auto absent = deploy(context(), options(dir_ / "nope"));
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().code, Errc::not_found);
+
+  auto bad_site = options(dir_ / "v1");
+  bad_site.site = "Bad Name";
+  auto named = deploy(context(), bad_site);
+  ASSERT_FALSE(named);
+  EXPECT_EQ(named.error().code, Errc::invalid_argument);
+
+  EXPECT_EQ(liveVersion(), v1.version);
+  EXPECT_EQ(objects_->listVersions("docs").value().size(), 1U);
+  auto failed = history_->list("docs", 10).value();
+  ASSERT_EQ(failed.size(), 3U);  // the two failed docs deploys and the first one
+  EXPECT_EQ(failed[0].status, "failed");
+  EXPECT_FALSE(failed[0].error.empty());
+}
+
+// Fails the Nth store call of a deploy, for every N the deploy makes: the live site stays whole
+// and unchanged, no pointer names a partial version, and gc removes what each attempt left.
+class FailingDeployTest : public DeployTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
+  writeSite(dir_ / "v1", "v1");
+  writeSite(dir_ / "v2", "v2", 12);
+  auto v1 = deploy(context(), options(dir_ / "v1")).value();
+  std::filesystem::path source = dir_ / "v2";
+  if (GetParam()) {  // the same files as a .tar.gz
+    source = dir_ / "v2.tar.gz";
+    std::string tar = "tar -czf " + source.string() + " -C " + (dir_ / "v2").string() + " .";
+    ASSERT_EQ(std::system(tar.c_str()), 0);
+  }
+  auto v1_manifest = objects_->readManifest("docs", v1.version).value();
+
+  std::uint64_t total_calls = 0;
+  {
+    auto probe = std::make_shared<MemoryObjectStore>();
+    testing::FaultyObjectStore counting(probe, 0);
+    auto probe_options = options(source, false);
+    probe_options.threads = 1;
+    ASSERT_TRUE(deploy(context(&counting), probe_options));
+    total_calls = counting.calls();
+  }
+  ASSERT_GT(total_calls, 10U);
+
+  for (std::uint64_t n = 1; n <= total_calls; ++n) {
+    testing::FaultyObjectStore faulty(objects_, n);
+    auto opts = options(source);
+    opts.threads = 1;
+    auto result = deploy(context(&faulty), opts);
+    ASSERT_FALSE(result) << "call " << n << " of " << total_calls << " failed, yet the deploy succeeded";
+    EXPECT_NE(result.error().message.find("injected failure"), std::string::npos);
+    ASSERT_EQ(liveVersion(), v1.version) << "after failing call " << n;
+    for (const auto& [path, entry] : v1_manifest.files) {
+      ASSERT_TRUE(objects_->readBlob(entry.hash)) << path << " of the live version lost at call " << n;
+    }
+    ASSERT_EQ(objects_->listVersions("docs").value().size(), 1U) << "a partial version was committed";
+  }
+
+  auto report = collectGarbage(*objects_, *pointers_, GcOptions{0, false}).value();
+  EXPECT_GT(report.removed_blobs, 0U);
+  EXPECT_EQ(objects_->listBlobs().value().size(), 8U);  // v1's distinct blobs only
+  for (const auto& [path, entry] : v1_manifest.files) EXPECT_TRUE(objects_->readBlob(entry.hash));
+
+  // And the next deploy goes through.
+  auto v2 = deploy(context(), options(source));
+  ASSERT_TRUE(v2) << v2.error().describe();
+  EXPECT_EQ(liveVersion(), v2->version);
+}
+
+INSTANTIATE_TEST_SUITE_P(FolderAndArchive, FailingDeployTest, ::testing::Bool(),
+                         [](const auto& param_info) { return param_info.param ? "Archive" : "Folder"; });
+
+// Two deploys that both start before either flips: exactly one wins the flip, the other gets a
+// conflict naming its stored version; both are recorded; nothing is lost.
+TEST_F(DeployTest, ConcurrentDeploysOfOneSiteNeverLoseAnUpdate) {
+  writeSite(dir_ / "a", "a");
+  writeSite(dir_ / "b", "b");
+  constexpr int kRounds = 10;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string before = liveVersion();
+    std::barrier both_started(2);
+    Result<DeployReport> results[2] = {fail(Errc::io, ""), fail(Errc::io, "")};
+    auto run = [&](int i) {
+      bool waited = false;
+      auto opts = options(dir_ / (i == 0 ? "a" : "b"));
+      opts.threads = 1;
+      opts.progress = [&](std::string_view, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
+        if (!waited) {
+          waited = true;
+          both_started.arrive_and_wait();  // both have read the pointer by now
+        }
+      };
+      results[i] = deploy(context(), opts);
+      if (!waited) both_started.arrive_and_drop();  // failed early: do not leave the other waiting
+    };
+    std::thread first(run, 0), second(run, 1);
+    first.join();
+    second.join();
+    int wins = 0;
+    for (auto& r : results) {
+      if (r) {
+        ++wins;
+        EXPECT_EQ(r->previous, before);
+        EXPECT_EQ(liveVersion(), r->version);
+      } else {
+        EXPECT_EQ(r.error().code, Errc::conflict);
+        EXPECT_NE(r.error().message.find("cutover activate docs"), std::string::npos);
+      }
+    }
+    EXPECT_EQ(wins, 1) << "round " << round;
+  }
+  EXPECT_EQ(objects_->listVersions("docs").value().size(), 2U * kRounds);
+  auto records = history_->list("docs", 100).value();
+  EXPECT_EQ(records.size(), 2U * kRounds);
+  for (const auto& r : records) EXPECT_FALSE(r.version.empty());
+}
+
+TEST_F(DeployTest, RollbackReturnsToThePreviousVersionAndBack) {
+  writeSite(dir_ / "v1", "v1");
+  writeSite(dir_ / "v2", "v2");
+  auto v1 = deploy(context(), options(dir_ / "v1")).value();
+  auto v2 = deploy(context(), options(dir_ / "v2")).value();
+  auto back = rollback(*objects_, *pointers_, "docs");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(liveVersion(), v1.version);
+  EXPECT_EQ(back->pointer.previous, v2.version);
+  ASSERT_TRUE(rollback(*objects_, *pointers_, "docs"));
+  EXPECT_EQ(liveVersion(), v2.version);
+}
+
+TEST_F(DeployTest, RollbackOrActivateOfWhatIsNotThereChangesNothing) {
+  writeSite(dir_ / "v1", "v1");
+  auto none = rollback(*objects_, *pointers_, "docs");
+  ASSERT_FALSE(none);
+  auto v1 = deploy(context(), options(dir_ / "v1")).value();
+  auto first = rollback(*objects_, *pointers_, "docs");
+  ASSERT_FALSE(first);
+  EXPECT_NE(first.error().message.find("no previous version"), std::string::npos);
+  auto missing = activateVersion(*objects_, *pointers_, "docs", "20200101-000000-abcdef");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  EXPECT_EQ(liveVersion(), v1.version);
+}
+
+TEST_F(DeployTest, GcKeepsLivePreviousAndNewestAndRemovesTheRest) {
+  std::vector<std::string> versions;
+  for (int i = 0; i < 6; ++i) {
+    writeSite(dir_ / "site", "v" + std::to_string(i));
+    versions.push_back(deploy(context(), options(dir_ / "site")).value().version);
+  }
+  // Live is versions[5], previous versions[4]; roll back so live is [4] and previous [5].
+  ASSERT_TRUE(rollback(*objects_, *pointers_, "docs"));
+
+  auto dry = collectGarbage(*objects_, *pointers_, GcOptions{1, true}).value();
+  EXPECT_EQ(dry.removed_versions.size(), 4U);
+  EXPECT_EQ(objects_->listVersions("docs").value().size(), 6U);
+
+  auto report = collectGarbage(*objects_, *pointers_, GcOptions{1, false}).value();
+  EXPECT_EQ(report.removed_versions.size(), 4U);
+  auto left = objects_->listVersions("docs").value();
+  ASSERT_EQ(left.size(), 2U);
+  for (const auto& v : left) EXPECT_TRUE(v.version == versions[4] || v.version == versions[5]);
+  // Every blob of what is left is still there; the removed versions' own blobs are gone.
+  std::size_t referenced = 0;
+  for (const auto& v : left) {
+    auto manifest = objects_->readManifest("docs", v.version).value();
+    for (const auto& [path, entry] : manifest.files) {
+      EXPECT_TRUE(objects_->readBlob(entry.hash)) << path;
+      ++referenced;
+    }
+  }
+  EXPECT_LT(objects_->listBlobs().value().size(), referenced);  // shared ones stored once
+  EXPECT_GT(report.removed_blobs, 0U);
+}
+
+}  // namespace
+}  // namespace cutover

@@ -1,0 +1,60 @@
+#include "cutover/pipeline/history.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/temp_dir.h"
+
+namespace cutover {
+namespace {
+
+TEST(History, RecordsAndListsDeploysNewestFirst) {
+  testing::TempDir dir;
+  auto history = History::open(dir / "h.sqlite").value();
+  DeployRecord a;
+  a.site = "docs";
+  a.source = "./public";
+  a.trigger = "cli";
+  ASSERT_TRUE(history->begin(a));
+  a.status = "succeeded";
+  a.version = "20261127-000000-aaaaaa";
+  a.stages = {{"store", 12.5}, {"commit", 1.0}};
+  a.files = 3;
+  ASSERT_TRUE(history->update(a));
+  DeployRecord b;
+  b.site = "blog";
+  ASSERT_TRUE(history->begin(b));
+
+  auto found = history->find(a.id).value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->status, "succeeded");
+  EXPECT_EQ(found->files, 3U);
+  ASSERT_EQ(found->stages.size(), 2U);
+  EXPECT_DOUBLE_EQ(found->stages[0].ms, 12.5);
+  EXPECT_EQ(history->list("", 10).value().size(), 2U);
+  EXPECT_EQ(history->list("docs", 10).value().size(), 1U);
+  EXPECT_EQ(history->findByVersion("docs", a.version).value()->id, a.id);
+}
+
+TEST(History, ADeployWhoseProcessDiedIsMarkedFailedOnOpen) {
+  testing::TempDir dir;
+  pid_t child = ::fork();
+  if (child == 0) {
+    auto history = History::open(dir / "h.sqlite").value();
+    DeployRecord r;
+    r.site = "docs";
+    (void)history->begin(r);
+    ::_exit(0);  // dies "mid-deploy"
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  auto history = History::open(dir / "h.sqlite").value();
+  auto records = history->list("docs", 10).value();
+  ASSERT_EQ(records.size(), 1U);
+  EXPECT_EQ(records[0].status, "failed");
+  EXPECT_NE(records[0].error.find("interrupted"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cutover
