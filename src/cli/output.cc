@@ -10,11 +10,7 @@ namespace cutover::cli {
 
 int reportError(const Error& error) {
   std::fprintf(stderr, "cutover: %s\n", error.message.c_str());
-  switch (error.code) {
-    case Errc::conflict: return kExitConflict;
-    case Errc::invalid_argument: return kExitFailed;
-    default: return kExitFailed;
-  }
+  return error.code == Errc::conflict ? kExitConflict : kExitFailed;
 }
 
 std::string formatBytes(std::uint64_t bytes) {
