@@ -26,7 +26,7 @@ int printFlip(const Result<Flip>& flip, const std::string& site) {
 // Held while flipping, so gc cannot remove the version between the check and the flip.
 template <class Flipper>
 int flipLocked(const GlobalOptions& global, const std::string& site, Flipper flipper) {
-  auto data = DataDir::open(global.data_dir);
+  auto data = DataDir::open(global.data_dir, DataDir::stores);
   auto lock = StoreLock::acquire(data.lockFile(), StoreLock::Mode::shared);
   if (!lock) return reportError(lock.error());
   return printFlip(flipper(data), site);

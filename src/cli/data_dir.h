@@ -24,8 +24,12 @@ struct DataDir {
   std::unique_ptr<History> history;
   std::unique_ptr<StatCache> stat_cache;
 
+  // What a command opens besides the two stores. SQLite files are left closed where they are not
+  // needed: opening one writes to the file system, and a flip's fsync would then pay for it.
+  enum Parts : unsigned { stores = 0, with_history = 1, with_stat_cache = 2, all = 3 };
+
   // Opens (creating if needed) the data folder. Throws ConfigError if it cannot.
-  static DataDir open(const std::filesystem::path& root);
+  static DataDir open(const std::filesystem::path& root, unsigned parts = all);
 
   [[nodiscard]] std::filesystem::path lockFile() const { return root / "store.lock"; }
   [[nodiscard]] PipelineContext context() const {

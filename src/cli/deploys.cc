@@ -14,7 +14,7 @@ struct DeploysArgs {
 };
 
 int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
-  auto data = DataDir::open(global.data_dir);
+  auto data = DataDir::open(global.data_dir, DataDir::with_history);
   auto records = data.history->list(args.site, args.limit);
   if (!records) return reportError(records.error());
   if (records->empty()) std::printf("no deploys yet\n");

@@ -10,7 +10,7 @@ namespace cutover::cli {
 namespace {
 
 int runGc(const GlobalOptions& global, const GcOptions& options) {
-  auto data = DataDir::open(global.data_dir);
+  auto data = DataDir::open(global.data_dir, DataDir::stores);
   auto lock = StoreLock::acquire(data.lockFile(), StoreLock::Mode::exclusive);
   if (!lock) return reportError(lock.error());
   auto report = collectGarbage(*data.objects, *data.pointers, options);

@@ -27,6 +27,7 @@ std::string formatBytes(std::uint64_t bytes) {
 
 std::string formatMillis(double ms) {
   if (ms < 1) return fmt::format("{:.2f} ms", ms);
+  if (ms < 10) return fmt::format("{:.1f} ms", ms);
   if (ms < 1000) return fmt::format("{:.0f} ms", ms);
   return fmt::format("{:.2f} s", ms / 1000);
 }

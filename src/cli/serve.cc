@@ -11,7 +11,7 @@ namespace cutover::cli {
 namespace {
 
 int runServe(const GlobalOptions& global, const EdgeOptions& options) {
-  auto data = DataDir::open(global.data_dir);
+  auto data = DataDir::open(global.data_dir, DataDir::stores);
   // Signals are taken synchronously below, so block them in every thread the server starts.
   sigset_t signals;
   sigemptyset(&signals);

@@ -46,7 +46,7 @@ Result<std::vector<SiteRow>> loadSites(DataDir& data) {
 }
 
 int runSites(const GlobalOptions& global, bool json, bool with_deploys) {
-  auto data = DataDir::open(global.data_dir);
+  auto data = DataDir::open(global.data_dir, with_deploys ? DataDir::with_history : DataDir::stores);
   auto rows = loadSites(data);
   if (!rows) return reportError(rows.error());
   if (json) {
@@ -100,7 +100,7 @@ struct SiteSetArgs {
 
 int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
   if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
-  auto data = DataDir::open(global.data_dir);
+  auto data = DataDir::open(global.data_dir, DataDir::stores);
   auto key = siteKey(args.site);
   for (int attempt = 0; attempt < 10; ++attempt) {  // retried: settings edits merge, not race
     auto raw = data.pointers->get(key);

@@ -18,7 +18,7 @@ struct VersionsArgs {
 
 int runVersions(const GlobalOptions& global, const VersionsArgs& args) {
   if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
-  auto data = DataDir::open(global.data_dir);
+  auto data = DataDir::open(global.data_dir, DataDir::with_history);
   auto versions = data.objects->listVersions(args.site);
   if (!versions) return reportError(versions.error());
   auto live = readLivePointer(*data.pointers, args.site);
