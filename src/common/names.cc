@@ -47,6 +47,12 @@ std::string newVersionId(std::string_view prefix) {
 }
 
 std::string normalizeHost(std::string_view host) {
+  std::string out;
+  normalizeHostInto(host, out);
+  return out;
+}
+
+void normalizeHostInto(std::string_view host, std::string& out) {
   if (!host.empty() && host.front() == '[') {  // [::1]:8080
     auto close = host.find(']');
     host = host.substr(0, close == std::string_view::npos ? host.size() : close + 1);
@@ -54,11 +60,10 @@ std::string normalizeHost(std::string_view host) {
     host = host.substr(0, colon);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  std::string out(host);
+  out.assign(host);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  return out;
 }
 
 }  // namespace cutover

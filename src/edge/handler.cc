@@ -48,7 +48,8 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
   // 3. Host → site, in the table resolved once, now: the whole request uses this version even
   //    if the pointer flips while it is being answered.
   reply.pin = routes_.current();
-  std::string host = normalizeHost(request.host);
+  normalizeHostInto(request.host, scratch.host);
+  const std::string& host = scratch.host;
   const SiteRoute* site = reply.pin->findHost(host);
   if (site == nullptr) {
     reply.setText(404, fmt::format("no site is configured for host {}", clip(host)));

@@ -29,6 +29,7 @@ struct RequestHead {
 struct RequestScratch {
   DecodedTarget target;
   std::string key;
+  std::string host;
 };
 
 struct HandlerOptions {

@@ -20,5 +20,7 @@ namespace cutover {
 
 // A host name as it is matched: lowercased, without a port or a trailing dot.
 [[nodiscard]] std::string normalizeHost(std::string_view host);
+// The same into `out`, reusing its buffer (the edge calls this once per request).
+void normalizeHostInto(std::string_view host, std::string& out);
 
 }  // namespace cutover
