@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "support/http_client.h"
@@ -219,15 +220,22 @@ TEST_F(CliTest, ConcurrentDeployProcessesNeverLoseAnUpdate) {
   deployOk((dir_ / "a").string());
   constexpr int kRounds = 5;
   int wins = 0, conflicts = 0;
+  std::set<std::string> flipped_from;  // a lost update is two flips from the same live version
   for (int round = 0; round < kRounds; ++round) {
     RunResult results[2];
-    std::thread t1([&] { results[0] = cutover({"deploy", (dir_ / "a").string(), "--site", "docs"}); });
-    std::thread t2([&] { results[1] = cutover({"deploy", (dir_ / "b").string(), "--site", "docs"}); });
+    auto run = [&](int i, const char* folder) {
+      results[i] = cutover({"deploy", (dir_ / folder).string(), "--site", "docs", "--json"});
+    };
+    std::thread t1(run, 0, "a");
+    std::thread t2(run, 1, "b");
     t1.join();
     t2.join();
     for (auto& r : results) {
       if (r.exit_code == 0) {
         ++wins;
+        auto j = nlohmann::json::parse(r.out);
+        EXPECT_TRUE(flipped_from.insert(j["previous"].get<std::string>()).second)
+            << "two deploys both flipped from " << j["previous"] << ": one update was lost";
       } else {
         EXPECT_EQ(r.exit_code, 3) << r.err;
         EXPECT_NE(r.err.find("was changed by another deploy"), std::string::npos) << r.err;
@@ -236,6 +244,10 @@ TEST_F(CliTest, ConcurrentDeployProcessesNeverLoseAnUpdate) {
     }
   }
   EXPECT_GE(wins, kRounds);
+  // Started together, the two deploys overlap (here: every round); had the flip been an
+  // unconditional write, no deploy would ever see a conflict and one update would silently
+  // replace the other. (ConcurrentDeploysOfOneSiteNeverLoseAnUpdate pins the exact interleaving.)
+  EXPECT_GE(conflicts, 1) << "no round saw a conflict";
   EXPECT_EQ(wins + conflicts, 2 * kRounds);
   auto versions = cutover({"versions", "docs", "--json"});
   EXPECT_EQ(nlohmann::json::parse(versions.out).size(), 2U * kRounds + 1);
