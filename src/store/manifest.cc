@@ -11,6 +11,47 @@
 #include "cutover/common/site_path.h"
 
 namespace cutover {
+namespace {
+
+nlohmann::json rulesToJson(const SiteRules& rules) {
+  nlohmann::json redirects = nlohmann::json::array();
+  for (const auto& r : rules.redirects) {
+    redirects.push_back({{"from", r.from},
+                         {"to", r.to},
+                         {"status", r.status},
+                         {"force", r.force},
+                         {"line", r.line}});
+  }
+  nlohmann::json headers = nlohmann::json::array();
+  for (const auto& h : rules.headers) {
+    nlohmann::json set = nlohmann::json::array();
+    for (const auto& [name, value] : h.set) set.push_back({name, value});
+    headers.push_back(
+        {{"pattern", h.pattern}, {"set", std::move(set)}, {"remove", h.remove}, {"line", h.line}});
+  }
+  return {{"redirects", std::move(redirects)}, {"headers", std::move(headers)}};
+}
+
+// Throws nlohmann::json::exception on a wrong shape; the caller reports it.
+Result<SiteRules> rulesFromJson(const nlohmann::json& j) {
+  SiteRules rules;
+  for (const auto& r : j.at("redirects")) {
+    rules.redirects.push_back(RedirectRule{r.at("from").get<std::string>(),
+                                           r.at("to").get<std::string>(), r.at("status").get<int>(),
+                                           r.at("force").get<bool>(), r.value("line", 0)});
+  }
+  for (const auto& h : j.at("headers")) {
+    HeaderRule rule{h.at("pattern").get<std::string>(), {}, {}, h.value("line", 0)};
+    for (const auto& pair : h.at("set")) {
+      rule.set.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
+    }
+    rule.remove = h.at("remove").get<std::vector<std::string>>();
+    rules.headers.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+}  // namespace
 
 std::uint64_t Manifest::totalBytes() const {
   std::uint64_t total = 0;
@@ -21,10 +62,14 @@ std::uint64_t Manifest::totalBytes() const {
 std::string Manifest::toJson() const {
   nlohmann::json out_files = nlohmann::json::object();
   for (const auto& [path, entry] : files) {
-    out_files[path] = {{"hash", entry.hash}, {"size", entry.size}, {"type", entry.media_type}};
+    nlohmann::json e{{"hash", entry.hash}, {"size", entry.size}, {"type", entry.media_type}};
+    if (entry.br.present()) e["br"] = {{"hash", entry.br.hash}, {"size", entry.br.size}};
+    if (entry.gzip.present()) e["gzip"] = {{"hash", entry.gzip.hash}, {"size", entry.gzip.size}};
+    out_files[path] = std::move(e);
   }
-  nlohmann::json j{{"format", 1},          {"site", site},     {"version", version},
-                   {"created", created},   {"source", source}, {"files", std::move(out_files)}};
+  nlohmann::json j{{"format", 1},        {"site", site},     {"version", version},
+                   {"created", created}, {"source", source}, {"files", std::move(out_files)}};
+  if (!rules.empty()) j["rules"] = rulesToJson(rules);
   return j.dump();
 }
 
@@ -44,10 +89,26 @@ Result<Manifest> Manifest::fromJson(std::string_view json) {
     for (const auto& [path, entry] : j.at("files").items()) {
       auto normal = normalizeSitePath(path);
       if (!normal || *normal != path) return bad(fmt::format("bad path '{}'", path));
-      FileEntry e{entry.at("hash").get<std::string>(), entry.at("size").get<std::uint64_t>(),
-                  entry.at("type").get<std::string>()};
+      FileEntry e{entry.at("hash").get<std::string>(),
+                  entry.at("size").get<std::uint64_t>(),
+                  entry.at("type").get<std::string>(),
+                  {},
+                  {}};
       if (!isBlobHash(e.hash)) return bad(fmt::format("bad hash for '{}'", path));
+      for (auto [name, encoded] : {std::pair{"br", &e.br}, std::pair{"gzip", &e.gzip}}) {
+        if (!entry.contains(name)) continue;
+        *encoded = Encoded{entry[name].at("hash").get<std::string>(),
+                           entry[name].at("size").get<std::uint64_t>()};
+        if (!isBlobHash(encoded->hash)) {
+          return bad(fmt::format("bad {} hash for '{}'", name, path));
+        }
+      }
       m.files.emplace(path, std::move(e));
+    }
+    if (j.contains("rules")) {
+      auto rules = rulesFromJson(j["rules"]);
+      if (!rules) return bad(rules.error().message);
+      m.rules = std::move(*rules);
     }
   } catch (const nlohmann::json::exception& e) {
     return bad(e.what());

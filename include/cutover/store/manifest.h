@@ -6,14 +6,26 @@
 #include <string_view>
 
 #include "cutover/common/result.h"
+#include "cutover/rules/rules.h"
 
 namespace cutover {
+
+// A precompressed form of a file, stored as a blob of its own.
+struct Encoded {
+  std::string hash;        // SHA-256 of the compressed bytes
+  std::uint64_t size = 0;  // compressed bytes
+
+  [[nodiscard]] bool present() const { return !hash.empty(); }
+  bool operator==(const Encoded&) const = default;
+};
 
 // One file of a version.
 struct FileEntry {
   std::string hash;        // SHA-256 of the bytes, 64 lowercase hex: the blob's name and the ETag
   std::uint64_t size = 0;  // bytes
   std::string media_type;  // Content-Type, chosen at deploy time
+  Encoded br;              // brotli form, when made at deploy time and smaller; else empty
+  Encoded gzip;            // gzip form, likewise
 
   bool operator==(const FileEntry&) const = default;
 };
@@ -25,6 +37,7 @@ struct Manifest {
   std::string created;  // RFC 3339, UTC, e.g. 2026-11-27T19:55:29.123Z
   std::string source;   // where it came from: a folder path or an archive's file name
   std::map<std::string, FileEntry> files;  // normalized path (no leading '/') → entry
+  SiteRules rules;  // from the deploy's `_redirects` and `_headers`, which are not files
 
   [[nodiscard]] std::uint64_t totalBytes() const;
   [[nodiscard]] std::string toJson() const;
