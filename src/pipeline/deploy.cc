@@ -67,6 +67,10 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   report.new_bytes = uploaded->new_bytes;
   clock.finish("store");
 
+  // Between storing the files and committing the manifest, the version gains what is not a file:
+  // its rules (the `_redirects` and `_headers` files, parsed and taken out of the file list) and
+  // the precompressed forms of its files. A failure here still changes nothing live.
+
   Manifest manifest;
   manifest.site = options.site;
   manifest.created = nowRfc3339();
