@@ -1,7 +1,8 @@
 // How long a pointer flip takes to reach a process that watches it, through
-// EmbeddedPointerStore: a writer process compare-and-sets "bench/live" N times; the watcher
-// process (this one) records when each value reaches its callback and acknowledges it, so every
-// flip is measured on its own (no queueing behind the previous one, no coalescing).
+// EmbeddedPointerStore (or any store a URI names, with --uri): a writer process compare-and-sets
+// "bench/live" N times; the watcher process (this one) records when each value reaches its callback
+// and acknowledges it, so every flip is measured on its own (no queueing behind the previous one,
+// no coalescing).
 //
 // Times are CLOCK_MONOTONIC, one clock for both processes, kept in shared memory:
 //   call → callback     from just before compareAndSet is called in the writer to the callback
@@ -11,8 +12,9 @@
 //                       value is visible from the rename on, while the writer still fsyncs the
 //                       folder. With --no-fsync it is the notification path alone.
 //
-// usage: pointer_latency [--flips N] [--dir FOLDER] [--no-fsync]
-//        (FOLDER: where the store goes; default a new folder under $TMPDIR, removed afterwards)
+// usage: pointer_latency [--flips N] [--dir FOLDER] [--no-fsync] [--uri URI]
+//        (FOLDER: where the store goes; default a new folder under $TMPDIR, removed afterwards.
+//         URI: a store for makePointerStore instead, such as etcd://127.0.0.1:2379/bench)
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -28,11 +30,28 @@
 #include <string>
 #include <vector>
 
+#include "cutover/common/config_error.h"
 #include "pointer/embedded/embedded_pointer_store.h"
 
 namespace {
 
 using cutover::EmbeddedPointerStore;
+
+// The store under test: the embedded one in `folder`, or the one `uri` names.
+cutover::Result<cutover::PointerStorePtr> openStore(const std::filesystem::path& folder,
+                                                    EmbeddedPointerStore::Options options,
+                                                    const std::string& uri) {
+  if (uri.empty()) {
+    auto store = EmbeddedPointerStore::open(folder, options);
+    if (!store) return tl::unexpected(store.error());
+    return cutover::PointerStorePtr(*store);
+  }
+  try {
+    return cutover::makePointerStore(uri);
+  } catch (const cutover::ConfigError& error) {
+    return cutover::fail(cutover::Errc::invalid_argument, error.what());
+  }
+}
 
 std::int64_t nowNs() {
   timespec ts{};
@@ -52,8 +71,8 @@ std::string valueOf(int flip) { return "flip " + std::to_string(flip); }
 
 // The writer process: waits for "ready", then flips once per acknowledgement.
 int runWriter(const std::filesystem::path& folder, EmbeddedPointerStore::Options options,
-              Shared* times, int flips, int ready_fd, int ack_fd) {
-  auto store = EmbeddedPointerStore::open(folder, options);
+              const std::string& uri, Shared* times, int flips, int ready_fd, int ack_fd) {
+  auto store = openStore(folder, options, uri);
   if (!store) {
     std::fprintf(stderr, "writer: %s\n", store.error().describe().c_str());
     return 1;
@@ -109,6 +128,7 @@ void print(const char* label, const std::vector<std::int64_t>& ns) {
 int main(int argc, char** argv) {
   int flips = 1000;
   std::filesystem::path folder;
+  std::string uri;
   EmbeddedPointerStore::Options options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -118,8 +138,11 @@ int main(int argc, char** argv) {
       folder = argv[++i];
     } else if (arg == "--no-fsync") {
       options.durable = false;
+    } else if (arg == "--uri" && i + 1 < argc) {
+      uri = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--flips N] [--dir FOLDER] [--no-fsync]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--flips N] [--dir FOLDER] [--no-fsync] [--uri URI]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -159,12 +182,12 @@ int main(int argc, char** argv) {
   if (writer == 0) {
     ::close(ready[1]);
     ::close(ack[1]);
-    ::_exit(runWriter(folder, options, times, flips, ready[0], ack[0]));
+    ::_exit(runWriter(folder, options, uri, times, flips, ready[0], ack[0]));
   }
   ::close(ready[0]);
   ::close(ack[0]);
 
-  auto store = EmbeddedPointerStore::open(folder);
+  auto store = openStore(folder, EmbeddedPointerStore::Options{}, uri);
   if (!store) {
     std::fprintf(stderr, "watcher: %s\n", store.error().describe().c_str());
     return 1;
@@ -206,10 +229,15 @@ int main(int argc, char** argv) {
     if (times[i].received < times[i].returned) ++early;
     after_call.push_back(times[i].received - times[i].call);
   }
-  std::printf(
-      "pointer_latency: %d flips from a writer process to a watching process, fsync %s,\n"
-      "  EmbeddedPointerStore in %s\n",
-      flips, options.durable ? "on" : "off (--no-fsync)", folder.c_str());
+  if (uri.empty()) {
+    std::printf(
+        "pointer_latency: %d flips from a writer process to a watching process, fsync %s,\n"
+        "  EmbeddedPointerStore in %s\n",
+        flips, options.durable ? "on" : "off (--no-fsync)", folder.c_str());
+  } else {
+    std::printf("pointer_latency: %d flips from a writer process to a watching process, %s\n",
+                flips, uri.c_str());
+  }
   if (!after_return.empty()) {
     print("CAS called -> callback", after_call);
     print("CAS returned -> callback", after_return);

@@ -17,6 +17,7 @@ int runCli(int argc, char** argv) {
   GlobalOptions global;
   if (const char* env = std::getenv("CUTOVER_DATA"); env != nullptr && *env != '\0') {
     global.data_dir = env;
+    global.data_dir_set = true;
   }
   app.add_option("--data-dir", global.data_dir,
                  "Folder holding versions, pointers and history (default ./cutover-data, or "
@@ -36,9 +37,14 @@ int runCli(int argc, char** argv) {
   addGcCommand(app, global, run);
   addSitesCommands(app, global, run);
   addDeploysCommand(app, global, run);
+  addPipelineCommands(app, global, run);
+  addLogsCommand(app, global, run);
+  addInitCommand(app, global, run);
+  addTokenCommands(app, global, run);
 
   try {
     app.parse(argc, argv);
+    if (app.count("--data-dir") > 0) global.data_dir_set = true;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }

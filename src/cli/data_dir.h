@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "cutover/pipeline/compress_cache.h"
 #include "cutover/pipeline/deploy.h"
 #include "cutover/pipeline/history.h"
 #include "cutover/pipeline/stat_cache.h"
@@ -12,10 +13,11 @@
 namespace cutover::cli {
 
 // Everything one machine keeps, in one folder:
-//   objects/          blobs and manifests (LocalObjectStore)
+//   objects/          blobs and manifests (LocalObjectStore), unless $CUTOVER_STORE names a store
 //   pointers/         live pointers and site settings (EmbeddedPointerStore)
 //   deploys.sqlite    deploy history
 //   statcache.sqlite  hashes of deployed folder files, by identity
+//   compresscache.sqlite  precompressed forms made so far, by content hash
 //   store.lock        held shared by deploys, exclusive by gc
 struct DataDir {
   std::filesystem::path root;
@@ -23,17 +25,25 @@ struct DataDir {
   PointerStorePtr pointers;
   std::unique_ptr<History> history;
   std::unique_ptr<StatCache> stat_cache;
+  std::unique_ptr<CompressCache> compress_cache;
 
   // What a command opens besides the two stores. SQLite files are left closed where they are not
   // needed: opening one writes to the file system, and a flip's fsync would then pay for it.
-  enum Parts : unsigned { stores = 0, with_history = 1, with_stat_cache = 2, all = 3 };
+  enum Parts : unsigned {
+    stores = 0,
+    with_history = 1,
+    with_stat_cache = 2,
+    with_compress_cache = 4,
+    all = 7
+  };
 
   // Opens (creating if needed) the data folder. Throws ConfigError if it cannot.
   static DataDir open(const std::filesystem::path& root, unsigned parts = all);
 
   [[nodiscard]] std::filesystem::path lockFile() const { return root / "store.lock"; }
   [[nodiscard]] PipelineContext context() const {
-    return PipelineContext{objects.get(), pointers.get(), history.get(), stat_cache.get(), lockFile()};
+    return PipelineContext{objects.get(),    pointers.get(), history.get(),
+                           stat_cache.get(), lockFile(),     compress_cache.get()};
   }
 };
 

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
+#include "cli/remote_deploy.h"
 #include "cutover/pipeline/deploy.h"
 
 namespace cutover::cli {
@@ -15,7 +16,10 @@ struct DeployArgs {
   std::string site;
   bool no_activate = false;
   bool json = false;
+  bool no_precompress = false;
   unsigned threads = 0;
+  std::string remote;  // an API URL: deploy there instead of into the data folder
+  std::string token;
 };
 
 void printReport(const DeployReport& r) {
@@ -24,6 +28,12 @@ void printReport(const DeployReport& r) {
               static_cast<unsigned long long>(r.files), static_cast<unsigned long long>(r.new_files),
               static_cast<unsigned long long>(r.reused_files), formatBytes(r.bytes).c_str(),
               formatBytes(r.new_bytes).c_str());
+  const auto& c = r.precompressed;
+  if (c.files != 0) {
+    std::printf("  precompressed %llu files (br %s, gzip %s, from %s)\n",
+                static_cast<unsigned long long>(c.files), formatBytes(c.br_bytes).c_str(),
+                formatBytes(c.gzip_bytes).c_str(), formatBytes(c.bytes).c_str());
+  }
   for (const auto& stage : r.stages) {
     std::printf("  %-8s %s\n", stage.name.c_str(), formatMillis(stage.ms).c_str());
   }
@@ -45,10 +55,21 @@ std::string reportJson(const DeployReport& r) {
                    {"files", r.files},            {"new_files", r.new_files},
                    {"reused_files", r.reused_files}, {"bytes", r.bytes},
                    {"new_bytes", r.new_bytes},    {"stages", stages}};
+  const auto& c = r.precompressed;
+  j["precompressed"] = {{"files", c.files},         {"bytes", c.bytes},
+                        {"br_files", c.br_files},   {"br_bytes", c.br_bytes},
+                        {"gzip_files", c.gzip_files}, {"gzip_bytes", c.gzip_bytes},
+                        {"compressed", c.compressed}, {"cached", c.cached}};
   return j.dump();
 }
 
 int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
+  if (!args.remote.empty()) {
+    std::string token = args.token;
+    if (const char* env = std::getenv("CUTOVER_TOKEN"); token.empty() && env != nullptr) token = env;
+    return runRemoteDeploy({args.source, args.site, args.remote, token, args.no_activate, args.json,
+                            args.threads});
+  }
   auto data = DataDir::open(global.data_dir);
   ProgressBar bar;
   DeployOptions options;
@@ -56,6 +77,7 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
   options.source = args.source;
   options.activate = !args.no_activate;
   options.threads = args.threads;
+  options.precompress = !args.no_precompress;
   if (!args.json) {
     options.progress = [&bar](std::string_view stage, std::uint64_t done, std::uint64_t total,
                               std::uint64_t files_done, std::uint64_t files_total) {
@@ -90,15 +112,27 @@ void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   cmd->add_option("--site,-s", args->site, "The site's name (a DNS label: a-z, 0-9, '-')")->required();
   cmd->add_flag("--no-activate", args->no_activate, "Store the version but leave the live one as is");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of text");
-  cmd->add_option("--threads", args->threads, "Files stored in parallel (default 8)");
+  cmd->add_flag("--no-precompress", args->no_precompress,
+                "Store no brotli or gzip forms: the server then sends every file as it is");
+  cmd->add_option("--threads", args->threads, "Files stored in parallel (default 8; 4 uploads with --remote)");
+  cmd->add_option("--remote", args->remote,
+                  "Deploy to the admin API at this URL (e.g. https://host:8081) instead of the "
+                  "data folder: only files the server lacks are uploaded");
+  cmd->add_option("--token", args->token,
+                  "The API token for --remote; better kept out of the command line in "
+                  "$CUTOVER_TOKEN");
   cmd->footer(
       "Only files the store lacks are written; the rest are reused by content hash.\n"
       "The pointer flips with compare-and-set: if another deploy made the site live meanwhile,\n"
-      "this one fails with a conflict (exit 3) and its version stays stored.\n\n"
+      "this one fails with a conflict (exit 3) and its version stays stored.\n"
+      "Text files (HTML, CSS, JavaScript, JSON, SVG, ...) over 1 KB also get brotli and gzip forms,\n"
+      "kept where smaller; the server picks one by Accept-Encoding. Content compressed by an\n"
+      "earlier deploy is not compressed again.\n\n"
       "Examples:\n"
       "  cutover deploy ./public --site docs\n"
       "  cutover deploy site.zip --site docs --no-activate\n"
-      "  cutover deploy build.tar.gz --site docs --json\n");
+      "  cutover deploy build.tar.gz --site docs --json\n"
+      "  CUTOVER_TOKEN=cut_... cutover deploy ./public --site docs --remote https://host:8081\n");
   cmd->callback([&global, &run, args] { run = [&global, args] { return runDeploy(global, *args); }; });
 }
 

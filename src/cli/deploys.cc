@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
@@ -13,6 +14,29 @@ struct DeploysArgs {
   std::size_t limit = 20;
 };
 
+// What a pipeline deploy adds: its trigger, commit and the time each stage took.
+void printPipelineDetails(const DeployRecord& d) {
+  if (d.timeline.empty()) return;
+  std::string line = "    " + (d.trigger.empty() ? std::string("-") : d.trigger);
+  if (!d.commit.empty()) {
+    line += "  " + d.commit.substr(0, 7);
+    if (!d.commit_message.empty()) line += " \"" + d.commit_message + "\"";
+    if (!d.commit_author.empty()) line += " by " + d.commit_author;
+  } else if (!d.archive.empty()) {
+    line += "  archive " + std::filesystem::path(d.archive).filename().string();
+  }
+  if (!d.stage.empty()) line += "  [" + d.stage + "]";
+  std::printf("%s\n", line.c_str());
+  std::string timings;
+  for (std::size_t i = 0; i + 1 < d.timeline.size(); ++i) {
+    const auto& mark = d.timeline[i];
+    if (!timings.empty()) timings += ", ";
+    timings +=
+        mark.name + " " + formatMillis(static_cast<double>(d.timeline[i + 1].at_ms - mark.at_ms));
+  }
+  if (!timings.empty()) std::printf("    %s\n", timings.c_str());
+}
+
 int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
   auto data = DataDir::open(global.data_dir, DataDir::with_history);
   auto records = data.history->list(args.site, args.limit);
@@ -21,11 +45,12 @@ int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
   for (const auto& d : *records) {
     double total = 0;
     for (const auto& s : d.stages) total += s.ms;
-    std::printf("%s  %s  %-10s %-9s %-36s %5llu files (%llu new)  %s%s\n", d.id.c_str(),
-                d.started.c_str(), d.site.c_str(), d.status.c_str(),
-                d.version.empty() ? "-" : d.version.c_str(), static_cast<unsigned long long>(d.files),
-                static_cast<unsigned long long>(d.new_files), formatMillis(total).c_str(),
-                d.activated ? "  live-flip" : "");
+    std::printf(
+        "%s  %s  %-10s %-9s %-36s %5llu files (%llu new)  %s%s\n", d.id.c_str(), d.started.c_str(),
+        d.site.c_str(), d.status.c_str(), d.version.empty() ? "-" : d.version.c_str(),
+        static_cast<unsigned long long>(d.files), static_cast<unsigned long long>(d.new_files),
+        formatMillis(total).c_str(), d.activated ? "  live-flip" : "");
+    printPipelineDetails(d);
     if (!d.error.empty()) std::printf("    error: %s\n", d.error.c_str());
   }
   return kExitOk;
@@ -35,11 +60,13 @@ int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
 
 void addDeploysCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto args = std::make_shared<DeploysArgs>();
-  auto* cmd = app.add_subcommand("deploys", "List recorded deploys, newest first, with outcome and errors");
+  auto* cmd =
+      app.add_subcommand("deploys", "List recorded deploys, newest first, with outcome and errors");
   cmd->add_option("site", args->site, "Only this site's deploys");
   cmd->add_option("--limit,-n", args->limit, "How many (default 20)");
   cmd->footer("Example:\n  cutover deploys docs -n 5\n");
-  cmd->callback([&global, &run, args] { run = [&global, args] { return runDeploys(global, *args); }; });
+  cmd->callback(
+      [&global, &run, args] { run = [&global, args] { return runDeploys(global, *args); }; });
 }
 
 }  // namespace cutover::cli

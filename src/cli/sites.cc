@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "cli/commands.h"
@@ -46,7 +47,8 @@ Result<std::vector<SiteRow>> loadSites(DataDir& data) {
 }
 
 int runSites(const GlobalOptions& global, bool json, bool with_deploys) {
-  auto data = DataDir::open(global.data_dir, with_deploys ? DataDir::with_history : DataDir::stores);
+  auto data =
+      DataDir::open(global.data_dir, with_deploys ? DataDir::with_history : DataDir::stores);
   auto rows = loadSites(data);
   if (!rows) return reportError(rows.error());
   if (json) {
@@ -58,6 +60,8 @@ int runSites(const GlobalOptions& global, bool json, bool with_deploys) {
                      {"by", r.live ? r.live->deploy : ""},
                      {"previous", r.live ? r.live->previous : ""},
                      {"hosts", r.settings.hosts},
+                     {"spa", r.settings.spa},
+                     {"max_age", r.settings.max_age},
                      {"versions", r.versions}});
     }
     std::printf("%s\n", out.dump().c_str());
@@ -96,6 +100,8 @@ struct SiteSetArgs {
   std::string site;
   std::vector<std::string> add_hosts;
   std::vector<std::string> remove_hosts;
+  std::optional<bool> spa;
+  std::optional<std::uint32_t> max_age;
 };
 
 int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
@@ -123,11 +129,15 @@ int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
     for (const auto& h : args.remove_hosts) {
       std::erase(settings.hosts, normalizeHost(h));
     }
+    if (args.spa) settings.spa = *args.spa;
+    if (args.max_age) settings.max_age = *args.max_age;
     auto set = data.pointers->compareAndSet(key, *raw, settings.toJson());
     if (set) {
       std::string hosts = args.site + ".localhost";
       for (const auto& h : settings.hosts) hosts += ", " + h;
       std::printf("%s answers at %s\n", args.site.c_str(), hosts.c_str());
+      std::printf("  spa %s, max-age %us for files neither HTML nor content-hashed\n",
+                  settings.spa ? "on" : "off", settings.max_age);
       return kExitOk;
     }
     if (set.error().code != Errc::conflict) return reportError(set.error());
@@ -139,24 +149,37 @@ int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
 
 void addSitesCommands(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto json = std::make_shared<bool>(false);
-  auto* sites = app.add_subcommand("sites", "List sites: live version, since when, by which deploy, host names");
+  auto* sites = app.add_subcommand(
+      "sites", "List sites: live version, since when, by which deploy, host names");
   sites->add_flag("--json", *json, "Print a JSON array");
   sites->footer("Example:\n  cutover sites\n");
-  sites->callback([&global, &run, json] { run = [&global, json] { return runSites(global, *json, false); }; });
+  sites->callback(
+      [&global, &run, json] { run = [&global, json] { return runSites(global, *json, false); }; });
 
-  auto* status = app.add_subcommand("status", "Sites with their live versions, and the latest deploys");
+  auto* status =
+      app.add_subcommand("status", "Sites with their live versions, and the latest deploys");
   status->footer("Example:\n  cutover status\n");
   status->callback([&global, &run] { run = [&global] { return runSites(global, false, true); }; });
 
   auto args = std::make_shared<SiteSetArgs>();
   auto* site = app.add_subcommand("site", "Change a site's settings");
   site->require_subcommand(1);
-  auto* set = site->add_subcommand("set", "Set a site's host names (kept in the pointer store, seen by every edge)");
+  auto* set = site->add_subcommand("set",
+                                   "Set a site's host names and serving settings (kept in the "
+                                   "pointer store, seen by every edge)");
   set->add_option("site", args->site, "The site's name")->required();
   set->add_option("--host", args->add_hosts, "A host name the site answers at (repeatable)");
   set->add_option("--remove-host", args->remove_hosts, "A host name to stop answering at");
-  set->footer("Every site also answers at SITE.localhost.\n\nExample:\n  cutover site set docs --host docs.example.com\n");
-  set->callback([&global, &run, args] { run = [&global, args] { return runSiteSet(global, *args); }; });
+  set->add_option("--spa", args->spa,
+                  "on: a path with no file and no extension serves /index.html (single-page apps)");
+  set->add_option("--max-age", args->max_age,
+                  "Seconds browsers may cache files that are neither HTML nor named by a content "
+                  "hash (default 60)");
+  set->footer(
+      "Every site also answers at SITE.localhost.\n\nExamples:\n  cutover site set docs --host "
+      "docs.example.com\n  cutover site set app --spa on --max-age 300\n");
+  set->callback(
+      [&global, &run, args] { run = [&global, args] { return runSiteSet(global, *args); }; });
 }
 
 }  // namespace cutover::cli

@@ -22,17 +22,24 @@ class BeastEdgeServer final : public EdgeServer {
         routes_(objects_, std::move(pointers), options_.preview_domain),
         cache_(options_.memory_cache_bytes),
         handler_(routes_, *objects_, cache_,
-                 edge::HandlerOptions{options_.version_header, options_.memory_cache_max_file}),
-        http_(handler_, serverOptions(options_)) {}
+                 edge::HandlerOptions{options_.version_header, options_.memory_cache_max_file,
+                                      options_.preview_domain, options_.pin_window_seconds}) {}
 
   ~BeastEdgeServer() override { stop(); }
 
   Result<void> start() override {
-    auto port = http_.listen(options_.listen);
+    if (!options_.access_log.empty()) {
+      auto log = edge::AccessLogFile::open(options_.access_log);
+      if (!log) return tl::unexpected(log.error());
+      access_log_ = std::move(*log);
+    }
+    http_ =
+        std::make_unique<edge::HttpServer>(handler_, serverOptions(options_, access_log_.get()));
+    auto port = http_->listen(options_.listen);
     if (!port) return tl::unexpected(port.error());
     port_ = *port;
     if (auto watching = routes_.start(); !watching) return watching;
-    http_.start();
+    http_->start();
     std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
     std::fprintf(stderr, "serving on http://%s:%u\n", host.c_str(), static_cast<unsigned>(port_));
     std::fflush(stderr);
@@ -42,15 +49,21 @@ class BeastEdgeServer final : public EdgeServer {
   std::uint16_t port() const override { return port_; }
 
   void stop() override {
-    http_.stop(options_.stop_grace);
+    if (http_) http_->stop(options_.stop_grace);
     routes_.stop();
   }
 
  private:
-  static edge::ServerOptions serverOptions(const EdgeOptions& o) {
+  static edge::ServerOptions serverOptions(const EdgeOptions& o, edge::AccessLogFile* log) {
     unsigned threads = o.threads != 0 ? o.threads : std::thread::hardware_concurrency();
-    return edge::ServerOptions{std::max(1U, threads), o.max_header_bytes, o.header_timeout,
-                               o.idle_timeout,        o.write_timeout,    o.max_connections};
+    return edge::ServerOptions{std::max(1U, threads),
+                               o.max_header_bytes,
+                               o.header_timeout,
+                               o.idle_timeout,
+                               o.write_timeout,
+                               o.max_connections,
+                               log,
+                               o.sendfile};
   }
 
   EdgeOptions options_;
@@ -58,7 +71,8 @@ class BeastEdgeServer final : public EdgeServer {
   edge::RoutingState routes_;
   edge::FileCache cache_;
   edge::Handler handler_;
-  edge::HttpServer http_;
+  std::unique_ptr<edge::AccessLogFile> access_log_;
+  std::unique_ptr<edge::HttpServer> http_;  // made by start(), once the access log is open
   std::uint16_t port_ = 0;
 };
 

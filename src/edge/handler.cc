@@ -3,10 +3,16 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "cutover/common/names.h"
+#include "edge/cache_policy.h"
 #include "edge/conditional.h"
+#include "edge/encoding.h"
+#include "edge/http_date.h"
+#include "edge/range.h"
 #include "edge/router.h"
+#include "edge/skew.h"
 #include "edge/status.h"
 
 namespace cutover::edge {
@@ -14,6 +20,37 @@ namespace {
 
 // Refusals echo user input; keep it short.
 std::string_view clip(std::string_view s) { return s.substr(0, 200); }
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool isFramingHeader(std::string_view name) {
+  for (std::string_view framing :
+       {"content-length", "transfer-encoding", "connection", "content-encoding", "content-range",
+        "date", "etag", "last-modified", "keep-alive", "upgrade", "trailer", "vary",
+        "x-cutover-version", "set-cookie", "location", "accept-ranges"}) {
+    if (equalsIgnoreCase(name, framing)) return true;
+  }
+  return false;
+}
+
+// "v1--docs" from "v1--docs.localhost" when the preview domain is "localhost"; else empty.
+std::string_view previewLabel(std::string_view host, std::string_view domain) {
+  if (host.size() <= domain.size() + 1 || !host.ends_with(domain)) return {};
+  std::string_view label = host.substr(0, host.size() - domain.size());
+  if (label.back() != '.') return {};
+  label.remove_suffix(1);
+  if (label.find('.') != std::string_view::npos) return {};
+  return label;
+}
 
 }  // namespace
 
@@ -29,7 +66,6 @@ void Handler::handle(const RequestHead& request, Reply& reply, RequestScratch& s
 }
 
 void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& scratch) const {
-
   // 1. The target, decoded once; what cannot name a file of a version is refused.
   if (auto decoded = decodeTarget(request.target, scratch.target); !decoded) {
     reply.setText(statusFor(decoded.error().code), decoded.error().message);
@@ -45,101 +81,242 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
     reply.setText(400, "an HTTP/1.1 request needs a Host header");
     return;
   }
-  // 3. Host → site, in the table resolved once, now: the whole request uses this version even
-  //    if the pointer flips while it is being answered.
-  reply.pin = routes_.current();
-  normalizeHostInto(request.host, scratch.host);
-  const std::string& host = scratch.host;
-  const SiteRoute* site = reply.pin->findHost(host);
-  if (site == nullptr) {
-    reply.setText(404, fmt::format("no site is configured for host {}", clip(host)));
-    return;
-  }
-  // 4. Site → live version (its manifest is loaded already).
-  if (!site->index) {
-    reply.setText(404, fmt::format("site {} has no live version", site->site));
-    return;
-  }
-  if (options_.version_header) reply.version = site->version;
+  // 3. Host → site → version, in the table resolved once, now: the whole request uses this
+  //    version even if the pointer flips while it is being answered.
+  const SiteRoute* site = nullptr;
+  bool from_live = false;
+  const VersionIndex* version = chooseVersion(request, reply, scratch, site, from_live);
+  if (version == nullptr) return;
 
-  // 5. Path → entry (router.cc lists the steps).
-  Route route = edge::route(*site->index, scratch.target, scratch.key);
+  // 4. Path → entry (router.cc lists the steps).
+  Route route =
+      edge::route(*version, scratch.target, scratch.route, RouteOptions{site->settings.spa});
   switch (route.kind) {
     case RouteKind::file:
-      reply.status = 200;
-      reply.etag = route.file->etag;
       break;
     case RouteKind::redirect:
-      reply.status = 301;
+      reply.status = route.status;
       reply.location = std::move(route.location);
-      reply.cache_control = kCacheControl;
+      reply.cache_control = kRevalidate;
+      addRuleHeaders(*version, scratch, reply, scratch.headers);
       return;
     case RouteKind::not_found:
       if (route.file == nullptr) {
-        std::string_view version = reply.version;
+        std::string_view served = reply.version;
         reply.setText(404, "not found");
-        reply.version = version;
+        reply.version = served;
         return;
       }
-      reply.status = 404;  // the version's 404.html; no ETag, so never a 304 for it
       break;
   }
-  reply.content_type = route.file->entry.media_type;
-  reply.cache_control = kCacheControl;
-  reply.content_length = route.file->entry.size;
+  reply.status = route.status;
+  const IndexedFile& file = *route.file;
+  const FileEntry& entry = file.entry;
+  reply.content_type = entry.media_type;
+  reply.cache_control = cacheControlFor(route.path, entry.media_type, site->short_cache_control);
+  reply.last_modified = from_live ? std::string_view(site->live_since) : version->created();
+  addRuleHeaders(*version, scratch, reply, scratch.headers);  // may override Cache-Control
+  bool ok_status = reply.status == 200;
 
-  // 6. Conditional request: the client's copy is current.
-  if (reply.status == 200 && request.has_if_none_match &&
-      ifNoneMatchMatches(request.if_none_match, reply.etag)) {
+  // 5. Which form of the file: a precompressed one when the client accepts it.
+  AvailableForms forms{entry.br.present(), entry.gzip.present()};
+  ContentCoding coding = ContentCoding::identity;
+  if (forms.br || forms.gzip) {
+    reply.vary_encoding = true;
+    coding = chooseEncoding(request.accept_encoding, forms);
+  }
+  std::string_view hash = entry.hash;
+  std::uint64_t size = entry.size;
+  reply.etag = file.etag;
+  if (coding == ContentCoding::br) {
+    hash = entry.br.hash;
+    size = entry.br.size;
+    reply.etag = file.br_etag;
+  } else if (coding == ContentCoding::gzip) {
+    hash = entry.gzip.hash;
+    size = entry.gzip.size;
+    reply.etag = file.gzip_etag;
+  }
+  reply.content_encoding = contentEncodingName(coding);
+  reply.content_length = size;
+  if (!ok_status) reply.etag = {};  // the version's 404 page: never a 304 or a range for it
+
+  // 6. Skew protection: a page load from the live version pins its later requests to it.
+  if (ok_status && from_live && entry.media_type.starts_with("text/html") &&
+      isNavigation(request.sec_fetch_mode, request.accept)) {
+    formatPinCookie(reply.set_cookie, version->version(), std::time(nullptr),
+                    options_.pin_window_seconds);
+  }
+
+  // 7. Conditional requests: the client's copy is current.
+  if (ok_status && notModified(request, reply)) {
     reply.status = 304;
     reply.content_type = {};
+    reply.content_encoding = {};
     reply.content_length = 0;
     reply.omit_body = true;
     return;
   }
-  // 7. The body: none for HEAD, from memory when small, else streamed from the blob.
+  // 8. A single byte range of the chosen form, unless If-Range says the client's copy is stale.
+  if (ok_status) reply.accept_ranges = true;
+  if (ok_status && request.has_range && ifRangeHolds(request.if_range, reply)) {
+    ByteRange range = parseRange(request.range, size);
+    if (range.kind == ByteRange::Kind::unsatisfiable) {
+      std::string_view served = reply.version;
+      reply.setText(416, "the requested range is not satisfiable");
+      reply.version = served;
+      reply.content_range = fmt::format("bytes */{}", size);
+      return;
+    }
+    if (range.kind == ByteRange::Kind::partial) {
+      reply.status = 206;
+      reply.content_range = fmt::format("bytes {}-{}/{}", range.first, range.last, size);
+      reply.file_offset = range.first;
+      reply.content_length = range.length();
+    }
+  }
+  // 9. The body: none for HEAD, from memory when small, else streamed from the blob.
   if (request.method == Method::head) return;
-  sendFile(*route.file, reply);
+  sendFile(entry, hash, size, reply);
 }
 
-void Handler::sendFile(const IndexedFile& file, Reply& reply) const {
-  const FileEntry& entry = file.entry;
-  if (entry.size <= options_.memory_cache_max_file) {
-    auto bytes = cache_.find(entry.hash);
+const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& reply,
+                                           RequestScratch& scratch, const SiteRoute*& site,
+                                           bool& from_live) const {
+  reply.pin = routes_.current();
+  normalizeHostInto(request.host, scratch.host);
+  const std::string& host = scratch.host;
+  site = reply.pin->findHost(host);
+  if (site == nullptr) {
+    // A preview: "<version>--<site>.<preview domain>" answers with any stored version.
+    std::string_view label = previewLabel(host, options_.preview_domain);
+    auto dashes = label.find("--");
+    if (dashes != std::string_view::npos) {
+      std::string_view version = label.substr(0, dashes);
+      site = reply.pin->findSite(label.substr(dashes + 2));
+      if (site != nullptr) {
+        reply.stored = routes_.storedVersion(site->site, version);
+        if (reply.stored) {
+          reply.noindex = true;
+          if (options_.version_header) reply.version = reply.stored->version();
+          return reply.stored.get();
+        }
+        reply.setText(404,
+                      fmt::format("site {} has no stored version {}", site->site, clip(version)));
+        return nullptr;
+      }
+    }
+    reply.setText(404, fmt::format("no site is configured for host {}", clip(host)));
+    return nullptr;
+  }
+  // Skew protection: an explicit pin (header or ?dpl=), or the cookie of the page this request
+  // belongs to, keeps it on that page's version while the version is stored; a navigation starts
+  // a new page load on the live version.
+  std::string_view pinned = request.pin;
+  if (pinned.empty() && scratch.target.has_query) pinned = pinnedByQuery(scratch.target.query);
+  if (pinned.empty() && !request.cookie.empty() &&
+      !isNavigation(request.sec_fetch_mode, request.accept)) {
+    pinned = pinnedByCookie(request.cookie, std::time(nullptr), options_.pin_window_seconds);
+  }
+  if (!pinned.empty() && pinned != site->version) {
+    reply.stored = routes_.storedVersion(site->site, pinned);
+    if (reply.stored) {
+      if (options_.version_header) reply.version = reply.stored->version();
+      return reply.stored.get();
+    }
+  }
+  if (!site->index) {
+    reply.setText(404, fmt::format("site {} has no live version", site->site));
+    return nullptr;
+  }
+  from_live = true;
+  if (options_.version_header) reply.version = site->version;
+  return site->index.get();
+}
+
+void Handler::addRuleHeaders(const VersionIndex& version, const RequestScratch& scratch,
+                             Reply& reply, rules::HeaderMatch& match) {
+  if (!version.rules().hasHeaders()) return;
+  version.rules().headers(scratch.target.path, match);
+  for (const auto& field : match.fields) {
+    if (equalsIgnoreCase(field.name, "cache-control")) {
+      reply.cache_control = field.value;  // the site's own policy for these paths
+      continue;
+    }
+    if (equalsIgnoreCase(field.name, "content-type")) {
+      if (!reply.content_type.empty()) reply.content_type = field.value;
+      continue;
+    }
+    // What frames the message is the server's to say, whatever a rules file asks.
+    if (isFramingHeader(field.name)) continue;
+    reply.headers.emplace_back(field.name, field.value);
+  }
+}
+
+bool Handler::notModified(const RequestHead& request, const Reply& reply) {
+  // If-None-Match decides when present; If-Modified-Since only without it (RFC 9110 §13.2.2).
+  if (request.has_if_none_match) return ifNoneMatchMatches(request.if_none_match, reply.etag);
+  if (request.if_modified_since.empty() || reply.last_modified.empty()) return false;
+  auto since = parseHttpDate(request.if_modified_since);
+  auto modified = parseHttpDate(reply.last_modified);
+  return since && modified && *modified <= *since;
+}
+
+bool Handler::ifRangeHolds(std::string_view if_range, const Reply& reply) {
+  if (if_range.empty()) return true;
+  if (if_range.front() == '"') return if_range == reply.etag;  // strong comparison only
+  if (if_range.starts_with("W/")) return false;
+  auto date = parseHttpDate(if_range);
+  return date && !reply.last_modified.empty() && formatHttpDate(*date) == reply.last_modified;
+}
+
+void Handler::sendFile(const FileEntry& entry, std::string_view hash, std::uint64_t size,
+                       Reply& reply) const {
+  (void)entry;
+  if (size <= options_.memory_cache_max_file) {
+    auto bytes = cache_.find(hash);
     if (!bytes) {
       // Read outside any lock; a concurrent miss may read it too, and insert() keeps one copy.
-      auto read = objects_.readBlob(entry.hash);
+      std::string name(hash);
+      auto read = objects_.readBlob(name);
       if (!read) return serverError(reply, read.error());
-      if (read->size() != entry.size) {
-        return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}",
-                                                              entry.hash, read->size(),
-                                                              entry.size)});
+      if (read->size() != size) {
+        return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}", name,
+                                                              read->size(), size)});
       }
-      bytes = cache_.insert(entry.hash, std::move(*read));
+      bytes = cache_.insert(name, std::move(*read));
     }
     reply.memory = std::move(bytes);
-    reply.body = *reply.memory;
+    reply.body = std::string_view(*reply.memory).substr(reply.file_offset, reply.content_length);
     return;
   }
-  auto blob = objects_.openBlob(entry.hash);
+  std::string name(hash);
+  auto blob = objects_.openBlob(name);
   if (!blob) return serverError(reply, blob.error());
-  if (blob->size != entry.size) {
-    return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}",
-                                                          entry.hash, blob->size, entry.size)});
+  if (blob->size != size) {
+    return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}", name,
+                                                          blob->size, size)});
   }
   reply.file = std::move(blob->fd);
 }
 
 void Handler::serverError(Reply& reply, const Error& error) const {
-  // The pointer only names complete versions, so this is a damaged store: say so loudly.
+  // The pointer only names complete versions, so this is a store that is down (503: try again)
+  // or damaged (500): say so loudly.
   std::fprintf(stderr, "cutover edge: cannot read a file of version %s: %s\n",
                std::string(reply.version).c_str(), error.describe().c_str());
   std::string_view version = reply.version;
   auto pin = std::move(reply.pin);
+  auto stored = std::move(reply.stored);
   reply.reset();
-  reply.setText(500, "this file of the site cannot be read");
+  if (error.code == Errc::unavailable || error.code == Errc::interrupted) {
+    reply.setText(503, "this file of the site cannot be read now; try again shortly");
+  } else {
+    reply.setText(500, "this file of the site cannot be read");
+  }
   reply.version = version;
   reply.pin = std::move(pin);
+  reply.stored = std::move(stored);
 }
 
 }  // namespace cutover::edge

@@ -8,6 +8,7 @@
 #include "edge/file_cache.h"
 #include "edge/reply.h"
 #include "edge/request_target.h"
+#include "edge/router.h"
 #include "edge/routing_state.h"
 
 namespace cutover::edge {
@@ -17,27 +18,40 @@ enum class Method { get, head, other };
 // The parts of a parsed request head the edge looks at. Views into the session's buffers.
 struct RequestHead {
   Method method = Method::get;
+  std::string_view method_name;  // as sent, for the access log
   std::string_view target;
   std::string_view host;
   bool has_host = false;
   std::string_view if_none_match;  // every If-None-Match field, joined with ", "
   bool has_if_none_match = false;
+  std::string_view if_modified_since;
+  std::string_view range;
+  bool has_range = false;
+  std::string_view if_range;
+  std::string_view accept_encoding;  // every Accept-Encoding field, joined with ", "
+  std::string_view accept;
+  std::string_view cookie;  // every Cookie field, joined with "; "
+  std::string_view pin;     // X-Cutover-Pin
+  std::string_view sec_fetch_mode;
+  std::string_view referer;     // for the access log
+  std::string_view user_agent;  // for the access log
   bool http10 = false;
 };
 
 // Buffers one connection reuses from request to request.
 struct RequestScratch {
   DecodedTarget target;
-  std::string key;
+  RouteScratch route;
+  rules::HeaderMatch headers;
   std::string host;
 };
 
 struct HandlerOptions {
   bool version_header = true;
   std::uint64_t memory_cache_max_file = 256ULL << 10;
+  std::string preview_domain = "localhost";
+  std::uint32_t pin_window_seconds = 3600;  // how long a page load stays on its version
 };
-
-inline constexpr std::string_view kCacheControl = "public, max-age=0, must-revalidate";
 
 // The edge's request path, from a parsed head to a Reply, step by step (see handle()).
 // Thread-safe and lock-free apart from the file cache's brief shard locks; never throws.
@@ -51,8 +65,18 @@ class Handler {
 
  private:
   void answer(const RequestHead& request, Reply& reply, RequestScratch& scratch) const;
-  void sendFile(const IndexedFile& file, Reply& reply) const;
+  // The version a request is served from; sets reply.version and reply.noindex. Null after
+  // answering the request itself (404).
+  const VersionIndex* chooseVersion(const RequestHead& request, Reply& reply,
+                                    RequestScratch& scratch, const SiteRoute*& site,
+                                    bool& from_live) const;
+  void sendFile(const FileEntry& entry, std::string_view hash, std::uint64_t size,
+                Reply& reply) const;
   void serverError(Reply& reply, const Error& error) const;
+  static void addRuleHeaders(const VersionIndex& version, const RequestScratch& scratch,
+                             Reply& reply, rules::HeaderMatch& match);
+  static bool notModified(const RequestHead& request, const Reply& reply);
+  static bool ifRangeHolds(std::string_view if_range, const Reply& reply);
 
   const RoutingState& routes_;
   ObjectStore& objects_;

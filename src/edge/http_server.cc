@@ -1,11 +1,12 @@
 // The edge's only Boost.Beast translation unit: listener, sessions, event loops.
 #include "edge/http_server.h"
 
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <array>
-#include <cassert>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <cassert>
 #include <cstdio>
 #include <optional>
 #include <thread>
@@ -38,18 +40,48 @@ std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 // Where the parser copies what the handler needs; owned by the session so their capacity is
 // reused from request to request.
 struct HeadFields {
+  std::string method;
   std::string target;
   std::string host;
   std::string if_none_match;
+  std::string if_modified_since;
+  std::string range;
+  std::string if_range;
+  std::string accept_encoding;
+  std::string accept;
+  std::string cookie;
+  std::string pin;
+  std::string sec_fetch_mode;
+  std::string referer;
+  std::string user_agent;
   RequestHead head;
 
   void clear() {
-    target.clear();
-    host.clear();
-    if_none_match.clear();
+    for (std::string* s :
+         {&method, &target, &host, &if_none_match, &if_modified_since, &range, &if_range,
+          &accept_encoding, &accept, &cookie, &pin, &sec_fetch_mode, &referer, &user_agent}) {
+      s->clear();
+    }
     head = RequestHead{};
   }
 };
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// A field that may be sent several times, joined the way RFC 9110 §5.3 allows.
+void join(std::string& into, std::string_view value, std::string_view separator) {
+  if (!into.empty()) into.append(separator);
+  into.append(value);
+}
 
 // Parses a request head straight into HeadFields, without building a field map.
 class HeadParser final : public http::basic_parser<true> {
@@ -57,11 +89,12 @@ class HeadParser final : public http::basic_parser<true> {
   explicit HeadParser(HeadFields& fields) : fields_(fields) { fields_.clear(); }
 
  private:
-  void on_request_impl(http::verb method, beast::string_view /*method_str*/,
-                       beast::string_view target, int version, error_code& /*ec*/) override {
+  void on_request_impl(http::verb method, beast::string_view method_str, beast::string_view target,
+                       int version, error_code& /*ec*/) override {
     fields_.head.method = method == http::verb::get    ? Method::get
                           : method == http::verb::head ? Method::head
                                                        : Method::other;
+    fields_.method.assign(view(method_str));
     fields_.target.assign(view(target));
     fields_.head.http10 = version < 11;
   }
@@ -70,26 +103,77 @@ class HeadParser final : public http::basic_parser<true> {
     ec = http::error::bad_method;  // never called for a request parser
   }
 
-  void on_field_impl(http::field name, beast::string_view /*name_string*/,
-                     beast::string_view value, error_code& ec) override {
-    if (name == http::field::host) {
-      if (fields_.head.has_host) {
-        ec = http::error::bad_field;  // two Host fields: ambiguous, so refused
-        return;
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     error_code& ec) override {
+    std::string_view v = view(value);
+    switch (name) {
+      case http::field::host:
+        if (fields_.head.has_host) {
+          ec = http::error::bad_field;  // two Host fields: ambiguous, so refused
+          return;
+        }
+        fields_.host.assign(v);
+        fields_.head.has_host = true;
+        break;
+      case http::field::if_none_match:
+        join(fields_.if_none_match, v, ", ");
+        fields_.head.has_if_none_match = true;
+        break;
+      case http::field::if_modified_since:
+        fields_.if_modified_since.assign(v);
+        break;
+      case http::field::range:
+        if (fields_.head.has_range)
+          fields_.range.assign(",");  // two Range fields: ignored
+        else
+          fields_.range.assign(v);
+        fields_.head.has_range = true;
+        break;
+      case http::field::if_range:
+        fields_.if_range.assign(v);
+        break;
+      case http::field::accept_encoding:
+        join(fields_.accept_encoding, v, ", ");
+        break;
+      case http::field::accept:
+        join(fields_.accept, v, ", ");
+        break;
+      case http::field::cookie:
+        join(fields_.cookie, v, "; ");
+        break;
+      case http::field::referer:
+        fields_.referer.assign(v);
+        break;
+      case http::field::user_agent:
+        fields_.user_agent.assign(v);
+        break;
+      default: {
+        std::string_view n = view(name_string);
+        if (equalsIgnoreCase(n, "sec-fetch-mode")) {
+          fields_.sec_fetch_mode.assign(v);
+        } else if (equalsIgnoreCase(n, "x-cutover-pin")) {
+          fields_.pin.assign(v);
+        }
       }
-      fields_.host.assign(view(value));
-      fields_.head.has_host = true;
-    } else if (name == http::field::if_none_match) {
-      if (fields_.head.has_if_none_match) fields_.if_none_match.append(", ");
-      fields_.if_none_match.append(view(value));
-      fields_.head.has_if_none_match = true;
     }
   }
 
   void on_header_impl(error_code& /*ec*/) override {
-    fields_.head.target = fields_.target;
-    fields_.head.host = fields_.host;
-    fields_.head.if_none_match = fields_.if_none_match;
+    RequestHead& h = fields_.head;
+    h.method_name = fields_.method;
+    h.target = fields_.target;
+    h.host = fields_.host;
+    h.if_none_match = fields_.if_none_match;
+    h.if_modified_since = fields_.if_modified_since;
+    h.range = fields_.range;
+    h.if_range = fields_.if_range;
+    h.accept_encoding = fields_.accept_encoding;
+    h.accept = fields_.accept;
+    h.cookie = fields_.cookie;
+    h.pin = fields_.pin;
+    h.sec_fetch_mode = fields_.sec_fetch_mode;
+    h.referer = fields_.referer;
+    h.user_agent = fields_.user_agent;
   }
 
   void on_body_init_impl(boost::optional<std::uint64_t> const&, error_code&) override {}
@@ -110,8 +194,14 @@ class Session;
 struct Worker {
   std::unordered_set<Session*> sessions;  // declared before ioc: sessions die with ioc
   asio::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;    // this thread's socket on the shared port
+  std::optional<asio::steady_timer> retry;  // pauses accepting after an accept error
+  std::string log_lines;                    // access log lines not yet written
+  std::optional<asio::steady_timer> log_timer;
   std::thread thread;
 };
+
+constexpr std::size_t kLogFlushBytes = 64 * 1024;  // or once a second, whichever comes first
 
 struct Shared {
   const Handler& handler;
@@ -142,6 +232,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (shared_.stopping.load()) return stream_.close();
     error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);
+    if (shared_.options.access_log != nullptr) {
+      auto remote = stream_.socket().remote_endpoint(ec);
+      if (!ec) remote_ = remote.address().to_string();
+    }
     readHead();
   }
 
@@ -172,10 +266,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace(fields_);
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
     stream_.expires_after(shared_.options.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](error_code ec, std::size_t) {
-                              self->onHead(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->onHead(ec); });
   }
 
   void onHead(error_code ec) {
@@ -225,8 +318,15 @@ class Session : public std::enable_shared_from_this<Session> {
       return asio::async_write(stream_, asio::buffer(head_),
                                [self](error_code ec, std::size_t) { self->onWritten(ec); });
     }
-    if (reply_.file.valid()) {
+    if (reply_.file.valid() && shared_.options.sendfile) {
       offset_ = 0;
+      return asio::async_write(stream_, asio::buffer(head_), [self](error_code ec, std::size_t) {
+        if (ec) return self->stream_.close();
+        self->sendFileBody();
+      });
+    }
+    if (reply_.file.valid()) {
+      offset_ = 0;  // bytes of the body sent; the file is read from file_offset + offset_
       std::size_t n = readChunk();
       if (n == 0 && reply_.content_length > 0) return stream_.close();
       std::array buffers{asio::const_buffer(head_.data(), head_.size()),
@@ -240,6 +340,47 @@ class Session : public std::enable_shared_from_this<Session> {
                       [self](error_code ec, std::size_t) { self->onWritten(ec); });
   }
 
+  // Sends the rest of a file body with sendfile(2): the kernel copies from the page cache to the
+  // socket. When the socket is full, waits until it drains, for at most write_timeout.
+  void sendFileBody() {
+    auto& socket = stream_.socket();
+    error_code ec;
+    if (!socket.native_non_blocking()) socket.native_non_blocking(true, ec);
+    while (offset_ < reply_.content_length) {
+      auto at = static_cast<off_t>(reply_.file_offset + offset_);
+      std::size_t want = static_cast<std::size_t>(
+          std::min<std::uint64_t>(reply_.content_length - offset_, std::uint64_t{1} << 30));
+      ssize_t n = ::sendfile(socket.native_handle(), reply_.file.get(), &at, want);
+      if (n > 0) {
+        offset_ += static_cast<std::uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return waitToSend();
+      if (n == 0 || errno != EPIPE) {
+        std::fprintf(stderr, "cutover edge: a blob ended or failed at byte %llu of %llu\n",
+                     static_cast<unsigned long long>(offset_),
+                     static_cast<unsigned long long>(reply_.content_length));
+      }
+      return stream_.close();  // the head promised more bytes: a cut is all that is left to say
+    }
+    onWritten({});
+  }
+
+  void waitToSend() {
+    if (!send_timer_) send_timer_.emplace(stream_.get_executor());
+    auto self = shared_from_this();
+    send_timer_->expires_after(shared_.options.write_timeout);
+    send_timer_->async_wait([self](error_code ec) {
+      if (!ec) self->stream_.close();  // the client stopped reading
+    });
+    stream_.socket().async_wait(tcp::socket::wait_write, [self](error_code ec) {
+      self->send_timer_->cancel();
+      if (ec) return self->stream_.close();
+      self->sendFileBody();
+    });
+  }
+
   // Reads the next piece of a streamed body into chunk_; 0 at the end or on a read error.
   std::size_t readChunk() {
     std::uint64_t left = reply_.content_length - offset_;
@@ -248,7 +389,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk_.size()));
     ssize_t n;
     do {
-      n = ::pread(reply_.file.get(), chunk_.data(), want, static_cast<off_t>(offset_));
+      n = ::pread(reply_.file.get(), chunk_.data(), want,
+                  static_cast<off_t>(reply_.file_offset + offset_));
     } while (n < 0 && errno == EINTR);
     if (n <= 0) {
       std::fprintf(stderr, "cutover edge: a blob ended or failed at byte %llu of %llu\n",
@@ -267,13 +409,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // The head promised content_length bytes; a connection cut short is all we can still say.
     if (n == 0) return stream_.close();
     stream_.expires_after(shared_.options.write_timeout);
-    asio::async_write(stream_, asio::buffer(chunk_.data(), n),
-                      [self = shared_from_this()](error_code e, std::size_t) {
-                        self->onChunkWritten(e);
-                      });
+    asio::async_write(
+        stream_, asio::buffer(chunk_.data(), n),
+        [self = shared_from_this()](error_code e, std::size_t) { self->onChunkWritten(e); });
   }
 
   void onWritten(error_code ec) {
+    if (shared_.options.access_log != nullptr) logRequest(ec);
     bool close = reply_.close;
     reply_.reset();  // unpins the version and releases the body now, not at the next request
     if (ec) return stream_.close();
@@ -283,6 +425,17 @@ class Session : public std::enable_shared_from_this<Session> {
       return stream_.close();
     }
     waitForRequest();
+  }
+
+  void logRequest(error_code ec) {
+    const RequestHead& h = fields_.head;
+    std::uint64_t sent = reply_.omit_body || ec ? 0 : reply_.content_length;
+    appendCombinedLine(worker_.log_lines,
+                       LoggedRequest{remote_, h.method_name, h.target, h.http10, reply_.status,
+                                     sent, h.referer, h.user_agent, h.host});
+    if (worker_.log_lines.size() >= kLogFlushBytes) {
+      shared_.options.access_log->write(worker_.log_lines);
+    }
   }
 
   beast::tcp_stream stream_;
@@ -298,6 +451,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string head_;
   std::vector<char> chunk_;
   std::uint64_t offset_ = 0;
+  std::string remote_;                            // the client's address, for the access log
+  std::optional<asio::steady_timer> send_timer_;  // bounds each wait of a sendfile body
 };
 
 Result<tcp::endpoint> parseEndpoint(const std::string& host_port) {
@@ -324,43 +479,62 @@ Result<tcp::endpoint> parseEndpoint(const std::string& host_port) {
 
 }  // namespace
 
+// Sent to a connection over the limit, as it is closed: a client can tell a busy server from a
+// dead one and retry.
+constexpr std::string_view kBusyReply =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 37\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    "the server is busy; try again shortly\n";
+
 struct HttpServer::Impl {
   Impl(const Handler& handler, ServerOptions options) : shared{handler, options, {}, {}} {
     unsigned n = std::max(1U, options.threads);
-    for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>());
-    retry.emplace(workers.front()->ioc);
+    for (unsigned i = 0; i < n; ++i) {
+      auto worker = std::make_unique<Worker>();
+      worker->retry.emplace(worker->ioc);
+      worker->log_timer.emplace(worker->ioc);
+      workers.push_back(std::move(worker));
+    }
   }
 
-  void accept() {
-    Worker& target = *workers[next_worker];
-    next_worker = (next_worker + 1) % workers.size();
-    acceptor->async_accept(target.ioc, [this, &target](error_code ec, tcp::socket socket) {
+  // Each worker accepts on its own socket and keeps the connections it accepts: no hand-off
+  // between threads on the way in.
+  void accept(Worker& worker) {
+    worker.acceptor->async_accept([this, &worker](error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || shared.stopping.load()) return;
       if (ec) {
         // Out of descriptors, most likely: pause instead of spinning.
         std::fprintf(stderr, "cutover edge: accept failed: %s\n", ec.message().c_str());
-        retry->expires_after(std::chrono::milliseconds(50));
-        retry->async_wait([this](error_code e) {
-          if (!e && !shared.stopping.load()) accept();
+        worker.retry->expires_after(std::chrono::milliseconds(50));
+        worker.retry->async_wait([this, &worker](error_code e) {
+          if (!e && !shared.stopping.load()) accept(worker);
         });
         return;
       }
       if (shared.connections.load(std::memory_order_relaxed) >= shared.options.max_connections) {
+        // Best effort, without waiting: the socket's buffer takes this much at once.
+        ::send(socket.native_handle(), kBusyReply.data(), kBusyReply.size(),
+               MSG_DONTWAIT | MSG_NOSIGNAL);
         error_code ignored;
         socket.close(ignored);
       } else {
-        auto session = std::make_shared<Session>(std::move(socket), shared, target);
-        asio::post(target.ioc, [session] { session->start(); });
+        std::make_shared<Session>(std::move(socket), shared, worker)->start();
       }
-      accept();
+      accept(worker);
+    });
+  }
+
+  // Writes what the worker's access log buffer holds, once a second.
+  void flushLogEverySecond(Worker& worker) {
+    worker.log_timer->expires_after(std::chrono::seconds(1));
+    worker.log_timer->async_wait([this, &worker](error_code ec) {
+      if (!worker.log_lines.empty()) shared.options.access_log->write(worker.log_lines);
+      if (!ec && !shared.stopping.load()) flushLogEverySecond(worker);
     });
   }
 
   Shared shared;
-  std::vector<std::unique_ptr<Worker>> workers;  // workers[0] also runs the acceptor
-  std::optional<tcp::acceptor> acceptor;
-  std::optional<asio::steady_timer> retry;  // on workers[0]
-  std::size_t next_worker = 0;
+  std::vector<std::unique_ptr<Worker>> workers;
   bool running = false;
   bool stopped = false;
 };
@@ -370,27 +544,60 @@ HttpServer::HttpServer(const Handler& handler, ServerOptions options)
 
 HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
 
+namespace {
+
+Result<tcp::acceptor> openAcceptor(asio::io_context& ioc, const tcp::endpoint& endpoint,
+                                   const std::string& host_port) {
+  tcp::acceptor acceptor(ioc);
+  error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) {
+    int on = 1;
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+      ec = error_code(errno, boost::system::system_category());
+    }
+  }
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
+  return acceptor;
+}
+
+}  // namespace
+
 Result<std::uint16_t> HttpServer::listen(const std::string& host_port) {
   auto endpoint = parseEndpoint(host_port);
   if (!endpoint) return tl::unexpected(endpoint.error());
-  tcp::acceptor acceptor(impl_->workers.front()->ioc);
-  error_code ec;
-  acceptor.open(endpoint->protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(*endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
-  auto port = acceptor.local_endpoint(ec).port();
-  if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
-  impl_->acceptor.emplace(std::move(acceptor));
-  return port;
+  // SO_REUSEPORT would also let this server share a port with another process that set it (a
+  // second `cutover serve`, say) and silently split its traffic. A plain bind first turns that
+  // into the usual "address already in use".
+  if (endpoint->port() != 0) {
+    tcp::acceptor probe(impl_->workers.front()->ioc);
+    error_code ec;
+    probe.open(endpoint->protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(*endpoint, ec);
+    if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
+  }
+  tcp::endpoint bound = *endpoint;
+  for (auto& worker : impl_->workers) {
+    auto acceptor = openAcceptor(worker->ioc, bound, host_port);
+    if (!acceptor) return tl::unexpected(acceptor.error());
+    error_code ec;
+    bound.port(acceptor->local_endpoint(ec).port());  // port 0 resolved by the first socket
+    if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
+    worker->acceptor.emplace(std::move(*acceptor));
+  }
+  return bound.port();
 }
 
 void HttpServer::start() {
-  assert(impl_->acceptor && !impl_->running);
+  assert(impl_->workers.front()->acceptor && !impl_->running);
   impl_->running = true;
-  impl_->accept();
   for (auto& worker : impl_->workers) {
+    impl_->accept(*worker);
+    if (impl_->shared.options.access_log != nullptr) impl_->flushLogEverySecond(*worker);
     // Without a work guard a loop would end between connections; it runs until stop().
     Worker* w = worker.get();
     w->thread = std::thread([w] {
@@ -406,14 +613,12 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
   impl.stopped = true;
   impl.shared.stopping.store(true);
   if (!impl.running) return;
-  asio::post(impl.workers.front()->ioc, [&impl] {
-    error_code ignored;
-    impl.retry->cancel();
-    impl.acceptor->close(ignored);
-  });
   for (auto& worker : impl.workers) {
     Worker* w = worker.get();
     asio::post(w->ioc, [w] {
+      error_code ignored;
+      w->retry->cancel();
+      w->acceptor->close(ignored);
       // Copy: onStop() may end a session, which erases itself from the set.
       std::vector<Session*> sessions(w->sessions.begin(), w->sessions.end());
       for (Session* s : sessions) {
@@ -428,6 +633,9 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
   for (auto& worker : impl.workers) worker->ioc.stop();
   for (auto& worker : impl.workers) {
     if (worker->thread.joinable()) worker->thread.join();
+    if (impl.shared.options.access_log != nullptr && !worker->log_lines.empty()) {
+      impl.shared.options.access_log->write(worker->log_lines);
+    }
   }
 }
 

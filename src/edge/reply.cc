@@ -1,6 +1,5 @@
 #include "edge/reply.h"
 
-
 #include <charconv>
 #include <ctime>
 
@@ -14,16 +13,26 @@ void Reply::reset() {
   etag = {};
   cache_control = {};
   version = {};
+  last_modified = {};
+  content_encoding = {};
+  vary_encoding = false;
+  accept_ranges = false;
+  noindex = false;
+  content_range.clear();
+  set_cookie.clear();
   location.clear();
+  headers.clear();
   allow = false;
   close = false;
   content_length = 0;
+  file_offset = 0;
   omit_body = false;
   body = {};
   text.clear();
   memory.reset();
   file.reset();
   pin.reset();
+  stored.reset();
 }
 
 void Reply::setText(int code, std::string_view message) {
@@ -65,11 +74,19 @@ void appendHead(std::string& out, const Reply& reply, bool keep_alive, bool http
     appendNumber(out, reply.content_length);
     out.append("\r\n");
   }
+  if (!reply.content_encoding.empty()) appendField(out, "Content-Encoding", reply.content_encoding);
+  if (!reply.content_range.empty()) appendField(out, "Content-Range", reply.content_range);
+  if (reply.accept_ranges) appendField(out, "Accept-Ranges", "bytes");
+  if (reply.vary_encoding) appendField(out, "Vary", "Accept-Encoding");
   if (!reply.etag.empty()) appendField(out, "ETag", reply.etag);
+  if (!reply.last_modified.empty()) appendField(out, "Last-Modified", reply.last_modified);
   if (!reply.cache_control.empty()) appendField(out, "Cache-Control", reply.cache_control);
   if (!reply.location.empty()) appendField(out, "Location", reply.location);
   if (reply.allow) appendField(out, "Allow", "GET, HEAD");
   if (!reply.version.empty()) appendField(out, "X-Cutover-Version", reply.version);
+  if (reply.noindex) appendField(out, "X-Robots-Tag", "noindex");
+  if (!reply.set_cookie.empty()) appendField(out, "Set-Cookie", reply.set_cookie);
+  for (const auto& [name, value] : reply.headers) appendField(out, name, value);
   if (!keep_alive) {
     appendField(out, "Connection", "close");
   } else if (http10) {

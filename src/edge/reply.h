@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cutover/common/fd.h"
 #include "edge/routing_table.h"
@@ -12,18 +14,27 @@ namespace cutover::edge {
 
 // What one request is answered with, independent of the HTTP library. The handler fills it; the
 // session writes its head (appendHead) and then the body: `body` from memory, or `content_length`
-// bytes read from `file`. Views point into `pin`, `memory`, `text` or static strings, all of which
-// the reply keeps alive until it is written.
+// bytes read from `file` at `file_offset`. Views point into `pin`, `memory`, `text` or static
+// strings, all of which the reply keeps alive until it is written.
 struct Reply {
   int status = 200;
   std::string_view content_type;
-  std::string_view etag;           // sent when not empty
-  std::string_view cache_control;  // sent when not empty
-  std::string_view version;        // X-Cutover-Version, sent when not empty
-  std::string location;            // sent when not empty
-  bool allow = false;              // "Allow: GET, HEAD" (405)
-  bool close = false;              // the connection must close after this reply
+  std::string_view etag;              // sent when not empty
+  std::string_view cache_control;     // sent when not empty
+  std::string_view version;           // X-Cutover-Version, sent when not empty
+  std::string_view last_modified;     // sent when not empty
+  std::string_view content_encoding;  // "br" or "gzip" when a precompressed form is sent
+  bool vary_encoding = false;         // "Vary: Accept-Encoding": the file has precompressed forms
+  bool accept_ranges = false;         // "Accept-Ranges: bytes"
+  bool noindex = false;               // "X-Robots-Tag: noindex" (previews)
+  std::string content_range;          // sent when not empty
+  std::string set_cookie;             // sent when not empty
+  std::string location;               // sent when not empty
+  std::vector<std::pair<std::string, std::string>> headers;  // from the version's `_headers`
+  bool allow = false;                                        // "Allow: GET, HEAD" (405)
+  bool close = false;  // the connection must close after this reply
   std::uint64_t content_length = 0;
+  std::uint64_t file_offset = 0;  // where a streamed body starts in `file` (ranges)
   bool omit_body = false;  // HEAD and 304: the head says what GET would send, no body follows
 
   std::string_view body;                       // the body, when it comes from memory
@@ -31,6 +42,7 @@ struct Reply {
   std::shared_ptr<const std::string> memory;   // cached file bytes the body may point at
   UniqueFd file;                               // a streamed body, read from offset 0
   std::shared_ptr<const RoutingTable> pin;     // the table (and versions) this request resolved
+  std::shared_ptr<const VersionIndex> stored;  // a preview or pinned version, when not live
 
   // Back to a fresh reply, keeping the buffers' capacity.
   void reset();

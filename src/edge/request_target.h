@@ -9,7 +9,7 @@ namespace cutover::edge {
 
 // A request target, split and decoded once at the start of a request.
 struct DecodedTarget {
-  std::string path;          // percent-decoded, starts with '/'; matched only against manifest keys
+  std::string path;  // percent-decoded, starts with '/'; matched only against manifest keys
   std::string_view raw_path;  // the path as sent (still encoded): what redirects echo back
   std::string_view query;     // after '?', without it, still encoded; empty if none
   bool has_query = false;

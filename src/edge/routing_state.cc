@@ -93,21 +93,25 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
   SiteState& state = sites_[site];
   bool was_live = state.has_live;
   state.has_live = true;
-  if (state.input.index && state.input.version == pointer->version) return !was_live;
+  if (state.input.index && state.input.version == pointer->version) {
+    bool changed = !was_live || state.input.since != pointer->since;
+    state.input.since = pointer->since;
+    return changed;
+  }
   auto index = loadVersion(site, pointer->version);
   if (!index) return !was_live;  // keeps the previous version (logged by loadVersion)
   state.input.version = pointer->version;
   state.input.index = std::move(index);
+  state.input.since = pointer->since;
   return true;
 }
 
-bool RoutingState::applySettings(const std::string& site,
-                                 const std::optional<std::string>& value) {
+bool RoutingState::applySettings(const std::string& site, const std::optional<std::string>& value) {
   if (!value) {
     auto it = sites_.find(site);
     if (it == sites_.end() || !it->second.has_settings) return false;
     it->second.has_settings = false;
-    it->second.input.hosts.clear();
+    it->second.input.settings = SiteSettings{};
     return true;
   }
   auto settings = SiteSettings::fromJson(*value);
@@ -118,7 +122,7 @@ bool RoutingState::applySettings(const std::string& site,
   }
   SiteState& state = sites_[site];
   state.has_settings = true;
-  state.input.hosts = std::move(settings->hosts);
+  state.input.settings = std::move(*settings);
   return true;
 }
 
@@ -142,6 +146,56 @@ std::shared_ptr<const VersionIndex> RoutingState::loadVersion(const std::string&
   auto index = std::make_shared<const VersionIndex>(*manifest);
   loaded_[id] = index;
   return index;
+}
+
+std::shared_ptr<const VersionIndex> RoutingState::storedVersion(const std::string& site,
+                                                                std::string_view version) const {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kRememberMissing = std::chrono::seconds(3);
+  if (!validateVersionId(version)) return nullptr;
+  {
+    auto table = current();
+    if (const SiteRoute* route = table->findSite(site); route && route->version == version) {
+      return route->index;
+    }
+  }
+  std::string id = site;
+  id.push_back('/');
+  id.append(version);
+  {
+    std::lock_guard lock(stored_mutex_);
+    if (auto it = stored_.find(id); it != stored_.end()) {
+      if (it->second.index || Clock::now() - it->second.loaded < kRememberMissing) {
+        it->second.last_used = ++stored_clock_;
+        return it->second.index;
+      }
+    }
+  }
+  // Read outside the lock: other requests go on meanwhile. Two first requests for one version
+  // may both read it; the second insert keeps the first's index.
+  std::shared_ptr<const VersionIndex> index;
+  auto manifest = objects_->readManifest(site, std::string(version));
+  if (manifest && manifest->site == site && manifest->version == version) {
+    index = std::make_shared<const VersionIndex>(*manifest);
+  } else if (!manifest && manifest.error().code != Errc::not_found) {
+    // The store failed, which says nothing about the version: not remembered as missing.
+    std::fprintf(stderr, "cutover edge: cannot load version %s of site %s: %s\n",
+                 std::string(version).c_str(), site.c_str(), manifest.error().describe().c_str());
+    return nullptr;
+  }
+  std::lock_guard lock(stored_mutex_);
+  auto& entry = stored_[id];
+  if (!entry.index) entry = StoredEntry{std::move(index), Clock::now(), 0};
+  entry.last_used = ++stored_clock_;
+  auto result = entry.index;
+  while (stored_.size() > kStoredVersionsKept) {
+    auto oldest = stored_.begin();
+    for (auto it = stored_.begin(); it != stored_.end(); ++it) {
+      if (it->second.last_used < oldest->second.last_used) oldest = it;
+    }
+    stored_.erase(oldest);
+  }
+  return result;
 }
 
 void RoutingState::publishLocked() {

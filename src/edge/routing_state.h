@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +40,16 @@ class RoutingState {
   // Applies one change (what the watch delivers). Public for tests.
   void apply(const PointerEvent& event);
 
+  // Any stored version of a site, live or not: for previews and for requests pinned to the version
+  // their page was loaded from. Loaded from the store on first use and kept (up to
+  // kStoredVersionsKept, least recently used out); null if it is not stored (remembered for a
+  // few seconds, so a flood of bogus ids does not reach the store). Thread-safe; the store read
+  // happens outside every lock.
+  [[nodiscard]] std::shared_ptr<const VersionIndex> storedVersion(const std::string& site,
+                                                                  std::string_view version) const;
+
+  static constexpr std::size_t kStoredVersionsKept = 64;
+
  private:
   struct SiteState {
     bool has_live = false;      // live/<site> exists
@@ -69,6 +81,15 @@ class RoutingState {
   // ThreadSanitizer cannot see, so it would report every swap as a race.
   mutable std::mutex table_mutex_;
   std::shared_ptr<const RoutingTable> table_;
+
+  struct StoredEntry {
+    std::shared_ptr<const VersionIndex> index;  // null: not stored (as of `loaded`)
+    std::chrono::steady_clock::time_point loaded;
+    std::uint64_t last_used = 0;
+  };
+  mutable std::mutex stored_mutex_;
+  mutable std::map<std::string, StoredEntry, std::less<>> stored_;  // "<site>/<version>"
+  mutable std::uint64_t stored_clock_ = 0;
 };
 
 }  // namespace cutover::edge

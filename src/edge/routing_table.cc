@@ -5,14 +5,35 @@
 #include <cstdio>
 
 #include "cutover/common/names.h"
+#include "edge/cache_policy.h"
+#include "edge/http_date.h"
 
 namespace cutover::edge {
 
+namespace {
+
+std::string httpDateOf(std::string_view rfc3339) {
+  auto t = parseRfc3339(rfc3339);
+  return t ? formatHttpDate(*t) : std::string();
+}
+
+}  // namespace
+
 VersionIndex::VersionIndex(const Manifest& manifest)
-    : site_(manifest.site), version_(manifest.version) {
+    : site_(manifest.site),
+      version_(manifest.version),
+      created_(httpDateOf(manifest.created)),
+      rules_(manifest.rules) {
+  if (rules_.skipped() > 0) {
+    std::fprintf(stderr, "cutover edge: version %s of site %s: %zu rules do not compile; skipped\n",
+                 version_.c_str(), site_.c_str(), rules_.skipped());
+  }
   files_.reserve(manifest.files.size());
   for (const auto& [path, entry] : manifest.files) {
-    files_.emplace(path, IndexedFile{entry, fmt::format("\"{}\"", entry.hash)});
+    IndexedFile file{entry, path, fmt::format("\"{}\"", entry.hash), {}, {}};
+    if (entry.br.present()) file.br_etag = fmt::format("\"{}\"", entry.br.hash);
+    if (entry.gzip.present()) file.gzip_etag = fmt::format("\"{}\"", entry.gzip.hash);
+    files_.emplace(path, std::move(file));
   }
 }
 
@@ -24,7 +45,9 @@ const IndexedFile* VersionIndex::find(std::string_view key) const {
 RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
                            std::string_view preview_domain) {
   for (const auto& [name, input] : sites) {
-    auto [it, inserted] = sites_.emplace(name, SiteRoute{name, input.version, input.index});
+    auto [it, inserted] =
+        sites_.emplace(name, SiteRoute{name, input.version, input.index, httpDateOf(input.since),
+                                       input.settings, shortMaxAge(input.settings.max_age)});
     const SiteRoute* route = &it->second;
     auto claim = [&](std::string host) {
       if (host.empty()) return;
@@ -36,7 +59,7 @@ RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
       }
     };
     claim(normalizeHost(fmt::format("{}.{}", name, preview_domain)));
-    for (const auto& host : input.hosts) claim(normalizeHost(host));
+    for (const auto& host : input.settings.hosts) claim(normalizeHost(host));
   }
 }
 

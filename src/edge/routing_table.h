@@ -9,7 +9,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cutover/pointer/records.h"
 #include "cutover/store/manifest.h"
+#include "rules/matcher.h"
 
 namespace cutover::edge {
 
@@ -27,7 +29,10 @@ using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>
 // One file of a version, with what every response for it repeats, computed once.
 struct IndexedFile {
   FileEntry entry;
-  std::string etag;  // "\"<hash>\"": strong, the content hash
+  std::string path;     // its manifest key
+  std::string etag;     // "\"<hash>\"": strong, the content hash
+  std::string br_etag;  // the brotli form's, when it has one
+  std::string gzip_etag;
 };
 
 // A loaded manifest, indexed for the request path. Immutable once built; shared by every table
@@ -38,22 +43,34 @@ class VersionIndex {
 
   [[nodiscard]] const std::string& site() const { return site_; }
   [[nodiscard]] const std::string& version() const { return version_; }
+  // When the version was made, as an HTTP date: Last-Modified for previews and pinned requests.
+  [[nodiscard]] const std::string& created() const { return created_; }
   [[nodiscard]] std::size_t size() const { return files_.size(); }
 
   // The file at a manifest key ("dir/index.html": no leading '/'), or nullptr.
   [[nodiscard]] const IndexedFile* find(std::string_view key) const;
 
+  // The version's own `_redirects` and `_headers`, compiled.
+  [[nodiscard]] const rules::RulesMatcher& rules() const { return rules_; }
+
  private:
   std::string site_;
   std::string version_;
+  std::string created_;
   StringMap<IndexedFile> files_;
+  rules::RulesMatcher rules_;
 };
 
 // Where one site's requests go.
 struct SiteRoute {
   std::string site;
-  std::string version;                         // empty: the site has no live version
-  std::shared_ptr<const VersionIndex> index;   // null exactly when version is empty
+  std::string version;                        // empty: the site has no live version
+  std::shared_ptr<const VersionIndex> index;  // null exactly when version is empty
+  // When the live version became live, as an HTTP date: the Last-Modified of its files. Not the
+  // version's own creation time: after a rollback, an older version is newer to a client.
+  std::string live_since;
+  SiteSettings settings;
+  std::string short_cache_control;  // "public, max-age=<settings.max_age>"
 };
 
 // What the edge knows, at one moment: host → site → live version → manifest. Immutable: a change
@@ -64,7 +81,8 @@ class RoutingTable {
   struct SiteInput {
     std::string version;
     std::shared_ptr<const VersionIndex> index;
-    std::vector<std::string> hosts;  // from site/<site> settings, normalized here
+    std::string since;      // the live pointer's RFC 3339 time
+    SiteSettings settings;  // from site/<site>; hosts are normalized here
   };
 
   // Every site answers at "<site>.<preview_domain>" and at its settings' hosts. When two sites

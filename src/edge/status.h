@@ -11,7 +11,8 @@ namespace cutover::edge {
 //   not_found                     → 404
 //   too_large                     → 413
 //   unavailable, interrupted      → 503
-//   io, conflict, already_exists  → 500 (the server's fault: e.g. a blob the manifest names is gone)
+//   io, conflict, already_exists  → 500 (the server's fault: e.g. a blob the manifest names is
+//   gone)
 [[nodiscard]] int statusFor(Errc code);
 
 // "OK", "Not Found", …; "Unknown" for a status this server never sends.

@@ -8,6 +8,8 @@
 #include "cutover/pipeline/activate.h"
 #include "cutover/pipeline/gc.h"
 #include "cutover/pointer/records.h"
+#include "pipeline/precompress.h"
+#include "pipeline/rules_stage.h"
 #include "pipeline/upload.h"
 
 namespace cutover {
@@ -67,41 +69,72 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   report.new_bytes = uploaded->new_bytes;
   clock.finish("store");
 
+  FinalizeInput input{options.site, report.source, std::move(uploaded->files), *before,
+                      options.activate, options.version_prefix};
+  input.precompress = options.precompress;
+  input.compression = options.compression;
+  input.progress = options.progress;
+  if (auto done = finalizeVersion(context, std::move(input), report); !done) {
+    return tl::unexpected(done.error());
+  }
+  return report;
+}
+
+}  // namespace
+
+Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input,
+                             DeployReport& report) {
+  StageClock clock(report.stages);
   // Between storing the files and committing the manifest, the version gains what is not a file:
   // its rules (the `_redirects` and `_headers` files, parsed and taken out of the file list) and
   // the precompressed forms of its files. A failure here still changes nothing live.
+  auto rules = takeRules(*context.objects, input.files);
+  if (!rules) return tl::unexpected(rules.error());
+  if (input.precompress) {
+    PrecompressProgress progress;
+    if (input.progress) {
+      progress = [&](std::uint64_t done, std::uint64_t total, std::uint64_t files_done,
+                     std::uint64_t files_total) {
+        input.progress("compress", done, total, files_done, files_total);
+      };
+    }
+    auto compressed = precompress(*context.objects, context.compress_cache, input.files,
+                                  input.compression, progress);
+    if (!compressed) return tl::unexpected(compressed.error());
+    report.precompressed = *compressed;
+    clock.finish("compress");
+  }
 
   Manifest manifest;
-  manifest.site = options.site;
+  manifest.site = input.site;
   manifest.created = nowRfc3339();
-  manifest.source = report.source;
-  manifest.files = std::move(uploaded->files);
-  auto version = commitVersion(*context.objects, manifest, options.version_prefix);
+  manifest.source = input.source;
+  manifest.files = std::move(input.files);
+  manifest.rules = std::move(*rules);
+  auto version = commitVersion(*context.objects, manifest, input.version_prefix);
   if (!version) return tl::unexpected(version.error());
   report.version = *version;
   clock.finish("commit");
 
-  if (!options.activate) return report;
+  if (!input.activate) return {};
   // This deploy committed the version itself, so the flip needs no further check.
-  auto flipped = flipPointer(*context.pointers, options.site, report.version, *before,
-                             report.deploy_id);
+  auto flipped = flipPointer(*context.pointers, input.site, report.version,
+                             input.expected_pointer, report.deploy_id);
   if (!flipped) {
     auto error = flipped.error();
     if (error.code == Errc::conflict) {
       error.message = fmt::format(
           "site {} was changed by another deploy or activation while this one ran, so it was not "
           "made live; version {} is stored: `cutover activate {} {}` makes it live",
-          options.site, report.version, options.site, report.version);
+          input.site, report.version, input.site, report.version);
     }
     return tl::unexpected(std::move(error));
   }
   report.activated = true;
   report.previous = flipped->previous;
   clock.finish("activate");
-  return report;
+  return {};
 }
-
-}  // namespace
 
 Result<DeployReport> deploy(const PipelineContext& context, const DeployOptions& options) {
   DeployReport report;
@@ -116,7 +149,8 @@ Result<DeployReport> deploy(const PipelineContext& context, const DeployOptions&
     if (auto begun = context.history->begin(record); !begun) return tl::unexpected(begun.error());
     report.deploy_id = record.id;
   } else {
-    report.deploy_id = newDeployId();
+    // A caller that records the deploy itself (the pipeline's workers) names it.
+    report.deploy_id = options.deploy_id.empty() ? newDeployId() : options.deploy_id;
   }
 
   auto result = runStages(context, options, report);

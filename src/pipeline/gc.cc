@@ -62,7 +62,12 @@ Result<GcReport> collectGarbage(ObjectStore& objects, PointerStore& pointers,
       ++report.kept_versions;
       auto manifest = objects.readManifest(site, version);
       if (!manifest) return tl::unexpected(manifest.error());
-      for (const auto& [path, entry] : manifest->files) referenced.insert(entry.hash);
+      for (const auto& [path, entry] : manifest->files) {
+        referenced.insert(entry.hash);
+        // The precompressed forms are blobs of their own, kept and removed with their version.
+        if (entry.br.present()) referenced.insert(entry.br.hash);
+        if (entry.gzip.present()) referenced.insert(entry.gzip.hash);
+      }
     }
   }
 

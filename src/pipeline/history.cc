@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -37,14 +39,53 @@ CREATE TABLE IF NOT EXISTS deploys (
 CREATE INDEX IF NOT EXISTS deploys_by_site ON deploys(site, started);
 )sql";
 
+// Schema version 2 adds the pipeline's columns. Adding columns with defaults keeps every row an
+// older cutover wrote; each is added only if missing, so opening is idempotent and an older
+// binary still reads the file (it names its columns).
+struct AddedColumn {
+  std::string_view name;
+  std::string_view definition;
+};
+constexpr AddedColumn kAddedColumns[] = {
+    {"stage", "TEXT NOT NULL DEFAULT ''"},
+    {"timeline", "TEXT NOT NULL DEFAULT '[]'"},
+    {"branch", "TEXT NOT NULL DEFAULT ''"},
+    {"commit_sha", "TEXT NOT NULL DEFAULT ''"},
+    {"commit_message", "TEXT NOT NULL DEFAULT ''"},
+    {"commit_author", "TEXT NOT NULL DEFAULT ''"},
+    {"archive", "TEXT NOT NULL DEFAULT ''"},
+    {"remove_archive", "INTEGER NOT NULL DEFAULT 0"},
+    {"log", "TEXT NOT NULL DEFAULT ''"},
+};
+
 constexpr std::string_view kColumns =
     "id, site, version, source, trigger, status, activated, started, finished, pid, files, "
-    "new_files, reused_files, bytes, new_bytes, stages, error";
+    "new_files, reused_files, bytes, new_bytes, stages, error, stage, timeline, branch, "
+    "commit_sha, commit_message, commit_author, archive, remove_archive, log";
+
+bool processAlive(std::int64_t pid) {
+  if (pid <= 0) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
 
 std::string stagesJson(const std::vector<StageTiming>& stages) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& s : stages) j.push_back({{"name", s.name}, {"ms", s.ms}});
   return j.dump();
+}
+
+std::string timelineJson(const std::vector<StageMark>& marks) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& m : marks) j.push_back({{"name", m.name}, {"at_ms", m.at_ms}});
+  return j.dump();
+}
+
+std::vector<StageMark> parseTimeline(const std::string& text) {
+  std::vector<StageMark> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& m : j) out.push_back({m.value("name", ""), m.value("at_ms", std::int64_t{0})});
+  return out;
 }
 
 std::vector<StageTiming> parseStages(const std::string& text) {
@@ -74,12 +115,75 @@ DeployRecord readRow(const sqlite::Statement& st) {
   r.new_bytes = static_cast<std::uint64_t>(st.integer(14));
   r.stages = parseStages(st.text(15));
   r.error = st.text(16);
+  r.stage = st.text(17);
+  r.timeline = parseTimeline(st.text(18));
+  r.branch = st.text(19);
+  r.commit = st.text(20);
+  r.commit_message = st.text(21);
+  r.commit_author = st.text(22);
+  r.archive = st.text(23);
+  r.remove_archive = st.integer(24) != 0;
+  r.log = st.text(25);
   return r;
 }
 
-bool processAlive(std::int64_t pid) {
-  if (pid <= 0) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+Result<void> migrate(sqlite::Database& db) {
+  // IMMEDIATE: two processes opening an old file at once must not both add a column.
+  if (auto r = db.exec("BEGIN IMMEDIATE"); !r) return r;
+  auto rollback = [&](Error e) -> Result<void> {
+    (void)db.exec("ROLLBACK");
+    return tl::unexpected(std::move(e));
+  };
+  if (auto r = db.exec(kSchema); !r) return rollback(r.error());
+  std::vector<std::string> present;
+  {
+    sqlite::Statement info(db.handle(), "PRAGMA table_info(deploys)");
+    while (true) {
+      auto row = info.step();
+      if (!row) return rollback(row.error());
+      if (!*row) break;
+      present.push_back(info.text(1));
+    }
+  }
+  for (const auto& column : kAddedColumns) {
+    if (std::find(present.begin(), present.end(), column.name) != present.end()) continue;
+    auto added = db.exec("ALTER TABLE deploys ADD COLUMN " + std::string(column.name) + " " +
+                         std::string(column.definition));
+    if (!added) return rollback(added.error());
+  }
+  if (auto r = db.exec("CREATE INDEX IF NOT EXISTS deploys_by_status ON deploys(status, site);"
+                       "PRAGMA user_version = 2;");
+      !r) {
+    return rollback(r.error());
+  }
+  return db.exec("COMMIT");
+}
+
+// Marks failed every running deploy whose process is gone. The caller holds the mutex.
+Result<void> failAbandonedLocked(sqlite3* db) {
+  sqlite::Statement running(db, "SELECT id, pid FROM deploys WHERE status = 'running'");
+  std::vector<std::pair<std::string, std::int64_t>> stale;
+  while (true) {
+    auto row = running.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    if (!processAlive(running.integer(1))) stale.emplace_back(running.text(0), running.integer(1));
+  }
+  running.reset();
+  for (const auto& [id, pid] : stale) {
+    sqlite::Statement mark(db,
+                           "UPDATE deploys SET status = 'failed', finished = ?1, error = ?2, "
+                           "stage = '', timeline = json_insert(timeline, '$[#]', "
+                           "json_object('name', 'finished', 'at_ms', ?4)) "
+                           "WHERE id = ?3 AND status = 'running'");
+    mark.bind(1, nowRfc3339())
+        .bind(2,
+              "interrupted: process " + std::to_string(pid) + " ended before the deploy finished")
+        .bind(3, id)
+        .bind(4, nowUnixMs());
+    if (auto r = mark.run(); !r) return r;
+  }
+  return {};
 }
 
 }  // namespace
@@ -92,33 +196,27 @@ struct History::Db {
 
 std::string newDeployId() { return "d-" + newVersionId(); }
 
+std::int64_t nowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 Result<std::unique_ptr<History>> History::open(const std::filesystem::path& file) {
   auto db = sqlite::Database::open(file);
   if (!db) return tl::unexpected(db.error());
-  if (auto r = db->exec(kSchema); !r) return tl::unexpected(r.error());
+  if (auto r = migrate(*db); !r) return tl::unexpected(r.error());
   auto state = std::make_unique<Db>(std::move(*db));
   std::unique_ptr<History> history(new History(std::move(state)));
-
   // A deploy whose process is gone will never finish: say so instead of "running" forever.
-  sqlite::Statement running(history->db_->db.handle(),
-                            "SELECT id, pid FROM deploys WHERE status = 'running'");
-  std::vector<std::pair<std::string, std::int64_t>> stale;
-  while (true) {
-    auto row = running.step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    if (!processAlive(running.integer(1))) stale.emplace_back(running.text(0), running.integer(1));
-  }
-  for (const auto& [id, pid] : stale) {
-    sqlite::Statement mark(history->db_->db.handle(),
-                           "UPDATE deploys SET status = 'failed', finished = ?1, error = ?2 "
-                           "WHERE id = ?3 AND status = 'running'");
-    mark.bind(1, nowRfc3339())
-        .bind(2, "interrupted: process " + std::to_string(pid) + " ended before the deploy finished")
-        .bind(3, id);
-    if (auto r = mark.run(); !r) return tl::unexpected(r.error());
-  }
+  // Queued requests stay: they are the pipeline's queue, and the next worker takes them.
+  if (auto r = history->failAbandoned(); !r) return tl::unexpected(r.error());
   return history;
+}
+
+Result<void> History::failAbandoned() {
+  std::lock_guard lock(db_->mutex);
+  return failAbandonedLocked(db_->db.handle());
 }
 
 History::History(std::unique_ptr<Db> db) : db_(std::move(db)) {}
@@ -130,12 +228,114 @@ Result<void> History::begin(DeployRecord& record) {
   record.started = nowRfc3339();
   record.pid = ::getpid();
   std::lock_guard lock(db_->mutex);
-  sqlite::Statement st(db_->db.handle(),
-                       "INSERT INTO deploys (id, site, version, source, trigger, status, started, pid) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  sqlite::Statement st(
+      db_->db.handle(),
+      "INSERT INTO deploys (id, site, version, source, trigger, status, started, pid) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   st.bind(1, record.id).bind(2, record.site).bind(3, record.version).bind(4, record.source);
   st.bind(5, record.trigger).bind(6, record.status).bind(7, record.started).bind(8, record.pid);
   return st.run();
+}
+
+Result<void> History::enqueue(DeployRecord& record) {
+  if (record.id.empty()) record.id = newDeployId();
+  record.status = "queued";
+  record.stage = "queued";
+  record.started = nowRfc3339();
+  record.timeline = {{"queued", nowUnixMs()}};
+  record.pid = ::getpid();
+  std::lock_guard lock(db_->mutex);
+  sqlite::Statement st(
+      db_->db.handle(),
+      "INSERT INTO deploys (id, site, source, trigger, status, started, pid, stage, "
+      "timeline, branch, commit_sha, archive, remove_archive, log) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  st.bind(1, record.id).bind(2, record.site).bind(3, record.source).bind(4, record.trigger);
+  st.bind(5, record.status).bind(6, record.started).bind(7, record.pid).bind(8, record.stage);
+  st.bind(9, timelineJson(record.timeline)).bind(10, record.branch).bind(11, record.commit);
+  st.bind(12, record.archive).bind(13, std::int64_t{record.remove_archive ? 1 : 0});
+  st.bind(14, record.log);
+  return st.run();
+}
+
+Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string>& sites) {
+  std::lock_guard lock(db_->mutex);
+  auto& db = db_->db;
+  if (auto r = db.exec("BEGIN IMMEDIATE"); !r) return tl::unexpected(r.error());
+  auto abort = [&](Error e) -> Result<std::optional<DeployRecord>> {
+    (void)db.exec("ROLLBACK");
+    return tl::unexpected(std::move(e));
+  };
+  if (auto r = failAbandonedLocked(db.handle()); !r) return abort(r.error());
+
+  // Sites with waiting requests and nothing running, the longest-waiting first.
+  std::string site;
+  {
+    sqlite::Statement candidates(db.handle(),
+                                 "SELECT site, MIN(rowid) FROM deploys WHERE status = 'queued' AND "
+                                 "site NOT IN (SELECT site FROM deploys WHERE status = 'running') "
+                                 "GROUP BY site ORDER BY MIN(rowid)");
+    while (true) {
+      auto row = candidates.step();
+      if (!row) return abort(row.error());
+      if (!*row) break;
+      auto name = candidates.text(0);
+      if (sites.empty() || std::find(sites.begin(), sites.end(), name) != sites.end()) {
+        site = name;
+        break;
+      }
+    }
+  }
+  if (site.empty()) {
+    if (auto r = db.exec("COMMIT"); !r) return tl::unexpected(r.error());
+    return std::optional<DeployRecord>{};
+  }
+
+  DeployRecord record;
+  {
+    sqlite::Statement newest(db.handle(), "SELECT " + std::string(kColumns) +
+                                              " FROM deploys WHERE status = 'queued' AND site = ?1 "
+                                              "ORDER BY rowid DESC LIMIT 1");
+    newest.bind(1, site);
+    auto row = newest.step();
+    if (!row) return abort(row.error());
+    if (!*row) return abort(Error{Errc::io, "queued request vanished inside a transaction"});
+    record = readRow(newest);
+  }
+  auto now_ms = nowUnixMs();
+  sqlite::Statement supersede(
+      db.handle(),
+      "UPDATE deploys SET status = 'superseded', stage = '', finished = ?1, error = ?2, "
+      "timeline = json_insert(timeline, '$[#]', json_object('name', 'finished', 'at_ms', ?3)) "
+      "WHERE status = 'queued' AND site = ?4 AND id != ?5");
+  supersede.bind(1, nowRfc3339())
+      .bind(2, "superseded by " + record.id + ", a newer request for the site")
+      .bind(3, now_ms)
+      .bind(4, site)
+      .bind(5, record.id);
+  if (auto r = supersede.run(); !r) return abort(r.error());
+
+  record.status = "running";
+  record.pid = ::getpid();
+  sqlite::Statement take(db.handle(),
+                         "UPDATE deploys SET status = 'running', pid = ?2 WHERE id = ?1");
+  take.bind(1, record.id).bind(2, record.pid);
+  if (auto r = take.run(); !r) return abort(r.error());
+  if (auto r = db.exec("COMMIT"); !r) return abort(r.error());
+  return std::optional<DeployRecord>{std::move(record)};
+}
+
+Result<std::optional<DeployRecord>> History::latestCommit(const std::string& site) {
+  std::lock_guard lock(db_->mutex);
+  sqlite::Statement st(db_->db.handle(),
+                       "SELECT " + std::string(kColumns) +
+                           " FROM deploys WHERE site = ?1 AND commit_sha != '' AND "
+                           "status != 'superseded' ORDER BY rowid DESC LIMIT 1");
+  st.bind(1, site);
+  auto row = st.step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return std::optional<DeployRecord>{};
+  return std::optional<DeployRecord>{readRow(st)};
 }
 
 Result<void> History::update(const DeployRecord& r) {
@@ -143,12 +343,20 @@ Result<void> History::update(const DeployRecord& r) {
   sqlite::Statement st(db_->db.handle(),
                        "UPDATE deploys SET version = ?2, source = ?3, status = ?4, activated = ?5, "
                        "finished = ?6, files = ?7, new_files = ?8, reused_files = ?9, bytes = ?10, "
-                       "new_bytes = ?11, stages = ?12, error = ?13 WHERE id = ?1");
+                       "new_bytes = ?11, stages = ?12, error = ?13, stage = ?14, timeline = ?15, "
+                       "branch = ?16, commit_sha = ?17, commit_message = ?18, commit_author = ?19, "
+                       "archive = ?20, remove_archive = ?21, log = ?22 WHERE id = ?1");
   st.bind(1, r.id).bind(2, r.version).bind(3, r.source).bind(4, r.status);
   st.bind(5, std::int64_t{r.activated ? 1 : 0}).bind(6, r.finished);
   st.bind(7, static_cast<std::int64_t>(r.files)).bind(8, static_cast<std::int64_t>(r.new_files));
-  st.bind(9, static_cast<std::int64_t>(r.reused_files)).bind(10, static_cast<std::int64_t>(r.bytes));
-  st.bind(11, static_cast<std::int64_t>(r.new_bytes)).bind(12, stagesJson(r.stages)).bind(13, r.error);
+  st.bind(9, static_cast<std::int64_t>(r.reused_files))
+      .bind(10, static_cast<std::int64_t>(r.bytes));
+  st.bind(11, static_cast<std::int64_t>(r.new_bytes))
+      .bind(12, stagesJson(r.stages))
+      .bind(13, r.error);
+  st.bind(14, r.stage).bind(15, timelineJson(r.timeline)).bind(16, r.branch).bind(17, r.commit);
+  st.bind(18, r.commit_message).bind(19, r.commit_author).bind(20, r.archive);
+  st.bind(21, std::int64_t{r.remove_archive ? 1 : 0}).bind(22, r.log);
   return st.run();
 }
 
@@ -165,10 +373,9 @@ Result<std::optional<DeployRecord>> History::find(const std::string& id) {
 
 Result<std::vector<DeployRecord>> History::list(const std::string& site, std::size_t limit) {
   std::lock_guard lock(db_->mutex);
-  sqlite::Statement st(db_->db.handle(),
-                       "SELECT " + std::string(kColumns) +
-                           " FROM deploys WHERE (?1 = '' OR site = ?1) "
-                           "ORDER BY started DESC, id DESC LIMIT ?2");
+  sqlite::Statement st(db_->db.handle(), "SELECT " + std::string(kColumns) +
+                                             " FROM deploys WHERE (?1 = '' OR site = ?1) "
+                                             "ORDER BY started DESC, rowid DESC LIMIT ?2");
   st.bind(1, site).bind(2, static_cast<std::int64_t>(limit));
   std::vector<DeployRecord> out;
   while (true) {
@@ -183,10 +390,11 @@ Result<std::vector<DeployRecord>> History::list(const std::string& site, std::si
 Result<std::optional<DeployRecord>> History::findByVersion(const std::string& site,
                                                            const std::string& version) {
   std::lock_guard lock(db_->mutex);
-  sqlite::Statement st(db_->db.handle(),
-                       "SELECT " + std::string(kColumns) +
-                           " FROM deploys WHERE site = ?1 AND version = ?2 AND status = 'succeeded' "
-                           "ORDER BY started DESC LIMIT 1");
+  sqlite::Statement st(
+      db_->db.handle(),
+      "SELECT " + std::string(kColumns) +
+          " FROM deploys WHERE site = ?1 AND version = ?2 AND status = 'succeeded' "
+          "ORDER BY started DESC LIMIT 1");
   st.bind(1, site).bind(2, version);
   auto row = st.step();
   if (!row) return tl::unexpected(row.error());

@@ -1,15 +1,20 @@
+#include <cstdlib>
 #include <string>
 
 #include "cutover/common/config_error.h"
 #include "cutover/pointer/pointer_store.h"
 #include "pointer/embedded/embedded_pointer_store.h"
+#include "pointer/etcd/etcd_pointer_store.h"
 #include "pointer/memory/memory_pointer_store.h"
+#include "pointer/redis/redis_pointer_store.h"
 
 namespace cutover {
 namespace {
 
 constexpr std::string_view kSupported =
-    "use file:///absolute/path or a folder path (a store on this machine), or memory: (tests)";
+    "use file:///absolute/path or a folder path (a store on this machine), "
+    "etcd://host1:2379,host2:2379[/prefix] (an etcd cluster), "
+    "redis://[:password@]host:port[/db][?prefix=P] (a Redis server), or memory: (tests)";
 
 // "scheme:" as in RFC 3986: a letter, then letters, digits, '+', '-' or '.'.
 bool hasScheme(std::string_view uri) {
@@ -55,6 +60,20 @@ std::string folderOfFileUri(const std::string& uri) {
 
 PointerStorePtr makePointerStore(const std::string& uri) {
   if (uri == "memory:") return std::make_shared<MemoryPointerStore>();
+  if (uri.starts_with("etcd://")) {
+    auto options = EtcdPointerStore::parseUri(uri);
+    if (!options) throw ConfigError(options.error().message);
+    return std::make_shared<EtcdPointerStore>(std::move(*options));
+  }
+  if (uri.starts_with("redis://")) {
+    // The password comes from the URI or the environment, never from a flag of its own.
+    auto config = parseRedisUri(uri, std::getenv("REDIS_PASSWORD"));
+    if (!config) {
+      throw ConfigError("pointer store URI \"" + redactRedisUri(uri) +
+                        "\": " + config.error().message);
+    }
+    return RedisPointerStore::open(std::move(*config));
+  }
   std::string folder;
   if (uri.starts_with("file://")) {
     folder = folderOfFileUri(uri);

@@ -8,7 +8,8 @@ std::string liveKey(std::string_view site) { return std::string(kLivePrefix) + s
 std::string siteKey(std::string_view site) { return std::string(kSitePrefix) + std::string(site); }
 
 std::string LivePointer::toJson() const {
-  nlohmann::json j{{"version", version}, {"previous", previous}, {"since", since}, {"deploy", deploy}};
+  nlohmann::json j{
+      {"version", version}, {"previous", previous}, {"since", since}, {"deploy", deploy}};
   return j.dump();
 }
 
@@ -26,7 +27,7 @@ Result<LivePointer> LivePointer::fromJson(std::string_view json) {
 }
 
 std::string SiteSettings::toJson() const {
-  nlohmann::json j{{"hosts", hosts}};
+  nlohmann::json j{{"hosts", hosts}, {"spa", spa}, {"max_age", max_age}};
   return j.dump();
 }
 
@@ -40,6 +41,10 @@ Result<SiteSettings> SiteSettings::fromJson(std::string_view json) {
     for (const auto& h : j["hosts"]) {
       if (h.is_string()) s.hosts.push_back(h.get<std::string>());
     }
+  }
+  if (j.contains("spa") && j["spa"].is_boolean()) s.spa = j["spa"].get<bool>();
+  if (j.contains("max_age") && j["max_age"].is_number_unsigned()) {
+    s.max_age = j["max_age"].get<std::uint32_t>();
   }
   return s;
 }

@@ -7,11 +7,13 @@
 #include "cutover/store/object_store.h"
 #include "store/local/local_object_store.h"
 #include "store/memory/memory_object_store.h"
+#include "store/s3/s3_object_store.h"
 
 namespace cutover {
 namespace {
 
-constexpr std::string_view kForms = "use file:///absolute/path, a plain path, or memory:";
+constexpr std::string_view kForms =
+    "use file:///absolute/path, a plain path, s3://bucket/prefix?endpoint=..., or memory:";
 
 // The scheme of "scheme:..." (RFC 3986: a letter, then letters, digits, '+', '-', '.'), or
 // empty when `uri` is a plain path.
@@ -85,6 +87,11 @@ ObjectStorePtr makeObjectStore(const std::string& uri) {
           "object store URI '{}' must name an absolute path on this machine: {}", uri, kForms));
     }
     return openLocal(percentDecode(rest.substr(slash), uri), uri);
+  }
+  if (scheme == "s3") {
+    auto config = parseS3Uri(uri);
+    if (!config) throw ConfigError(config.error().message);
+    return std::make_shared<S3ObjectStore>(std::move(*config));
   }
   throw ConfigError(
       fmt::format("object store URI '{}': scheme '{}' is not supported: {}", uri, scheme, kForms));

@@ -9,6 +9,7 @@
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
 #include "cutover/common/site_path.h"
+#include "cutover/rules/parse.h"
 
 namespace cutover {
 namespace {
@@ -39,6 +40,11 @@ Result<SiteRules> rulesFromJson(const nlohmann::json& j) {
     rules.redirects.push_back(RedirectRule{r.at("from").get<std::string>(),
                                            r.at("to").get<std::string>(), r.at("status").get<int>(),
                                            r.at("force").get<bool>(), r.value("line", 0)});
+    // A manifest names only rules its deploy validated; checking again keeps a damaged or
+    // hand-made one from giving the edge a rule it cannot follow.
+    if (auto ok = validateRedirectRule(rules.redirects.back()); !ok) {
+      return tl::unexpected(ok.error());
+    }
   }
   for (const auto& h : j.at("headers")) {
     HeaderRule rule{h.at("pattern").get<std::string>(), {}, {}, h.value("line", 0)};
@@ -46,6 +52,7 @@ Result<SiteRules> rulesFromJson(const nlohmann::json& j) {
       rule.set.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
     }
     rule.remove = h.at("remove").get<std::vector<std::string>>();
+    if (auto ok = validateHeaderRule(rule); !ok) return tl::unexpected(ok.error());
     rules.headers.push_back(std::move(rule));
   }
   return rules;

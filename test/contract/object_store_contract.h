@@ -61,6 +61,7 @@ class ObjectStoreContract : public ::testing::TestWithParam<ObjectStoreBackend> 
  protected:
   void SetUp() override {
     store_ = GetParam().make(dir_.path());
+    if (IsSkipped()) return;  // a networked backend whose service is not running here
     ASSERT_NE(store_, nullptr);
   }
 

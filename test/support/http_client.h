@@ -20,4 +20,8 @@ HttpResponse httpRequest(std::uint16_t port, const std::string& host, const std:
                          const std::vector<std::string>& headers = {},
                          const std::string& method = "GET");
 
+// A request with a body (sent as is, with Content-Length) to http://127.0.0.1:port`target`.
+HttpResponse httpSend(std::uint16_t port, const std::string& method, const std::string& target,
+                      const std::vector<std::string>& headers, const std::string& body);
+
 }  // namespace cutover::testing

@@ -16,8 +16,12 @@ struct EdgeOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
   unsigned threads = 0;                   // 0: one per core
   bool version_header = true;             // send X-Cutover-Version on every site response
+  // Every stored version answers at "<version>--<site>.<preview_domain>", and the live one also
+  // at "<site>.<preview_domain>".
   std::string preview_domain = "localhost";
-  std::uint64_t memory_cache_bytes = 256ULL << 20;  // small files kept in memory, by blob hash
+  // Skew protection: how long a page load's later requests stay on the version its HTML came from.
+  std::uint32_t pin_window_seconds = 3600;
+  std::uint64_t memory_cache_bytes = 256ULL << 20;     // small files kept in memory, by blob hash
   std::uint64_t memory_cache_max_file = 256ULL << 10;  // files larger than this are streamed
 
   // Limits on clients.
@@ -25,8 +29,10 @@ struct EdgeOptions {
   std::chrono::milliseconds header_timeout{10'000};  // to send a whole request head
   std::chrono::milliseconds idle_timeout{60'000};    // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{60'000};   // for each piece of a response to drain
-  std::size_t max_connections = 10'000;              // beyond this, new connections are closed
-  std::chrono::milliseconds stop_grace{5'000};       // how long stop() lets in-flight requests run
+  std::size_t max_connections = 10'000;              // beyond this, new connections get 503
+  std::string access_log;  // combined log format: "" off, "-" standard output, else a file path
+  bool sendfile = true;    // large files go from the page cache to the socket with sendfile(2)
+  std::chrono::milliseconds stop_grace{5'000};  // how long stop() lets in-flight requests run
 };
 
 // The HTTP server that routes every request, by Host, to the live version of a site.

@@ -3,15 +3,20 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cutover/common/result.h"
+#include "cutover/pipeline/compress_cache.h"
 #include "cutover/pipeline/history.h"
+#include "cutover/pipeline/precompress.h"
 #include "cutover/pipeline/source.h"
 #include "cutover/pipeline/stat_cache.h"
 #include "cutover/pointer/pointer_store.h"
+#include "cutover/store/manifest.h"
 #include "cutover/store/object_store.h"
 
 namespace cutover {
@@ -23,6 +28,7 @@ struct PipelineContext {
   History* history = nullptr;            // records every deploy when set
   StatCache* stat_cache = nullptr;       // skips re-hashing unchanged folder files when set
   std::filesystem::path lock_file;       // shared by deploys, exclusive for gc (empty: no lock)
+  CompressCache* compress_cache = nullptr;  // skips recompressing content compressed before
 };
 
 // Reported while a deploy runs: `done` of `total` bytes in `stage` ("store").
@@ -36,9 +42,12 @@ struct DeployOptions {
   bool activate = true;          // flip the pointer when the version is stored
   std::string trigger = "cli";
   std::string version_prefix;    // e.g. a short commit id
+  std::string deploy_id;         // without a history in the context: the id the flip records
   SourceLimits limits;
   unsigned threads = 0;          // parallel blob writers for folders; 0: a default
   DeployProgress progress;
+  bool precompress = true;       // store brotli and gzip forms of compressible files
+  PrecompressOptions compression;
 };
 
 struct DeployReport {
@@ -51,6 +60,7 @@ struct DeployReport {
   std::uint64_t files = 0, new_files = 0, reused_files = 0;
   std::uint64_t bytes = 0, new_bytes = 0;
   std::vector<StageTiming> stages;
+  PrecompressReport precompressed;  // all zero when precompression was off
 };
 
 // Runs one deploy: read the source, store every blob the store lacks, commit the manifest, and
@@ -59,5 +69,27 @@ struct DeployReport {
 // A lost activation race fails with conflict; the version stays stored and can be activated.
 [[nodiscard]] Result<DeployReport> deploy(const PipelineContext& context,
                                           const DeployOptions& options);
+
+// The stored files of a deploy, whatever brought them (a source read here, or blobs uploaded to
+// the API), ready to become a version.
+struct FinalizeInput {
+  std::string site;
+  std::string source;                      // for the manifest
+  std::map<std::string, FileEntry> files;  // every blob stored and flushed
+  std::optional<std::string> expected_pointer;  // the raw live pointer when the deploy started
+  bool activate = true;
+  std::string version_prefix;
+  bool precompress = true;
+  PrecompressOptions compression;
+  DeployProgress progress;  // the "compress" stage
+};
+
+// The steps every deploy ends with: the version gains its rules and precompressed forms, its
+// manifest is committed under a fresh version id, and (if asked) the pointer flips with
+// compare-and-set against `expected_pointer`. Fills report.version, activated, previous and
+// appends the stages it timed. A lost race fails with conflict, the message saying how to
+// activate the stored version. On failure nothing live changes.
+[[nodiscard]] Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input,
+                                           DeployReport& report);
 
 }  // namespace cutover

@@ -16,14 +16,23 @@ struct StageTiming {
   double ms = 0;
 };
 
+// When a deploy entered one of its stages: "queued", "fetching", "building", "uploading",
+// "activating", and "finished" when it ended (whatever the outcome).
+struct StageMark {
+  std::string name;
+  std::int64_t at_ms = 0;  // Unix time in milliseconds
+};
+
 // One run of the pipeline, as recorded.
 struct DeployRecord {
   std::string id;
   std::string site;
   std::string version;  // empty until a version id is chosen
   std::string source;   // folder path or archive file name
-  std::string trigger;  // "cli", later "git", "webhook", "api"
-  std::string status;   // "running", "succeeded", "failed"
+  std::string trigger;  // "cli", "push", "webhook", "poll", "api", "manual"
+  // "queued" (waiting for a worker), "running", then one of "succeeded", "failed",
+  // "superseded" (a newer request for the site arrived while this one waited).
+  std::string status;
   bool activated = false;
   std::string started;   // RFC 3339
   std::string finished;  // RFC 3339, empty while running
@@ -32,6 +41,21 @@ struct DeployRecord {
   std::uint64_t bytes = 0, new_bytes = 0;
   std::vector<StageTiming> stages;
   std::string error;  // why it failed
+
+  // Pipeline deploys (built from git or uploaded), added by schema version 2; empty for others.
+  std::string stage;                // the current StageMark name; "" once finished
+  std::vector<StageMark> timeline;  // every stage entered, in order
+  std::string branch;               // the branch asked for
+  std::string commit;               // the commit asked for (if any), then the one built
+  std::string commit_message;       // its subject line
+  std::string commit_author;        // "Name <email>"
+  std::string archive;              // an uploaded archive deployed instead of a build
+  bool remove_archive = false;      // the archive is the pipeline's to delete when done
+  std::string log;                  // the deploy's log file
+
+  [[nodiscard]] bool finishedOutcome() const {
+    return status == "succeeded" || status == "failed" || status == "superseded";
+  }
 };
 
 // The deploy history: every deploy with its stages, timings, outcome and error, kept in SQLite so
@@ -47,6 +71,25 @@ class History {
 
   // Inserts a new record (status running, started now, this process's pid); fills id if empty.
   [[nodiscard]] Result<void> begin(DeployRecord& record);
+
+  // The pipeline's queue is this table: a "queued" row is a request waiting for a worker, in any
+  // process that shares the data folder. enqueue() inserts one (status and stage "queued",
+  // started now, the timeline's first mark); fills id if empty.
+  [[nodiscard]] Result<void> enqueue(DeployRecord& record);
+
+  // Takes the next request for a worker, in one transaction, so two workers (in this process or
+  // another) never take the same one: the site whose oldest queued request is oldest among the
+  // sites with nothing running, limited to `sites` if it is not empty. Of that
+  // site's queued requests the newest is taken (status running, this process's pid); the older
+  // ones are marked superseded. Running deploys whose process is gone are first marked failed,
+  // so a crashed worker does not hold its site forever.
+  [[nodiscard]] Result<std::optional<DeployRecord>> claim(const std::vector<std::string>& sites);
+
+  // Marks failed ("interrupted: ...") every running deploy whose process no longer exists.
+  [[nodiscard]] Result<void> failAbandoned();
+
+  // The newest deploy of `site` that names a commit and was not superseded (for polling).
+  [[nodiscard]] Result<std::optional<DeployRecord>> latestCommit(const std::string& site);
   // Replaces the stored record with `record` (same id).
   [[nodiscard]] Result<void> update(const DeployRecord& record);
 
@@ -65,5 +108,8 @@ class History {
 
 // A new deploy id: "d-<yyyymmdd>-<hhmmss>-<6 hex>".
 [[nodiscard]] std::string newDeployId();
+
+// Unix time in milliseconds, as StageMark::at_ms holds it.
+[[nodiscard]] std::int64_t nowUnixMs();
 
 }  // namespace cutover

@@ -56,7 +56,12 @@ class PointerStore {
 using PointerStorePtr = std::shared_ptr<PointerStore>;
 
 // Builds a store from a URI: "file:///abs/path" or a plain path (EmbeddedPointerStore),
-// "memory:" (MemoryPointerStore, for tests). Throws ConfigError on a URI it cannot serve.
+// "etcd://host1:2379,host2:2379[/prefix]" (EtcdPointerStore: the members of one cluster, keys
+// under "prefix/", "cutover/" if none; it connects at its first call, so the cluster may be down
+// at start-up), "redis://[[user]:password@]host[:port][/db][?prefix=P]" (RedisPointerStore: keys
+// under P, "cutover:" if none; the password from the URI, else $REDIS_PASSWORD, never from a flag;
+// it connects at its first call), "memory:" (MemoryPointerStore, for tests). Throws ConfigError
+// on a URI it cannot serve.
 PointerStorePtr makePointerStore(const std::string& uri);
 
 }  // namespace cutover

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,7 +23,8 @@ struct LivePointer {
   std::string version;   // the live version id
   std::string previous;  // the version live before it ("" if none): what rollback returns to
   std::string since;     // RFC 3339 time of the flip
-  std::string deploy;    // the deploy or command that flipped it ("rollback", "activate", a deploy id)
+  std::string
+      deploy;  // the deploy or command that flipped it ("rollback", "activate", a deploy id)
 
   [[nodiscard]] std::string toJson() const;
   [[nodiscard]] static Result<LivePointer> fromJson(std::string_view json);
@@ -30,6 +32,12 @@ struct LivePointer {
 
 struct SiteSettings {
   std::vector<std::string> hosts;  // extra host names (normalized), besides <site>.localhost
+  // Single-page app: a path that matches no file and has no extension serves /index.html (200).
+  bool spa = false;
+  // max-age, in seconds, for files that are neither HTML nor named by their content hash.
+  std::uint32_t max_age = kDefaultMaxAge;
+
+  static constexpr std::uint32_t kDefaultMaxAge = 60;
 
   [[nodiscard]] std::string toJson() const;
   [[nodiscard]] static Result<SiteSettings> fromJson(std::string_view json);

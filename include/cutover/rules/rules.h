@@ -19,7 +19,7 @@ struct RedirectRule {
 
 // One block of a version's `_headers` file: a path pattern, then indented `Name: value` lines.
 struct HeaderRule {
-  std::string pattern;                                   // a path pattern, `*` matches anything
+  std::string pattern;                                   // a path pattern, as RedirectRule::from
   std::vector<std::pair<std::string, std::string>> set;  // in file order; repeats are joined
   std::vector<std::string> remove;                       // `! Name` lines
   int line = 0;

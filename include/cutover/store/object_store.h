@@ -101,8 +101,10 @@ class ObjectStore {
 
 using ObjectStorePtr = std::shared_ptr<ObjectStore>;
 
-// Builds a store from a URI: "file:///abs/path" or a plain path (LocalObjectStore), "memory:"
-// (MemoryObjectStore, for tests). Throws ConfigError on a URI it cannot serve.
+// Builds a store from a URI: "file:///abs/path" or a plain path (LocalObjectStore),
+// "s3://bucket/prefix?endpoint=...&region=..." (S3ObjectStore; options in store/s3/s3_config.h,
+// credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "memory:" (MemoryObjectStore,
+// for tests). Throws ConfigError on a URI it cannot serve.
 ObjectStorePtr makeObjectStore(const std::string& uri);
 
 }  // namespace cutover

@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
 #include "edge_fixture.h"
 #include "http_client.h"
+#include "support/temp_dir.h"
 
 namespace cutover {
 namespace {
@@ -143,10 +145,9 @@ TEST_F(EdgeServerTest, AnUnknownHostGets404WithoutAVersion) {
 }
 
 TEST_F(EdgeServerTest, TraversalOnTheWireGets400) {
-  for (const char* target :
-       {"/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/.%2e/x", "/a/%2e%2e/%2e%2e/x",
-        "/%2fetc%2fpasswd", "/index.html%00", "/\\..\\x", "/%5c..%5cx", "/%zz", "/%2",
-        "http://docs.localhost/../x", "../x"}) {
+  for (const char* target : {"/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/.%2e/x",
+                             "/a/%2e%2e/%2e%2e/x", "/%2fetc%2fpasswd", "/index.html%00", "/\\..\\x",
+                             "/%5c..%5cx", "/%zz", "/%2", "http://docs.localhost/../x", "../x"}) {
     std::string raw = std::string("GET ") + target + " HTTP/1.1\r\nHost: docs.localhost\r\n\r\n";
     EXPECT_EQ(statusOf(raw), 400) << target;
   }
@@ -259,8 +260,9 @@ TEST_F(EdgeServerTest, SiteHostsFromSettingsWork) {
 }
 
 TEST_F(EdgeServerTest, OversizedHeadsGet431) {
-  std::string raw = "GET / HTTP/1.1\r\nHost: docs.localhost\r\nX-Big: " +
-                    std::string(20 * 1024, 'x') + "\r\n\r\n";
+  std::string raw =
+      "GET / HTTP/1.1\r\nHost: docs.localhost\r\nX-Big: " + std::string(20 * 1024, 'x') +
+      "\r\n\r\n";
   EXPECT_EQ(statusOf(raw), 431);
   EXPECT_EQ(statusOf("NONSENSE\r\n\r\n"), 400);
 }
@@ -298,6 +300,71 @@ TEST_F(EdgeServerTest, StopsPromptlyWithIdleConnectionsOpen) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   EXPECT_TRUE(client.closedByServer());
   EXPECT_THROW(HttpClient{port()}, std::runtime_error);
+}
+
+TEST_F(EdgeServerTest, RangesOfLargeFilesComeFromTheRightOffsetOverTheWire) {
+  HttpClient client(port());
+  for (bool sendfile : {true, false}) {
+    if (!sendfile) {
+      server_.reset();
+      EdgeOptions options;
+      options.sendfile = false;
+      startServer(options);
+    }
+    HttpClient c(port());
+    HttpResponse r = c.get("/big.bin", "docs.localhost", "Range: bytes=1000-200999\r\n");
+    EXPECT_EQ(r.status, 206);
+    EXPECT_EQ(r.header("content-range"), "bytes 1000-200999/" + std::to_string(bigV1_.size()));
+    EXPECT_TRUE(r.body == bigV1_.substr(1000, 200000)) << "sendfile " << sendfile;
+    // The connection is still in step: the next response is whole.
+    r = c.get("/big.bin");
+    EXPECT_TRUE(r.body == bigV1_);
+    EXPECT_EQ(r.header("accept-ranges"), "bytes");
+  }
+}
+
+TEST_F(EdgeServerTest, TheAccessLogHasOneCombinedLinePerRequest) {
+  server_.reset();
+  ::cutover::testing::TempDir dir;
+  EdgeOptions options;
+  options.access_log = (dir / "access.log").string();
+  startServer(options);
+  {
+    HttpClient client(port());
+    client.get("/about", "docs.localhost", "User-Agent: tester/1.0\r\nReferer: http://x/\"y\r\n");
+    client.get("/nope");
+  }
+  server_->stop();  // flushes what the threads buffered
+  std::string log = ::cutover::testing::readFile(dir / "access.log");
+  EXPECT_NE(log.find("127.0.0.1 - - ["), std::string::npos) << log;
+  EXPECT_NE(log.find("] \"GET /about HTTP/1.1\" 200 9 \"http://x/\\x22y\" \"tester/1.0\"\n"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("\"GET /nope HTTP/1.1\" 404 "), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2);
+}
+
+TEST_F(EdgeServerTest, ConnectionsOverTheLimitGet503) {
+  server_.reset();
+  EdgeOptions options;
+  options.max_connections = 1;
+  startServer(options);
+  HttpClient first(port());
+  EXPECT_EQ(first.get("/").status, 200);
+  HttpClient second(port());
+  EXPECT_EQ(second.read().status, 503);
+  EXPECT_EQ(first.get("/about").status, 200);  // the first keeps being served
+}
+
+TEST_F(EdgeServerTest, ASecondServerOnTheSamePortIsRefused) {
+  EdgeOptions options;
+  options.listen = "127.0.0.1:" + std::to_string(port());
+  options.threads = 2;
+  auto second = makeEdgeServer(objects_, pointers_, options);
+  auto started = second->start();
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.error().message.find("cannot listen"), std::string::npos);
+  EXPECT_EQ(HttpClient(port()).get("/").status, 200);
 }
 
 }  // namespace

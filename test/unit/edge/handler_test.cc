@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "cutover/common/hash.h"
+#include "cutover/rules/parse.h"
+#include "edge/cache_policy.h"
 #include "edge_fixture.h"
 
 namespace cutover::edge {
 namespace {
 
+using testing::eventually;
 using testing::putVersion;
 using testing::setHosts;
 using testing::setLive;
@@ -109,9 +112,7 @@ TEST_F(HandlerTest, ASiteWithoutALiveVersionGets404) {
   EXPECT_EQ(body(r), "site blog has no live version\n");
 }
 
-TEST_F(HandlerTest, HostsAreNormalized) {
-  EXPECT_EQ(get("/", "DOCS.localhost.:80").status, 200);
-}
+TEST_F(HandlerTest, HostsAreNormalized) { EXPECT_EQ(get("/", "DOCS.localhost.:80").status, 200); }
 
 TEST_F(HandlerTest, TraversalIsRefusedWith400) {
   for (const char* target : {"/../index.html", "/%2e%2e/index.html", "/a%2f..", "/%00"}) {
@@ -193,6 +194,243 @@ TEST(ReplyHead, ListsTheFieldsOfTheReply) {
   appendHead(head, r, false, false);
   EXPECT_EQ(head.find("Content-Length"), std::string::npos);
   EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos);
+}
+
+// A second fixture for the rest of the request path: versions side by side, precompressed forms,
+// ranges, dates, pins and previews.
+class HandlerSemanticsTest : public HandlerTest {
+ protected:
+  void SetUp() override {
+    HandlerTest::SetUp();
+    v2_ = putVersion(*objects_, "docs", "v2",
+                     {{"index.html", "<h1>two</h1>"},
+                      {"app.3f9a1c2e.js", "console.log(2)"},
+                      {"style.css", "body{}"},
+                      {"text.txt", "0123456789"}});
+    // Precompressed forms: the edge trusts the manifest, so any bytes stand for them here.
+    br_ = storeBlob("BR-FORM");
+    gz_ = storeBlob("GZIP-FORM!");
+    Manifest v3 = v2_;
+    v3.version = "v3";
+    v3.files["text.txt"].br = Encoded{br_, 7};
+    v3.files["text.txt"].gzip = Encoded{gz_, 10};
+    ASSERT_TRUE(objects_->commitManifest(v3));
+    setLive(*pointers_, "docs", "v2");
+    ASSERT_TRUE(eventually([&] { return get("/").version == "v2"; }));
+  }
+
+  std::string storeBlob(std::string_view bytes) {
+    auto writer = objects_->newBlob();
+    EXPECT_TRUE((*writer)->write(std::as_bytes(std::span(bytes.data(), bytes.size()))));
+    return (*writer)->finish()->hash;
+  }
+
+  Reply& send(RequestHead head) {
+    if (head.host.empty()) head.host = "docs.localhost";
+    head.has_host = true;
+    handler_.handle(head, reply_, scratch_);
+    return reply_;
+  }
+
+  Manifest v2_;
+  std::string br_, gz_;
+};
+
+TEST_F(HandlerSemanticsTest, PreviewsServeAnyStoredVersionWithNoindex) {
+  Reply& r = get("/", "v1--docs.localhost");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(body(r), "<h1>one</h1>");
+  EXPECT_EQ(r.version, "v1");
+  EXPECT_TRUE(r.noindex);
+  EXPECT_TRUE(r.set_cookie.empty());  // a preview never pins the live site's page loads
+
+  EXPECT_FALSE(get("/", "docs.localhost").noindex);
+  Reply& missing = get("/", "v9--docs.localhost");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(body(missing).find("no stored version v9"), std::string::npos);
+  EXPECT_EQ(get("/", "v1--nosuchsite.localhost").status, 404);
+  EXPECT_EQ(get("/", "v1--docs.elsewhere.test").status, 404);
+}
+
+TEST_F(HandlerSemanticsTest, ANavigationGetsTheLiveVersionAndACookiePinningIt) {
+  RequestHead head;
+  head.target = "/";
+  head.sec_fetch_mode = "navigate";
+  Reply& r = send(head);
+  EXPECT_EQ(r.version, "v2");
+  EXPECT_TRUE(r.set_cookie.starts_with("cutover_pin=v2.")) << r.set_cookie;
+  EXPECT_NE(r.set_cookie.find("Max-Age=3600; HttpOnly; SameSite=Lax"), std::string::npos);
+  // Assets do not set the cookie.
+  EXPECT_TRUE(get("/style.css").set_cookie.empty());
+}
+
+TEST_F(HandlerSemanticsTest, ARequestPinnedByCookieHeaderOrQueryIsServedFromThatVersion) {
+  std::string cookie = "cutover_pin=v1." + std::to_string(std::time(nullptr));
+  RequestHead asset;
+  asset.target = "/index.html";
+  asset.sec_fetch_mode = "no-cors";
+  asset.cookie = cookie;
+  EXPECT_EQ(body(send(asset)), "<h1>one</h1>");
+  EXPECT_EQ(reply_.version, "v1");
+
+  RequestHead navigation = asset;
+  navigation.sec_fetch_mode = "navigate";
+  EXPECT_EQ(send(navigation).version, "v2");  // a new page load: live, whatever the cookie says
+
+  RequestHead header;
+  header.target = "/";
+  header.pin = "v1";
+  EXPECT_EQ(send(header).version, "v1");
+
+  EXPECT_EQ(get("/?dpl=v1").version, "v1");
+  EXPECT_EQ(get("/?dpl=v9").version, "v2");  // not stored: the live version
+
+  RequestHead expired = asset;
+  std::string old_cookie = "cutover_pin=v1." + std::to_string(std::time(nullptr) - 3601);
+  expired.cookie = old_cookie;
+  EXPECT_EQ(send(expired).version, "v2");
+}
+
+TEST_F(HandlerSemanticsTest, CacheControlFollowsThePolicyAndTheSiteSetting) {
+  EXPECT_EQ(get("/").cache_control, kRevalidate);
+  EXPECT_EQ(get("/app.3f9a1c2e.js").cache_control, kImmutable);
+  EXPECT_EQ(get("/style.css").cache_control, "public, max-age=60");
+  SiteSettings settings;
+  settings.max_age = 300;
+  ASSERT_TRUE(pointers_->compareAndSet(siteKey("docs"), std::nullopt, settings.toJson()));
+  ASSERT_TRUE(eventually([&] { return get("/style.css").cache_control == "public, max-age=300"; }));
+}
+
+TEST_F(HandlerSemanticsTest, SpaModeServesTheShellForRoutesButNotForMissingAssets) {
+  EXPECT_EQ(get("/users/42").status, 404);
+  SiteSettings settings;
+  settings.spa = true;
+  ASSERT_TRUE(pointers_->compareAndSet(siteKey("docs"), std::nullopt, settings.toJson()));
+  ASSERT_TRUE(eventually([&] { return get("/users/42").status == 200; }));
+  EXPECT_EQ(body(get("/users/42")), "<h1>two</h1>");
+  EXPECT_EQ(get("/missing.js").status, 404);
+}
+
+TEST_F(HandlerSemanticsTest, LastModifiedIsWhenTheVersionWentLiveAndIfModifiedSinceGives304) {
+  Reply& r = get("/style.css");
+  ASSERT_FALSE(r.last_modified.empty());
+  std::string modified(r.last_modified);
+  RequestHead head;
+  head.target = "/style.css";
+  head.if_modified_since = modified;
+  EXPECT_EQ(send(head).status, 304);
+  head.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT";
+  EXPECT_EQ(send(head).status, 200);
+  // If-None-Match wins over If-Modified-Since.
+  head.if_modified_since = modified;
+  head.if_none_match = "\"other\"";
+  head.has_if_none_match = true;
+  EXPECT_EQ(send(head).status, 200);
+}
+
+TEST_F(HandlerSemanticsTest, ASingleRangeGets206AndAnUnsatisfiableOne416) {
+  RequestHead head;
+  head.target = "/text.txt";
+  head.range = "bytes=2-5";
+  head.has_range = true;
+  Reply& r = send(head);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(body(r), "2345");
+  EXPECT_EQ(r.content_length, 4U);
+  EXPECT_EQ(r.content_range, "bytes 2-5/10");
+
+  head.range = "bytes=20-";
+  EXPECT_EQ(send(head).status, 416);
+  EXPECT_EQ(reply_.content_range, "bytes */10");
+
+  head.range = "bytes=0-1,4-5";  // several ranges: the whole file
+  EXPECT_EQ(send(head).status, 200);
+  EXPECT_EQ(body(reply_), "0123456789");
+
+  // If-Range with the current ETag keeps the range; with another one the whole file comes.
+  head.range = "bytes=-3";
+  std::string etag = "\"" + v2_.files["text.txt"].hash + "\"";
+  head.if_range = etag;
+  EXPECT_EQ(send(head).status, 206);
+  EXPECT_EQ(body(reply_), "789");
+  head.if_range = "\"stale\"";
+  EXPECT_EQ(send(head).status, 200);
+}
+
+TEST_F(HandlerSemanticsTest, ARangeOfAStreamedFileStartsAtItsOffset) {
+  RequestHead head;
+  head.target = "/big.bin";
+  head.host = "v1--docs.localhost";
+  head.range = "bytes=90-";
+  head.has_range = true;
+  Reply& r = send(head);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_TRUE(r.file.valid());
+  EXPECT_EQ(r.file_offset, 90U);
+  EXPECT_EQ(r.content_length, 10U);
+}
+
+TEST_F(HandlerSemanticsTest, PrecompressedFormsAreChosenByAcceptEncodingWithTheirOwnETags) {
+  RequestHead head;
+  head.target = "/text.txt";
+  head.pin = "v3";
+  head.accept_encoding = "gzip, deflate, br";
+  Reply& r = send(head);
+  EXPECT_EQ(r.content_encoding, "br");
+  EXPECT_EQ(body(r), "BR-FORM");
+  EXPECT_EQ(r.etag, "\"" + br_ + "\"");
+  EXPECT_TRUE(r.vary_encoding);
+
+  head.accept_encoding = "gzip";
+  EXPECT_EQ(body(send(head)), "GZIP-FORM!");
+  EXPECT_EQ(reply_.content_encoding, "gzip");
+  EXPECT_EQ(reply_.etag, "\"" + gz_ + "\"");
+
+  head.accept_encoding = "";
+  EXPECT_EQ(body(send(head)), "0123456789");
+  EXPECT_EQ(reply_.content_encoding, "");
+  EXPECT_TRUE(reply_.vary_encoding);  // the answer still depended on Accept-Encoding
+
+  // A 304 for the brotli form needs the brotli ETag.
+  head.accept_encoding = "br";
+  std::string br_etag = "\"" + br_ + "\"";
+  head.if_none_match = br_etag;
+  head.has_if_none_match = true;
+  EXPECT_EQ(send(head).status, 304);
+  // Files without forms do not vary.
+  EXPECT_FALSE(get("/style.css").vary_encoding);
+}
+
+TEST_F(HandlerSemanticsTest, HeaderRulesAddJoinRemoveAndMayOverrideCacheControl) {
+  Manifest v4 = v2_;
+  v4.version = "v4";
+  auto headers = parseHeaders(
+      "/*\n  X-Frame-Options: DENY\n  X-Team: web\n"
+      "/app.3f9a1c2e.js\n  Cache-Control: no-store\n  X-Team: assets\n"
+      "/style.css\n  ! X-Frame-Options\n  Content-Length: 1\n");
+  ASSERT_TRUE(headers) << headers.error().describe();
+  v4.rules.headers = *headers;
+  ASSERT_TRUE(objects_->commitManifest(v4));
+  setLive(*pointers_, "docs", "v4");
+  ASSERT_TRUE(eventually([&] { return get("/").version == "v4"; }));
+
+  auto header = [](const Reply& r, std::string_view name) {
+    std::string out;
+    for (const auto& [n, v] : r.headers) {
+      if (n == name) out = v;
+    }
+    return out;
+  };
+  Reply& index = get("/");
+  EXPECT_EQ(header(index, "X-Frame-Options"), "DENY");
+  EXPECT_EQ(header(index, "X-Team"), "web");
+  Reply& app = get("/app.3f9a1c2e.js");
+  EXPECT_EQ(app.cache_control, "no-store");
+  EXPECT_EQ(header(app, "X-Team"), "web, assets");
+  Reply& style = get("/style.css");
+  EXPECT_EQ(header(style, "X-Frame-Options"), "");
+  EXPECT_EQ(header(style, "Content-Length"), "");  // framing stays the server's
+  EXPECT_EQ(style.content_length, 6U);
 }
 
 }  // namespace

@@ -24,8 +24,9 @@ TEST(RequestTarget, DecodesPercentEscapesOnce) {
   EXPECT_EQ(decode("/"), "/");
   EXPECT_EQ(decode("/a%20b.html"), "/a b.html");
   EXPECT_EQ(decode("/caf%C3%A9/"), "/caf\xC3\xA9/");
-  EXPECT_EQ(decode("/%2541"), "/%41");  // decoded once: "%25" is '%', not the start of another escape
-  EXPECT_EQ(decode("/a+b"), "/a+b");    // '+' is only a space in form queries
+  EXPECT_EQ(decode("/%2541"),
+            "/%41");                  // decoded once: "%25" is '%', not the start of another escape
+  EXPECT_EQ(decode("/a+b"), "/a+b");  // '+' is only a space in form queries
   EXPECT_EQ(decode("/.well-known/x"), "/.well-known/x");
   EXPECT_EQ(decode("/a..b/c.."), "/a..b/c..");  // dots inside a name are fine
 }
@@ -45,11 +46,26 @@ TEST(RequestTarget, SplitsTheQueryAndLeavesItEncoded) {
 }
 
 TEST(RequestTarget, RejectsEveryTraversalTrick) {
-  for (const char* target : {
-           "/../etc/passwd", "/..", "/a/..", "/a/../b", "/%2e%2e/", "/%2E%2E/etc/passwd",
-           "/.%2e/", "/%2e./", "/a/%2e%2e/%2e%2e/x", "/a/.%2E/x", "/static/..%2f..%2fetc",
-           "/%2f", "/a%2Fb", "/%2F..%2F", "/\\..\\", "/a\\b", "/%5c..%5c", "/%5C",
-           "/..\\x", "/x/..?q=1"}) {
+  for (const char* target : {"/../etc/passwd",
+                             "/..",
+                             "/a/..",
+                             "/a/../b",
+                             "/%2e%2e/",
+                             "/%2E%2E/etc/passwd",
+                             "/.%2e/",
+                             "/%2e./",
+                             "/a/%2e%2e/%2e%2e/x",
+                             "/a/.%2E/x",
+                             "/static/..%2f..%2fetc",
+                             "/%2f",
+                             "/a%2Fb",
+                             "/%2F..%2F",
+                             "/\\..\\",
+                             "/a\\b",
+                             "/%5c..%5c",
+                             "/%5C",
+                             "/..\\x",
+                             "/x/..?q=1"}) {
     EXPECT_TRUE(rejected(target)) << target;
   }
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cutover/rules/parse.h"
+
 namespace cutover::edge {
 namespace {
 
@@ -17,29 +19,31 @@ struct Routed {
   RouteKind kind;
   std::string file;  // the manifest key served, "" if none
   std::string location;
+  int status = 0;
 };
 
-Routed resolve(const VersionIndex& index, std::string_view target) {
+Routed resolve(const VersionIndex& index, std::string_view target, RouteOptions options = {}) {
   DecodedTarget decoded;
   EXPECT_TRUE(decodeTarget(target, decoded)) << target;
-  std::string key;
-  Route r = route(index, decoded, key);
+  RouteScratch scratch;
+  Route r = route(index, decoded, scratch, options);
   std::string file;
   if (r.file != nullptr) {
-    for (const auto& candidate : {"index.html", "about.html", "docs/index.html", "404.html",
-                                  "css/site.css", "blog/index.html", "blog.html", "a b.html",
-                                  "docs/guide.html", "x/index.html"}) {
+    for (const auto& candidate :
+         {"index.html", "about.html", "docs/index.html", "404.html", "css/site.css",
+          "blog/index.html", "blog.html", "a b.html", "docs/guide.html", "x/index.html",
+          "app/shell.html", "gone.html", "app.js"}) {
       if (index.find(candidate) == r.file) file = candidate;
     }
   }
-  return {r.kind, file, r.location};
+  return {r.kind, file, r.location, r.status};
 }
 
 class RouterTest : public ::testing::Test {
  protected:
-  VersionIndex index_{manifestOf({"index.html", "about.html", "docs/index.html", "css/site.css",
-                                  "blog/index.html", "blog.html", "a b.html", "docs/guide.html",
-                                  "404.html"})};
+  VersionIndex index_{
+      manifestOf({"index.html", "about.html", "docs/index.html", "css/site.css", "blog/index.html",
+                  "blog.html", "a b.html", "docs/guide.html", "404.html"})};
 };
 
 TEST_F(RouterTest, ServesExactFiles) {
@@ -88,6 +92,77 @@ TEST(Router, MissingFilesWithoutA404PageGetAPlain404) {
   EXPECT_EQ(r.file, "");
   EXPECT_EQ(resolve(index, "/x").kind, RouteKind::redirect);
   EXPECT_EQ(resolve(index, "/x/").file, "x/index.html");
+}
+
+// A version whose `_redirects` holds `redirects` (parsed as a deploy would).
+VersionIndex withRedirects(std::initializer_list<std::string> paths, std::string_view redirects) {
+  Manifest m = manifestOf(paths);
+  auto parsed = parseRedirects(redirects);
+  EXPECT_TRUE(parsed) << parsed.error().describe();
+  if (parsed) m.rules.redirects = *parsed;
+  return VersionIndex(m);
+}
+
+TEST(RouterRules, RedirectsWithSplatsPlaceholdersAndTheQueryKept) {
+  auto index = withRedirects({"index.html", "blog/index.html", "404.html"},
+                             "/news/*  /blog/:splat  302\n"
+                             "/u/:name/profile  https://example.com/people/:name\n"
+                             "/old  /new  308\n");
+  auto r = resolve(index, "/news/2026/11/post?ref=mail");
+  EXPECT_EQ(r.kind, RouteKind::redirect);
+  EXPECT_EQ(r.status, 302);
+  EXPECT_EQ(r.location, "/blog/2026/11/post?ref=mail");
+  r = resolve(index, "/u/ada/profile");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.location, "https://example.com/people/ada");
+  EXPECT_EQ(resolve(index, "/old").status, 308);
+  EXPECT_EQ(resolve(index, "/blog/").file, "blog/index.html");  // no rule matches
+}
+
+TEST(RouterRules, AnExistingFileShadowsARuleWithoutTheBang) {
+  auto index = withRedirects({"index.html", "about.html", "blog.html", "docs/index.html"},
+                             "/about  /elsewhere  301\n"
+                             "/blog  /forced  301!\n"
+                             "/docs  /also  301\n");
+  EXPECT_EQ(resolve(index, "/about").file, "about.html");
+  auto r = resolve(index, "/blog");
+  EXPECT_EQ(r.kind, RouteKind::redirect);
+  EXPECT_EQ(r.location, "/forced");
+  // "/docs" names a folder that exists: shadowed, so the usual slash redirect.
+  EXPECT_EQ(resolve(index, "/docs").location, "/docs/");
+}
+
+TEST(RouterRules, RewritesServeAnotherFileOfTheVersionAnd404RulesServeWith404) {
+  auto index = withRedirects({"index.html", "app/shell.html", "gone.html", "404.html"},
+                             "/app/*  /app/shell.html  200\n"
+                             "/retired/*  /gone.html  404\n"
+                             "/broken  /nothing-here  200\n");
+  auto r = resolve(index, "/app/users/42");
+  EXPECT_EQ(r.kind, RouteKind::file);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.file, "app/shell.html");
+  r = resolve(index, "/retired/page");
+  EXPECT_EQ(r.kind, RouteKind::not_found);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.file, "gone.html");
+  r = resolve(index, "/broken");
+  EXPECT_EQ(r.kind, RouteKind::not_found);
+  EXPECT_EQ(r.file, "404.html");
+}
+
+TEST(RouterRules, FirstMatchWins) {
+  auto index = withRedirects({"index.html"}, "/a/*  /first  301\n/a/b  /second  301\n");
+  EXPECT_EQ(resolve(index, "/a/b").location, "/first");
+}
+
+TEST(RouterSpa, PathsWithoutAnExtensionServeTheShell) {
+  VersionIndex index(manifestOf({"index.html", "app.js"}));
+  EXPECT_EQ(resolve(index, "/users/42").kind, RouteKind::not_found);
+  auto r = resolve(index, "/users/42", RouteOptions{true});
+  EXPECT_EQ(r.kind, RouteKind::file);
+  EXPECT_EQ(r.file, "index.html");
+  EXPECT_EQ(resolve(index, "/missing.js", RouteOptions{true}).kind, RouteKind::not_found);
+  EXPECT_EQ(resolve(index, "/app.js", RouteOptions{true}).file, "app.js");
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <barrier>
+#include <set>
 #include <thread>
 
 #include "cutover/pipeline/activate.h"
@@ -28,6 +30,26 @@ void writeSite(const std::filesystem::path& root, const std::string& tag, int fi
               "body{} /* " + tag + " " + std::to_string(i) + " */");
   }
   writeFile(root / "shared.js", "same in every version");
+}
+
+// A stylesheet over 1 KB that compresses well, so a deploy stores brotli and gzip forms of it.
+void writeStylesheet(const std::filesystem::path& root, const std::string& tag) {
+  std::string css;
+  for (int i = 0; css.size() < 4000; ++i) {
+    css += ".rule-" + std::to_string(i) + " { color: #" + tag + "; margin: 0 auto; }\n";
+  }
+  writeFile(root / "assets" / "site.css", css);
+}
+
+// Every blob a manifest names: the files and their precompressed forms.
+std::set<std::string> blobsOf(const Manifest& manifest) {
+  std::set<std::string> blobs;
+  for (const auto& [path, entry] : manifest.files) {
+    blobs.insert(entry.hash);
+    if (entry.br.present()) blobs.insert(entry.br.hash);
+    if (entry.gzip.present()) blobs.insert(entry.gzip.hash);
+  }
+  return blobs;
 }
 
 class DeployTest : public ::testing::Test {
@@ -167,6 +189,8 @@ class FailingDeployTest : public DeployTest, public ::testing::WithParamInterfac
 TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
   writeSite(dir_ / "v1", "v1");
   writeSite(dir_ / "v2", "v2", 12);
+  writeStylesheet(dir_ / "v1", "111");
+  writeStylesheet(dir_ / "v2", "222");  // so failures while precompressing are covered too
   auto v1 = deploy(context(), options(dir_ / "v1")).value();
   std::filesystem::path source = dir_ / "v2";
   if (GetParam()) {  // the same files as a .tar.gz
@@ -175,6 +199,7 @@ TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
     ASSERT_EQ(std::system(tar.c_str()), 0);
   }
   auto v1_manifest = objects_->readManifest("docs", v1.version).value();
+  ASSERT_TRUE(v1_manifest.files.at("assets/site.css").br.present());
 
   std::uint64_t total_calls = 0;
   {
@@ -195,16 +220,18 @@ TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
     ASSERT_FALSE(result) << "call " << n << " of " << total_calls << " failed, yet the deploy succeeded";
     EXPECT_NE(result.error().message.find("injected failure"), std::string::npos);
     ASSERT_EQ(liveVersion(), v1.version) << "after failing call " << n;
-    for (const auto& [path, entry] : v1_manifest.files) {
-      ASSERT_TRUE(objects_->readBlob(entry.hash)) << path << " of the live version lost at call " << n;
+    for (const auto& hash : blobsOf(v1_manifest)) {
+      ASSERT_TRUE(objects_->readBlob(hash)) << hash << " of the live version lost at call " << n;
     }
     ASSERT_EQ(objects_->listVersions("docs").value().size(), 1U) << "a partial version was committed";
   }
 
   auto report = collectGarbage(*objects_, *pointers_, GcOptions{0, false}).value();
   EXPECT_GT(report.removed_blobs, 0U);
-  EXPECT_EQ(objects_->listBlobs().value().size(), 8U);  // v1's distinct blobs only
-  for (const auto& [path, entry] : v1_manifest.files) EXPECT_TRUE(objects_->readBlob(entry.hash));
+  // Exactly v1's blobs: its 9 distinct files and the stylesheet's two forms.
+  auto left = objects_->listBlobs().value();
+  EXPECT_EQ(std::set<std::string>(left.begin(), left.end()), blobsOf(v1_manifest));
+  EXPECT_EQ(left.size(), 11U);
 
   // And the next deploy goes through.
   auto v2 = deploy(context(), options(source));
@@ -316,6 +343,74 @@ TEST_F(DeployTest, GcKeepsLivePreviousAndNewestAndRemovesTheRest) {
   }
   EXPECT_LT(objects_->listBlobs().value().size(), referenced);  // shared ones stored once
   EXPECT_GT(report.removed_blobs, 0U);
+}
+
+TEST_F(DeployTest, DeployStoresPrecompressedFormsWithTheVersion) {
+  writeSite(dir_ / "v1", "v1");
+  writeStylesheet(dir_ / "v1", "111");
+  auto cache = CompressCache::open(dir_ / "compresscache.sqlite").value();
+  auto ctx = context();
+  ctx.compress_cache = cache.get();
+  std::vector<std::string> stages_seen;
+  auto opts = options(dir_ / "v1");
+  opts.progress = [&](std::string_view stage, std::uint64_t, std::uint64_t, std::uint64_t,
+                      std::uint64_t) {
+    if (stages_seen.empty() || stages_seen.back() != stage) stages_seen.emplace_back(stage);
+  };
+  auto report = deploy(ctx, opts);
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_EQ(report->precompressed.files, 1U);  // the small files get no forms
+  EXPECT_EQ(report->precompressed.compressed, 1U);
+  EXPECT_GT(report->precompressed.br_bytes, 0U);
+  EXPECT_NE(std::find(stages_seen.begin(), stages_seen.end(), "compress"), stages_seen.end());
+  auto manifest = objects_->readManifest("docs", report->version).value();
+  const auto& css = manifest.files.at("assets/site.css");
+  ASSERT_TRUE(css.br.present());
+  ASSERT_TRUE(css.gzip.present());
+  EXPECT_LT(css.br.size, css.size / 4);
+  EXPECT_EQ(objects_->readBlob(css.br.hash).value().size(), css.br.size);
+  EXPECT_FALSE(manifest.files.at("index.html").br.present());
+
+  // The next deploy of the same content takes the forms from the cache.
+  auto again = deploy(ctx, opts);
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(again->precompressed.compressed, 0U);
+  EXPECT_EQ(again->precompressed.cached, 1U);
+  EXPECT_EQ(objects_->readManifest("docs", again->version).value().files.at("assets/site.css"),
+            css);
+
+  auto off = options(dir_ / "v1");
+  off.precompress = false;
+  auto plain = deploy(ctx, off);
+  ASSERT_TRUE(plain) << plain.error().describe();
+  EXPECT_EQ(plain->precompressed.files, 0U);
+  auto plain_manifest = objects_->readManifest("docs", plain->version).value();
+  EXPECT_FALSE(plain_manifest.files.at("assets/site.css").br.present());
+  EXPECT_FALSE(plain_manifest.files.at("assets/site.css").gzip.present());
+}
+
+TEST_F(DeployTest, GcKeepsTheFormsOfKeptVersionsAndRemovesTheRest) {
+  std::vector<Manifest> manifests;
+  for (int i = 0; i < 3; ++i) {
+    writeSite(dir_ / "site", "v" + std::to_string(i));
+    writeStylesheet(dir_ / "site", std::to_string(100 + i));
+    auto version = deploy(context(), options(dir_ / "site")).value().version;
+    manifests.push_back(objects_->readManifest("docs", version).value());
+    ASSERT_TRUE(manifests.back().files.at("assets/site.css").gzip.present());
+  }
+  // Live is [2], previous [1]: gc with keep 0 removes [0] only.
+  auto report = collectGarbage(*objects_, *pointers_, GcOptions{0, false}).value();
+  ASSERT_EQ(report.removed_versions.size(), 1U);
+  for (int i = 1; i < 3; ++i) {
+    for (const auto& hash : blobsOf(manifests[i])) EXPECT_TRUE(objects_->readBlob(hash)) << i;
+  }
+  const auto& gone = manifests[0].files.at("assets/site.css");
+  EXPECT_EQ(objects_->readBlob(gone.br.hash).error().code, Errc::not_found);
+  EXPECT_EQ(objects_->readBlob(gone.gzip.hash).error().code, Errc::not_found);
+  auto left = objects_->listBlobs().value();
+  auto expected = blobsOf(manifests[1]);
+  expected.merge(blobsOf(manifests[2]));
+  EXPECT_EQ(std::set<std::string>(left.begin(), left.end()), expected);
 }
 
 }  // namespace

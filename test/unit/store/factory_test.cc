@@ -55,7 +55,7 @@ TEST(MakeObjectStore, RejectsWhatItCannotServeNamingTheUri) {
   TempDir dir;
   testing::writeFile(dir / "a-file", "not a folder");
   for (const std::string& uri :
-       {std::string("s3://bucket/prefix"), std::string("etcd://localhost:2379"),
+       {std::string("s3://bucket/prefix?no_such_option=1"), std::string("etcd://localhost:2379"),
         std::string("memory:extra"), std::string("file:relative/path"),
         std::string("file://otherhost/srv/objects"), std::string("file://"),
         std::string("file:///tmp/bad%zzescape"), "file://" + (dir / "a-file" / "objects").string(),

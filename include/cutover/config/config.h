@@ -1,0 +1,68 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cutover/common/result.h"
+
+namespace cutover {
+
+// One `[sites.NAME]` table of cutover.toml: where a site's source lives, how it is built, and
+// what the edge needs to know about it.
+struct SiteConfig {
+  std::string name;
+  // A URL git can fetch, or a local path (made absolute against the config file's folder).
+  // Empty: the site is deployed by uploads and `cutover deploy` only, never built.
+  std::string repo;
+  std::string branch = "main";
+  std::string build;                       // run by /bin/sh -c in the checkout; required with repo
+  std::string output = "public";           // the folder the build writes, relative to the checkout
+  std::map<std::string, std::string> env;  // the build's variables besides PATH, HOME, LANG
+  std::chrono::seconds build_timeout{600};
+  std::vector<std::string> hosts;
+  // Read by the edge (spa, cache max-age, ...), kept as written: the pipeline does not look inside.
+  nlohmann::json settings = nlohmann::json::object();
+  std::chrono::seconds poll_interval{0};  // 0: no polling
+  // The webhook secret, written in the file, or the name of the environment variable holding it
+  // (read when a webhook arrives, so the file need not hold secrets).
+  std::string webhook_secret;
+  std::string secret_env;
+  bool sandbox = false;          // run the build under bwrap: read-only system, no network
+  bool sandbox_network = false;  // with sandbox: let the build reach the network (npm ci)
+
+  // The webhook secret: the literal one, else $secret_env's value; empty if neither is set.
+  [[nodiscard]] std::string resolveWebhookSecret() const;
+  [[nodiscard]] bool builds() const { return !repo.empty(); }
+};
+
+// cutover.toml: the sites, and how `cutover serve` and `cutover pipeline` run.
+struct Config {
+  std::filesystem::path file;      // the file it was read from (for messages)
+  std::filesystem::path data_dir;  // empty: not set (the command line's --data-dir applies)
+  std::string store;               // ObjectStore URI; empty: <data>/objects
+  std::string pointers;            // PointerStore URI; empty: <data>/pointers
+  std::string serve_listen = "127.0.0.1:8080";  // [serve] listen: the edge
+  std::string api_listen = "127.0.0.1:8081";    // [api] listen: the admin API
+  unsigned workers = 2;                         // builds run at once (one per site at a time)
+  std::vector<SiteConfig> sites;                // sorted by name
+
+  // The site named `name`, or nullptr.
+  [[nodiscard]] const SiteConfig* site(std::string_view name) const;
+};
+
+// Parses cutover.toml text. `file` names it in messages ("cutover.toml:LINE:COL: what") and
+// relative paths in it are resolved against its folder. Errors are invalid_argument.
+[[nodiscard]] Result<Config> parseConfig(std::string_view text, const std::filesystem::path& file);
+
+// Reads and parses `file` (not_found if it does not exist).
+[[nodiscard]] Result<Config> loadConfig(const std::filesystem::path& file);
+
+// "90" (seconds), "90s", "10m", "1h", "500ms" → milliseconds; nullopt if malformed.
+[[nodiscard]] std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
+
+}  // namespace cutover

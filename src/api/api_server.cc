@@ -1,0 +1,387 @@
+#include "cutover/api/api_server.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <string_view>
+#include <thread>
+
+#include "api/http.h"
+#include "api/reply.h"
+#include "api/routes.h"
+#include "cutover/common/hash.h"
+#include "cutover/common/names.h"
+#include "cutover/store/manifest.h"
+
+namespace cutover {
+
+bool CaseInsensitiveLess::operator()(std::string_view a, std::string_view b) const {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) <
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+namespace api {
+namespace {
+
+std::int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void PendingDeploys::add(PendingPtr deploy) {
+  deploy->last_used_ms = steadyMs();
+  std::lock_guard lock(mutex_);
+  deploys_[deploy->record.id] = std::move(deploy);
+}
+
+PendingPtr PendingDeploys::find(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = deploys_.find(id);
+  if (it == deploys_.end()) return nullptr;
+  it->second->last_used_ms = steadyMs();
+  return it->second;
+}
+
+PendingPtr PendingDeploys::take(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = deploys_.find(id);
+  if (it == deploys_.end()) return nullptr;
+  auto out = std::move(it->second);
+  deploys_.erase(it);
+  return out;
+}
+
+std::vector<PendingPtr> PendingDeploys::takeExpired(std::chrono::milliseconds timeout) {
+  std::vector<PendingPtr> out;
+  auto limit = steadyMs() - timeout.count();
+  std::lock_guard lock(mutex_);
+  for (auto it = deploys_.begin(); it != deploys_.end();) {
+    if (it->second->last_used_ms < limit) {
+      out.push_back(std::move(it->second));
+      it = deploys_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+std::vector<PendingPtr> PendingDeploys::takeAll() {
+  std::lock_guard lock(mutex_);
+  std::vector<PendingPtr> out;
+  for (auto& [id, deploy] : deploys_) out.push_back(std::move(deploy));
+  deploys_.clear();
+  return out;
+}
+
+std::string ApiState::siteUrl(const std::string& site) const {
+  std::string url = options.site_url;
+  for (auto at = url.find("{site}"); at != std::string::npos; at = url.find("{site}", at)) {
+    url.replace(at, 6, site);
+    at += site.size();
+  }
+  return url;
+}
+
+void ApiState::abandon(PendingDeploy& deploy, const std::string& why) const {
+  deploy.record.status = "failed";
+  deploy.record.finished = nowRfc3339();
+  deploy.record.error = why;
+  if (auto saved = context.history->update(deploy.record); !saved) {
+    std::fprintf(stderr, "cutover api: recording deploy %s: %s\n", deploy.record.id.c_str(),
+                 saved.error().message.c_str());
+  }
+}
+
+bool tokenAllows(const TokenInfo& token, const std::string& site) {
+  return token.scope == TokenScope::admin || token.site == site;
+}
+
+namespace {
+
+// Who may call a route.
+enum class Access {
+  open,    // anyone (health; webhooks verify their own signatures)
+  token,   // any valid token (the route shows each token only its own sites)
+  site,    // a token for the {site} of the path
+  deploy,  // a token for the site of the {deploy} of the path
+  admin,   // an admin token
+};
+
+using RouteFn = void (*)(ApiState&, Call&);
+
+struct Route {
+  std::string_view method;
+  std::string_view pattern;  // "{name}" segments capture
+  Access access;
+  RouteFn run;
+};
+
+// The whole API, in one table.
+constexpr Route kRoutes[] = {
+    {"GET", "/api/health", Access::open, getHealth},
+    {"GET", "/api/sites", Access::token, getSites},
+    {"GET", "/api/sites/{site}/deploys", Access::site, getSiteDeploys},
+    {"POST", "/api/sites/{site}/deploys", Access::site, postRemoteDeploy},
+    {"POST", "/api/sites/{site}/activate", Access::site, postActivate},
+    {"POST", "/api/sites/{site}/rollback", Access::site, postRollback},
+    {"POST", "/api/sites/{site}/archive", Access::site, postArchive},
+    {"GET", "/api/deploys/{deploy}", Access::deploy, getDeploy},
+    {"GET", "/api/deploys/{deploy}/log", Access::deploy, getDeployLog},
+    {"PUT", "/api/deploys/{deploy}/blobs/{hash}", Access::deploy, putBlob},
+    {"POST", "/api/deploys/{deploy}/finalize", Access::deploy, postFinalize},
+    {"GET", "/api/tokens", Access::admin, getTokens},
+    {"POST", "/hooks/{site}", Access::open, postWebhook},
+};
+
+std::vector<std::string_view> split(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path.front() != '/') return out;
+  path.remove_prefix(1);
+  while (true) {
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) return out;
+    path.remove_prefix(slash + 1);
+  }
+}
+
+bool match(std::string_view pattern, const std::vector<std::string_view>& segments,
+           std::map<std::string, std::string>& params) {
+  auto parts = split(pattern);
+  if (parts.size() != segments.size()) return false;
+  std::map<std::string, std::string> found;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].size() > 2 && parts[i].front() == '{') {
+      if (segments[i].empty()) return false;
+      found.emplace(std::string(parts[i].substr(1, parts[i].size() - 2)), std::string(segments[i]));
+    } else if (parts[i] != segments[i]) {
+      return false;
+    }
+  }
+  params = std::move(found);
+  return true;
+}
+
+// Deploy ids share the version-id alphabet ("d-20261127-195529-3f9a1c").
+bool plausibleDeployId(std::string_view id) {
+  return !id.empty() && id.size() <= 100 && validateVersionId(id).has_value();
+}
+
+class Router {
+ public:
+  explicit Router(ApiState& state) : state_(state) {}
+
+  void handle(const HttpRequest& request, BodyReader& body, ResponseWriter& out) {
+    auto segments = split(request.path);
+    std::map<std::string, std::string> params;
+    const Route* route = nullptr;
+    std::string allowed;
+    for (const auto& r : kRoutes) {
+      std::map<std::string, std::string> p;
+      if (!match(r.pattern, segments, p)) continue;
+      if (r.method == request.method) {
+        route = &r;
+        params = std::move(p);
+        break;
+      }
+      allowed += allowed.empty() ? std::string(r.method) : ", " + std::string(r.method);
+    }
+    if (route == nullptr) {
+      if (!allowed.empty()) {
+        return sendError(
+            out, 405, "method_not_allowed",
+            request.method + " is not allowed on " + request.path + " (allowed: " + allowed + ")",
+            nlohmann::json::object(), {{"Allow", allowed}});
+      }
+      return sendError(out, 404, "not_found", "no API route " + request.path);
+    }
+    Call call{request, body, out, std::nullopt, std::move(params)};
+    if (!checkParams(call) || !authorize(*route, call)) return;
+    route->run(state_, call);
+  }
+
+ private:
+  bool checkParams(Call& call) {
+    if (auto it = call.params.find("site"); it != call.params.end()) {
+      if (auto ok = validateSiteName(it->second); !ok) {
+        sendError(call.out, ok.error());
+        return false;
+      }
+    }
+    if (auto it = call.params.find("deploy"); it != call.params.end()) {
+      if (!plausibleDeployId(it->second)) {
+        sendError(call.out, 404, "not_found", "there is no deploy " + it->second);
+        return false;
+      }
+    }
+    if (auto it = call.params.find("hash"); it != call.params.end()) {
+      if (!isBlobHash(it->second)) {
+        sendError(call.out, 400, "invalid_argument",
+                  "'" + it->second + "' is not a blob hash (64 lowercase hex characters)");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Nothing is read or changed before this passes: a refused request changes nothing.
+  bool authorize(const Route& route, Call& call) {
+    if (route.access == Access::open) return true;
+    auto header = call.request.headers.find("authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (header == call.request.headers.end() || header->second.size() <= kBearer.size() ||
+        !std::equal(kBearer.begin(), kBearer.end(), header->second.begin(),
+                    [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+      unauthorized(call,
+                   "this route needs a token: send Authorization: Bearer <token> "
+                   "(cutover token create makes one)");
+      return false;
+    }
+    auto token =
+        state_.context.tokens->verify(std::string_view(header->second).substr(kBearer.size()));
+    if (!token) {
+      sendError(call.out, token.error());
+      return false;
+    }
+    if (!*token) {
+      unauthorized(call, "the token is not valid (unknown or revoked)");
+      return false;
+    }
+    call.token = **token;
+    std::string site;
+    switch (route.access) {
+      case Access::open:
+      case Access::token:
+        return true;
+      case Access::admin:
+        if (call.token->scope == TokenScope::admin) return true;
+        forbidden(call,
+                  "this route needs an admin token; token " + call.token->id + " has scope deploy");
+        return false;
+      case Access::site:
+        site = call.param("site");
+        break;
+      case Access::deploy: {
+        auto owner = deploySite(call.param("deploy"));
+        if (!owner) {
+          sendError(call.out, owner.error());
+          return false;
+        }
+        site = *owner;
+        break;
+      }
+    }
+    if (tokenAllows(*call.token, site)) return true;
+    forbidden(call, "token " + call.token->id + " is for site " + call.token->site +
+                        ", not for site " + site);
+    return false;
+  }
+
+  Result<std::string> deploySite(const std::string& id) {
+    if (auto pending = state_.pending.find(id)) return pending->record.site;
+    auto record = state_.context.history->find(id);
+    if (!record) return tl::unexpected(record.error());
+    if (!*record) return fail(Errc::not_found, "there is no deploy " + id);
+    return (*record)->site;
+  }
+
+  static void unauthorized(Call& call, const std::string& message) {
+    sendError(call.out, 401, "unauthorized", message, nlohmann::json::object(),
+              {{"WWW-Authenticate", "Bearer"}});
+  }
+  static void forbidden(Call& call, const std::string& message) {
+    sendError(call.out, 403, "forbidden", message);
+  }
+
+  ApiState& state_;
+};
+
+class HttpApiServer final : public ApiServer {
+ public:
+  HttpApiServer(ApiContext context, ApiOptions options)
+      : state_{std::move(context), std::move(options), {}},
+        router_(state_),
+        http_([this](const HttpRequest& request, BodyReader& body,
+                     ResponseWriter& out) { router_.handle(request, body, out); },
+              listenerOptions(state_.options)) {}
+
+  ~HttpApiServer() override { stop(); }
+
+  Result<void> start() override {
+    if (!state_.context.history || !state_.context.tokens || !state_.context.objects ||
+        !state_.context.pointers) {
+      return fail(Errc::invalid_argument, "the API needs the stores, the history and the tokens");
+    }
+    auto port = http_.listen(state_.options.listen);
+    if (!port) return tl::unexpected(port.error());
+    port_ = *port;
+    http_.start();
+    janitor_ = std::thread([this] { sweep(); });
+    const auto& listen = state_.options.listen;
+    std::string host = listen.substr(0, listen.rfind(':'));
+    std::fprintf(stderr, "api on http://%s:%u\n", host.c_str(), static_cast<unsigned>(port_));
+    std::fflush(stderr);
+    return {};
+  }
+
+  std::uint16_t port() const override { return port_; }
+
+  void stop() override {
+    http_.stop(state_.options.stop_grace);
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (janitor_.joinable()) janitor_.join();
+    for (auto& deploy : state_.pending.takeAll()) {
+      state_.abandon(*deploy, "interrupted: the API stopped before the deploy was finalized");
+    }
+  }
+
+ private:
+  static ListenerOptions listenerOptions(const ApiOptions& o) {
+    return ListenerOptions{o.max_header_bytes, o.max_connections, o.header_timeout,
+                           o.read_timeout,     o.write_timeout,   o.idle_timeout};
+  }
+
+  // Records remote deploys nobody finalized as failed; their blobs are garbage for gc.
+  void sweep() {
+    auto timeout = state_.options.remote_deploy_timeout;
+    auto period =
+        std::clamp(timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, period);
+      for (auto& deploy : state_.pending.takeExpired(timeout)) {
+        state_.abandon(*deploy, "abandoned: not finalized within " +
+                                    std::to_string(timeout.count() / 1000) +
+                                    " s of its last request");
+      }
+    }
+  }
+
+  ApiState state_;
+  Router router_;
+  HttpListener http_;
+  std::uint16_t port_ = 0;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread janitor_;
+};
+
+}  // namespace
+}  // namespace api
+
+std::unique_ptr<ApiServer> makeApiServer(ApiContext context, ApiOptions options) {
+  return std::make_unique<api::HttpApiServer>(std::move(context), std::move(options));
+}
+
+}  // namespace cutover

@@ -1,0 +1,500 @@
+// The API's only Boost.Beast translation unit: accepting, parsing requests, reading bodies.
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "api/http.h"
+
+namespace cutover::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+const char* reason(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status < 400 ? "OK" : "Error";
+  }
+}
+
+std::string errorJson(std::string_view code, std::string_view message) {
+  // Only fixed texts pass here, none needing escapes.
+  return "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" +
+         std::string(message) + "\"}}";
+}
+
+struct Shared;
+
+// One accepted connection and the thread serving it. The watchdog may shut its socket down
+// (never close it) while holding Shared::mutex; the thread closes it after unregistering.
+struct Connection {
+  tcp::socket socket;
+  int fd;  // for shutdown() from the watchdog: a plain syscall, safe beside a blocked read
+  std::atomic<std::int64_t> deadline_ms{0};  // 0: no deadline (the route is working)
+  std::atomic<bool> idle{true};              // waiting for a request head
+  std::atomic<bool> timed_out{false};
+  std::atomic<bool> done{false};
+  std::thread thread;
+
+  explicit Connection(tcp::socket s) : socket(std::move(s)), fd(socket.native_handle()) {}
+
+  void expiresAfter(std::chrono::milliseconds timeout) {
+    timed_out = false;
+    deadline_ms = nowMs() + timeout.count();
+  }
+  void noDeadline() { deadline_ms = 0; }
+  void shutdown() const { ::shutdown(fd, SHUT_RDWR); }
+};
+
+struct Shared {
+  HttpHandler handler;
+  ListenerOptions options;
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;
+  std::condition_variable wake;  // the watchdog's sleep, cut short by stop()
+  std::list<std::unique_ptr<Connection>> connections;
+};
+
+using Parser = http::request_parser<http::buffer_body>;
+
+class ParserBody final : public BodyReader {
+ public:
+  ParserBody(Connection& c, beast::flat_buffer& buffer, Parser& parser, Shared& shared,
+             bool expect_continue)
+      : c_(c),
+        buffer_(buffer),
+        parser_(parser),
+        shared_(shared),
+        expect_continue_(expect_continue) {}
+
+  Result<std::size_t> read(std::span<std::byte> out) override {
+    if (parser_.is_done() || out.empty()) return 0;
+    if (expect_continue_) {
+      // The client waits for this before sending a body (curl does for large ones).
+      expect_continue_ = false;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      c_.expiresAfter(shared_.options.write_timeout);
+      error_code ec;
+      asio::write(c_.socket, asio::buffer(kContinue.data(), kContinue.size()), ec);
+      if (ec) return broken(ec);
+    }
+    while (true) {
+      parser_.get().body().data = out.data();
+      parser_.get().body().size = out.size();
+      parser_.get().body().more = true;
+      c_.expiresAfter(shared_.options.read_timeout);
+      error_code ec;
+      http::read(c_.socket, buffer_, parser_, ec);
+      c_.noDeadline();
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return broken(ec);
+      std::size_t n = out.size() - parser_.get().body().size;
+      received_ += n;
+      if (n > 0 || parser_.is_done()) return n;
+    }
+  }
+
+ private:
+  Result<std::size_t> broken(const error_code& ec) {
+    if (c_.timed_out) {
+      return fail(Errc::io, "the client sent no data for " +
+                                std::to_string(shared_.options.read_timeout.count()) +
+                                " ms; the upload was abandoned after " + std::to_string(received_) +
+                                " bytes");
+    }
+    return fail(Errc::io, "the connection broke off after " + std::to_string(received_) +
+                              " bytes of the body (" + ec.message() + ")");
+  }
+
+  Connection& c_;
+  beast::flat_buffer& buffer_;
+  Parser& parser_;
+  Shared& shared_;
+  bool expect_continue_;
+  std::uint64_t received_ = 0;
+};
+
+class SocketWriter final : public ResponseWriter {
+ public:
+  SocketWriter(Connection& c, Shared& shared, Parser& parser, bool http10)
+      : c_(c), shared_(shared), parser_(parser), http10_(http10) {}
+
+  void send(int status, std::string_view body, std::string_view content_type,
+            const ExtraHeaders& extra) override {
+    if (sent_) return;
+    sent_ = true;
+    std::string head = headFor(status, content_type, extra);
+    head += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    std::array buffers{asio::const_buffer(head.data(), head.size()),
+                       asio::const_buffer(body.data(), body.size())};
+    write(buffers);
+  }
+
+  bool beginStream(int status, std::string_view content_type) override {
+    if (sent_) return false;
+    sent_ = true;
+    streaming_ = true;
+    if (http10_) close_ = true;  // no chunked encoding: the end of the body is the close
+    std::string head = headFor(status, content_type, {});
+    head += http10_ ? "\r\n" : "Transfer-Encoding: chunked\r\n\r\n";
+    return write(std::array{asio::const_buffer(head.data(), head.size())});
+  }
+
+  bool writeChunk(std::string_view bytes) override {
+    if (failed_ || shared_.stopping) return false;
+    if (bytes.empty()) return true;
+    if (http10_) return write(std::array{asio::const_buffer(bytes.data(), bytes.size())});
+    char size[32];
+    int n = std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+    std::array buffers{asio::const_buffer(size, static_cast<std::size_t>(n)),
+                       asio::const_buffer(bytes.data(), bytes.size()),
+                       asio::const_buffer("\r\n", 2)};
+    return write(buffers);
+  }
+
+  void endStream() override {
+    if (!streaming_ || http10_) return;
+    write(std::array{asio::const_buffer("0\r\n\r\n", 5)});
+  }
+
+  bool stopping() const override { return shared_.stopping; }
+
+  [[nodiscard]] bool sent() const { return sent_; }
+  [[nodiscard]] bool keepConnection() const { return !close_ && !failed_; }
+
+ private:
+  std::string headFor(int status, std::string_view content_type, const ExtraHeaders& extra) {
+    // A body left unread cannot be told from the next request: close instead.
+    if (!parser_.is_done() || !parser_.keep_alive() || shared_.stopping) close_ = true;
+    std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
+    head += "Content-Type: " + std::string(content_type) + "\r\n";
+    head += "Cache-Control: no-store\r\n";
+    for (const auto& [name, value] : extra) head += name + ": " + value + "\r\n";
+    if (close_) head += "Connection: close\r\n";
+    return head;
+  }
+
+  template <class Buffers>
+  bool write(const Buffers& buffers) {
+    if (failed_) return false;
+    c_.expiresAfter(shared_.options.write_timeout);
+    error_code ec;
+    asio::write(c_.socket, buffers, ec);
+    c_.noDeadline();
+    if (ec) failed_ = true;
+    return !failed_;
+  }
+
+  Connection& c_;
+  Shared& shared_;
+  Parser& parser_;
+  bool http10_;
+  bool sent_ = false;
+  bool streaming_ = false;
+  bool close_ = false;
+  bool failed_ = false;
+};
+
+void sendRaw(Connection& c, Shared& shared, int status, std::string_view code,
+             std::string_view message) {
+  std::string body = errorJson(code, message);
+  std::string text =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason(status) +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
+  c.expiresAfter(shared.options.write_timeout);
+  error_code ignored;
+  asio::write(c.socket, asio::buffer(text), ignored);
+  c.noDeadline();
+}
+
+HttpRequest toRequest(const Parser& parser) {
+  const auto& message = parser.get();
+  HttpRequest request;
+  request.method.assign(view(message.method_string()));
+  request.target.assign(view(message.target()));
+  auto question = request.target.find('?');
+  request.path = request.target.substr(0, question);
+  if (question != std::string::npos) request.query = request.target.substr(question + 1);
+  for (const auto& field : message) {
+    std::string name(view(field.name_string()));
+    auto [it, inserted] = request.headers.emplace(name, std::string(view(field.value())));
+    if (!inserted) it->second += ", " + std::string(view(field.value()));
+  }
+  if (auto length = parser.content_length()) request.content_length = *length;
+  request.has_body = !parser.is_done();
+  return request;
+}
+
+void serve(Connection& c, Shared& shared) {
+  error_code ec;
+  c.socket.set_option(tcp::no_delay(true), ec);
+  beast::flat_buffer buffer;
+  bool first = true;
+  while (!shared.stopping) {
+    Parser parser;
+    parser.header_limit(static_cast<std::uint32_t>(shared.options.max_header_bytes));
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // each route sets its own
+    c.idle = true;
+    c.expiresAfter(first ? shared.options.header_timeout : shared.options.idle_timeout);
+    first = false;
+    http::read_header(c.socket, buffer, parser, ec);
+    c.idle = false;
+    c.noDeadline();
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        sendRaw(c, shared, 431, "too_large", "the request head is too large");
+      } else if (ec != http::error::end_of_stream && ec != asio::error::eof && !c.timed_out &&
+                 !shared.stopping && ec != asio::error::connection_reset) {
+        sendRaw(c, shared, 400, "invalid_argument", "malformed HTTP request");
+      }
+      return;
+    }
+    HttpRequest request = toRequest(parser);
+    auto expect = request.headers.find("expect");
+    bool expect_continue = expect != request.headers.end() && expect->second == "100-continue";
+    ParserBody body(c, buffer, parser, shared, expect_continue && request.has_body);
+    SocketWriter writer(c, shared, parser, parser.get().version() < 11);
+    shared.handler(request, body, writer);
+    if (!writer.sent()) {
+      writer.send(500, errorJson("io", "the request was not answered"), "application/json", {});
+    }
+    if (!writer.keepConnection()) return;
+  }
+}
+
+Result<tcp::endpoint> parseEndpoint(const std::string& host_port) {
+  auto colon = host_port.rfind(':');
+  if (colon == std::string::npos) {
+    return fail(Errc::invalid_argument, "listen address '" + host_port + "' needs host:port");
+  }
+  std::string host = host_port.substr(0, colon);
+  std::string port_text = host_port.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  char* end = nullptr;
+  unsigned long port = std::strtoul(port_text.c_str(), &end, 10);
+  if (ec || port_text.empty() || *end != '\0' || port > 65535) {
+    return fail(Errc::invalid_argument, "listen address '" + host_port + "' is not valid");
+  }
+  return tcp::endpoint(address, static_cast<std::uint16_t>(port));
+}
+
+}  // namespace
+
+struct HttpListener::Impl {
+  Impl(HttpHandler handler, ListenerOptions options)
+      : shared{std::move(handler), options, {}, {}, {}, {}} {}
+
+  void acceptLoop() {
+    while (!shared.stopping) {
+      tcp::socket socket(ioc);
+      error_code ec;
+      acceptor->accept(socket, ec);
+      if (shared.stopping) return;
+      if (ec) {
+        std::fprintf(stderr, "cutover api: accept failed: %s\n", ec.message().c_str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      reap();
+      std::lock_guard lock(shared.mutex);
+      auto connection = std::make_unique<Connection>(std::move(socket));
+      Connection* c = connection.get();
+      if (shared.connections.size() >= shared.options.max_connections) {
+        // Answered here, without a thread; the socket buffer takes this small reply at once.
+        std::string body = errorJson("unavailable", "too many connections, try again later");
+        std::string busy =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        (void)::send(c->fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        continue;
+      }
+      shared.connections.push_back(std::move(connection));
+      c->thread = std::thread([this, c] {
+        serve(*c, shared);
+        c->shutdown();
+        c->done = true;
+      });
+    }
+  }
+
+  // Joins the threads of finished connections and frees them.
+  void reap() {
+    std::list<std::unique_ptr<Connection>> finished;
+    {
+      std::lock_guard lock(shared.mutex);
+      for (auto it = shared.connections.begin(); it != shared.connections.end();) {
+        if ((*it)->done) {
+          finished.push_back(std::move(*it));
+          it = shared.connections.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& c : finished) c->thread.join();
+  }
+
+  void watchdog() {
+    std::unique_lock lock(shared.mutex);
+    while (!watchdog_stop) {
+      shared.wake.wait_for(lock, std::chrono::milliseconds(100));
+      auto now = nowMs();
+      for (auto& c : shared.connections) {
+        auto deadline = c->deadline_ms.load();
+        if (deadline != 0 && deadline < now && !c->done) {
+          c->timed_out = true;
+          c->shutdown();
+        }
+      }
+    }
+  }
+
+  asio::io_context ioc{1};  // sync operations only: never run
+  Shared shared;
+  std::optional<tcp::acceptor> acceptor;
+  std::thread accept_thread;
+  std::thread watchdog_thread;
+  bool watchdog_stop = false;  // under shared.mutex
+  bool running = false;
+  bool stopped = false;
+};
+
+HttpListener::HttpListener(HttpHandler handler, ListenerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(handler), options)) {}
+
+HttpListener::~HttpListener() { stop(std::chrono::milliseconds(0)); }
+
+Result<std::uint16_t> HttpListener::listen(const std::string& host_port) {
+  auto endpoint = parseEndpoint(host_port);
+  if (!endpoint) return tl::unexpected(endpoint.error());
+  tcp::acceptor acceptor(impl_->ioc);
+  error_code ec;
+  acceptor.open(endpoint->protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(*endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
+  auto port = acceptor.local_endpoint(ec).port();
+  if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
+  impl_->acceptor.emplace(std::move(acceptor));
+  return port;
+}
+
+void HttpListener::start() {
+  impl_->running = true;
+  impl_->accept_thread = std::thread([impl = impl_.get()] { impl->acceptLoop(); });
+  impl_->watchdog_thread = std::thread([impl = impl_.get()] { impl->watchdog(); });
+}
+
+void HttpListener::stop(std::chrono::milliseconds grace) {
+  Impl& impl = *impl_;
+  if (impl.stopped) return;
+  impl.stopped = true;
+  impl.shared.stopping = true;
+  if (!impl.running) return;
+  // shutdown() wakes the blocked accept(); closing from another thread would race with it.
+  ::shutdown(impl.acceptor->native_handle(), SHUT_RDWR);
+  impl.accept_thread.join();
+  {
+    std::lock_guard lock(impl.shared.mutex);
+    for (auto& c : impl.shared.connections) {
+      if (c->idle) c->shutdown();
+    }
+  }
+  auto deadline = Clock::now() + grace;
+  while (Clock::now() < deadline) {
+    impl.reap();
+    {
+      std::lock_guard lock(impl.shared.mutex);
+      if (impl.shared.connections.empty()) break;
+      // A connection that went idle after its last response is closed now, not at the deadline.
+      for (auto& c : impl.shared.connections) {
+        if (c->idle) c->shutdown();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  {
+    std::lock_guard lock(impl.shared.mutex);
+    for (auto& c : impl.shared.connections) c->shutdown();
+    impl.watchdog_stop = true;
+    impl.shared.wake.notify_all();
+  }
+  impl.watchdog_thread.join();
+  for (auto& c : impl.shared.connections) c->thread.join();
+  impl.shared.connections.clear();
+  error_code ignored;
+  impl.acceptor->close(ignored);
+}
+
+}  // namespace cutover::api

@@ -1,0 +1,144 @@
+#include "api/reply.h"
+
+#include <vector>
+
+namespace cutover::api {
+
+int statusFor(Errc code) {
+  switch (code) {
+    case Errc::not_found:
+      return 404;
+    case Errc::already_exists:
+    case Errc::conflict:
+      return 409;
+    case Errc::invalid_argument:
+    case Errc::bad_archive:
+      return 400;
+    case Errc::too_large:
+      return 413;
+    case Errc::unavailable:
+    case Errc::interrupted:
+      return 503;
+    case Errc::io:
+      return 500;
+  }
+  return 500;
+}
+
+std::string_view codeFor(Errc code) {
+  switch (code) {
+    case Errc::not_found:
+      return "not_found";
+    case Errc::already_exists:
+      return "already_exists";
+    case Errc::conflict:
+      return "conflict";
+    case Errc::invalid_argument:
+      return "invalid_argument";
+    case Errc::bad_archive:
+      return "bad_archive";
+    case Errc::too_large:
+      return "too_large";
+    case Errc::io:
+      return "io";
+    case Errc::unavailable:
+      return "unavailable";
+    case Errc::interrupted:
+      return "interrupted";
+  }
+  return "io";
+}
+
+void sendError(ResponseWriter& out, int status, std::string_view code, std::string_view message,
+               const nlohmann::json& extra, const ExtraHeaders& headers) {
+  nlohmann::json body = extra;
+  body["error"] = {{"code", code}, {"message", message}};
+  out.send(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+           "application/json", headers);
+}
+
+void sendError(ResponseWriter& out, const Error& error, const nlohmann::json& extra) {
+  sendError(out, statusFor(error.code), codeFor(error.code), error.message, extra);
+}
+
+void sendJson(ResponseWriter& out, int status, const nlohmann::json& body) {
+  out.send(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+nlohmann::json recordJson(const DeployRecord& r) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : r.stages) stages.push_back({{"name", s.name}, {"ms", s.ms}});
+  return {{"id", r.id},
+          {"site", r.site},
+          {"version", r.version},
+          {"source", r.source},
+          {"trigger", r.trigger},
+          {"status", r.status},
+          {"activated", r.activated},
+          {"started", r.started},
+          {"finished", r.finished},
+          {"files", r.files},
+          {"new_files", r.new_files},
+          {"reused_files", r.reused_files},
+          {"bytes", r.bytes},
+          {"new_bytes", r.new_bytes},
+          {"stages", stages},
+          {"stage", r.stage},
+          {"branch", r.branch},
+          {"commit", r.commit},
+          {"commit_message", r.commit_message},
+          {"error", r.error}};
+}
+
+Result<std::string> readBody(const HttpRequest& request, BodyReader& body, std::uint64_t limit) {
+  auto tooLarge = [&] {
+    return fail(Errc::too_large,
+                "the request body is over the limit of " + std::to_string(limit) + " bytes");
+  };
+  if (request.content_length && *request.content_length > limit) return tooLarge();
+  std::string out;
+  if (request.content_length) out.reserve(static_cast<std::size_t>(*request.content_length));
+  std::vector<std::byte> buffer(64 * 1024);
+  while (true) {
+    auto n = body.read(buffer);
+    if (!n) return tl::unexpected(n.error());
+    if (*n == 0) return out;
+    if (out.size() + *n > limit) return tooLarge();
+    out.append(reinterpret_cast<const char*>(buffer.data()), *n);
+  }
+}
+
+Result<nlohmann::json> readJsonObject(const HttpRequest& request, BodyReader& body,
+                                      std::uint64_t limit) {
+  auto text = readBody(request, body, limit);
+  if (!text) return tl::unexpected(text.error());
+  if (text->empty()) return nlohmann::json::object();
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(*text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 9: ...".
+    std::string what = e.what();
+    auto at = what.find("] ");
+    return fail(Errc::invalid_argument, "the body is not valid JSON: " +
+                                            (at == std::string::npos ? what : what.substr(at + 2)));
+  }
+  if (!parsed.is_object()) return fail(Errc::invalid_argument, "the body must be a JSON object");
+  return parsed;
+}
+
+std::optional<std::string> queryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return std::string(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace cutover::api

@@ -1,0 +1,35 @@
+#include "cli/api_host.h"
+
+#include "cutover/common/config_error.h"
+
+namespace cutover::cli {
+
+Result<std::unique_ptr<ApiHost>> ApiHost::start(const DataDir& data, ApiOptions options) {
+  std::unique_ptr<ApiHost> host(new ApiHost());
+  auto history = History::open(data.root / "deploys.sqlite");
+  if (!history) throw ConfigError("deploy history: " + history.error().message);
+  host->history_ = std::move(*history);
+  auto tokens = TokenStore::open(data.root / "tokens.sqlite");
+  if (!tokens) throw ConfigError("tokens: " + tokens.error().message);
+  host->tokens_ = std::move(*tokens);
+  auto compress_cache = CompressCache::open(data.root / "compresscache.sqlite");
+  if (!compress_cache) throw ConfigError("compress cache: " + compress_cache.error().message);
+  host->compress_cache_ = std::move(*compress_cache);
+  ApiContext context{data.objects,
+                     data.pointers,
+                     host->history_.get(),
+                     host->tokens_.get(),
+                     host->compress_cache_.get(),
+                     data.root};
+  host->server_ = makeApiServer(std::move(context), std::move(options));
+  if (auto started = host->server_->start(); !started) return tl::unexpected(started.error());
+  return host;
+}
+
+ApiHost::~ApiHost() { stop(); }
+
+void ApiHost::stop() {
+  if (server_) server_->stop();
+}
+
+}  // namespace cutover::cli

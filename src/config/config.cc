@@ -1,0 +1,349 @@
+#include "cutover/config/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "cutover/common/names.h"
+
+namespace cutover {
+namespace {
+
+// Reads typed values out of toml++ nodes and turns every problem into
+// "FILE:LINE:COL: what", the position of the offending key or value.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  [[nodiscard]] tl::unexpected<Error> at(const toml::source_region& where,
+                                         const std::string& what) const {
+    return fail(Errc::invalid_argument,
+                fmt::format("{}:{}:{}: {}", file_, where.begin.line, where.begin.column, what));
+  }
+
+  Result<std::string> string(const toml::node& node, std::string_view key) const {
+    if (auto v = node.value<std::string>(); v && node.is_string()) return *v;
+    return at(node.source(), fmt::format("{} must be a string", key));
+  }
+
+  Result<bool> boolean(const toml::node& node, std::string_view key) const {
+    if (node.is_boolean()) return *node.value<bool>();
+    return at(node.source(), fmt::format("{} must be true or false", key));
+  }
+
+  Result<std::int64_t> integer(const toml::node& node, std::string_view key, std::int64_t min,
+                               std::int64_t max) const {
+    if (node.is_integer()) {
+      auto v = *node.value<std::int64_t>();
+      if (v >= min && v <= max) return v;
+    }
+    return at(node.source(), fmt::format("{} must be a whole number from {} to {}", key, min, max));
+  }
+
+  // A whole number of seconds, or a string like "90s", "10m", "1h".
+  Result<std::chrono::seconds> seconds(const toml::node& node, std::string_view key) const {
+    if (node.is_integer() && *node.value<std::int64_t>() >= 0) {
+      return std::chrono::seconds(*node.value<std::int64_t>());
+    }
+    if (node.is_string()) {
+      if (auto d = parseDuration(*node.value<std::string>())) {
+        return std::chrono::ceil<std::chrono::seconds>(*d);
+      }
+    }
+    return at(
+        node.source(),
+        fmt::format("{} must be a number of seconds or a duration like \"90s\", \"10m\", \"1h\"",
+                    key));
+  }
+
+  Result<const toml::table*> table(const toml::node& node, std::string_view key) const {
+    if (const auto* t = node.as_table()) return t;
+    return at(node.source(), fmt::format("{} must be a table", key));
+  }
+
+  [[nodiscard]] tl::unexpected<Error> unknownKey(const toml::key& key, std::string_view where,
+                                                 std::string_view known) const {
+    return at(key.source(),
+              fmt::format("unknown key '{}' in {} (known: {})", key.str(), where, known));
+  }
+
+ private:
+  std::string file_;
+};
+
+nlohmann::json toJson(const toml::node& node) {
+  if (const auto* t = node.as_table()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [k, v] : *t) out[std::string(k.str())] = toJson(v);
+    return out;
+  }
+  if (const auto* a = node.as_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& v : *a) out.push_back(toJson(v));
+    return out;
+  }
+  if (node.is_string()) return *node.value<std::string>();
+  if (node.is_integer()) return *node.value<std::int64_t>();
+  if (node.is_floating_point()) return *node.value<double>();
+  if (node.is_boolean()) return *node.value<bool>();
+  // Dates and times: kept as their TOML text.
+  std::ostringstream text;
+  if (const auto* d = node.as_date()) text << *d;
+  if (const auto* t = node.as_time()) text << *t;
+  if (const auto* dt = node.as_date_time()) text << *dt;
+  return text.str();
+}
+
+// A repo written as a local path becomes absolute (against the config's folder); URLs and
+// scp-like "host:path" stay as written.
+std::string resolveRepo(const std::string& repo, const std::filesystem::path& base) {
+  if (repo.find("://") != std::string::npos) return repo;
+  auto colon = repo.find(':');
+  auto slash = repo.find('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon < slash)) return repo;
+  std::filesystem::path p(repo);
+  if (p.is_relative()) p = base / p;
+  return p.lexically_normal().string();
+}
+
+constexpr std::string_view kSiteKeys =
+    "repo, branch, build, output, env, build_timeout, hosts, settings, poll_interval, "
+    "webhook_secret, secret_env, sandbox, sandbox_network";
+
+Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml::node& node,
+                             const std::filesystem::path& base) {
+  SiteConfig site;
+  site.name = std::string(name.str());
+  if (auto ok = validateSiteName(site.name); !ok) return r.at(name.source(), ok.error().message);
+  auto table = r.table(node, "sites." + site.name);
+  if (!table) return tl::unexpected(table.error());
+  const std::string where = "[sites." + site.name + "]";
+  for (const auto& [key, value] : **table) {
+    auto k = key.str();
+    std::string full = "sites." + site.name + "." + std::string(k);
+    auto str = [&](std::string& into) -> Result<void> {
+      auto v = r.string(value, full);
+      if (!v) return tl::unexpected(v.error());
+      into = std::move(*v);
+      return {};
+    };
+    Result<void> ok;
+    if (k == "repo") {
+      ok = str(site.repo);
+      if (ok && site.repo.empty()) return r.at(value.source(), full + " must not be empty");
+    } else if (k == "branch") {
+      ok = str(site.branch);
+      if (ok &&
+          (site.branch.empty() || site.branch.find_first_of(" \t\n~^:?*[\\") != std::string::npos ||
+           site.branch.starts_with('-'))) {
+        return r.at(value.source(),
+                    fmt::format("{} '{}' is not a valid branch name", full, site.branch));
+      }
+    } else if (k == "build") {
+      ok = str(site.build);
+    } else if (k == "output") {
+      ok = str(site.output);
+      if (ok) {
+        std::filesystem::path out = std::filesystem::path(site.output).lexically_normal();
+        if (out.is_absolute() || out.empty() || *out.begin() == ".." || out == ".") {
+          return r.at(
+              value.source(),
+              fmt::format("{} '{}' must name a folder inside the checkout (not the checkout "
+                          "itself, which would publish .git)",
+                          full, site.output));
+        }
+      }
+    } else if (k == "env") {
+      auto t = r.table(value, full);
+      if (!t) return tl::unexpected(t.error());
+      for (const auto& [var, val] : **t) {
+        auto name_text = std::string(var.str());
+        if (name_text.empty() || name_text.find('=') != std::string::npos) {
+          return r.at(var.source(),
+                      fmt::format("'{}' is not an environment variable name", name_text));
+        }
+        if (val.is_string()) {
+          site.env[name_text] = *val.value<std::string>();
+        } else if (val.is_integer() || val.is_boolean() || val.is_floating_point()) {
+          site.env[name_text] = toJson(val).dump();
+        } else {
+          return r.at(val.source(), fmt::format("{}.{} must be a string", full, name_text));
+        }
+      }
+    } else if (k == "build_timeout") {
+      auto v = r.seconds(value, full);
+      if (!v) return tl::unexpected(v.error());
+      if (v->count() == 0) return r.at(value.source(), full + " must be more than 0");
+      site.build_timeout = *v;
+    } else if (k == "hosts") {
+      const auto* a = value.as_array();
+      if (a == nullptr) return r.at(value.source(), full + " must be an array of host names");
+      for (const auto& h : *a) {
+        auto v = r.string(h, full + "[]");
+        if (!v) return tl::unexpected(v.error());
+        auto host = normalizeHost(*v);
+        if (host.empty()) return r.at(h.source(), full + " holds an empty host name");
+        site.hosts.push_back(std::move(host));
+      }
+    } else if (k == "settings") {
+      if (!value.is_table()) return r.at(value.source(), full + " must be a table");
+      site.settings = toJson(value);
+    } else if (k == "poll_interval") {
+      auto v = r.seconds(value, full);
+      if (!v) return tl::unexpected(v.error());
+      site.poll_interval = *v;
+    } else if (k == "webhook_secret") {
+      ok = str(site.webhook_secret);
+    } else if (k == "secret_env") {
+      ok = str(site.secret_env);
+    } else if (k == "sandbox") {
+      auto v = r.boolean(value, full);
+      if (!v) return tl::unexpected(v.error());
+      site.sandbox = *v;
+    } else if (k == "sandbox_network") {
+      auto v = r.boolean(value, full);
+      if (!v) return tl::unexpected(v.error());
+      site.sandbox_network = *v;
+    } else {
+      return r.unknownKey(key, where, kSiteKeys);
+    }
+    if (!ok) return tl::unexpected(ok.error());
+  }
+  if (site.builds()) {
+    if (site.build.empty()) {
+      return r.at(name.source(), fmt::format("{}: a build command (build = \"...\") is required "
+                                             "when repo is set",
+                                             where));
+    }
+    site.repo = resolveRepo(site.repo, base);
+  } else {
+    for (std::string_view needs_repo : {"build", "poll_interval"}) {
+      if (table.value()->contains(needs_repo)) {
+        return r.at(table.value()->get(needs_repo)->source(),
+                    fmt::format("{}: {} is set but repo is not", where, needs_repo));
+      }
+    }
+  }
+  if (!site.webhook_secret.empty() && !site.secret_env.empty()) {
+    return r.at(name.source(),
+                fmt::format("{}: set webhook_secret or secret_env, not both", where));
+  }
+  return site;
+}
+
+constexpr std::string_view kTopKeys = "data_dir, store, pointers, workers, serve, api, sites";
+
+}  // namespace
+
+std::string SiteConfig::resolveWebhookSecret() const {
+  if (!webhook_secret.empty()) return webhook_secret;
+  if (secret_env.empty()) return {};
+  const char* v = std::getenv(secret_env.c_str());
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+const SiteConfig* Config::site(std::string_view name) const {
+  for (const auto& s : sites) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end == text.data() || n < 0) return std::nullopt;
+  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  if (unit.empty() || unit == "s") return std::chrono::seconds(n);
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "m") return std::chrono::minutes(n);
+  if (unit == "h") return std::chrono::hours(n);
+  return std::nullopt;
+}
+
+Result<Config> parseConfig(std::string_view text, const std::filesystem::path& file) {
+  Reader r(file.string());
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    return r.at(e.source(), std::string(e.description()));
+  }
+  Config config;
+  config.file = file;
+  auto base = std::filesystem::absolute(file).parent_path();
+  std::set<std::string> hosts_seen;
+  for (const auto& [key, value] : root) {
+    auto k = key.str();
+    if (k == "data_dir") {
+      auto v = r.string(value, k);
+      if (!v) return tl::unexpected(v.error());
+      if (v->empty()) return r.at(value.source(), "data_dir must not be empty");
+      std::filesystem::path p(*v);
+      config.data_dir = (p.is_relative() ? base / p : p).lexically_normal();
+    } else if (k == "store" || k == "pointers") {
+      auto v = r.string(value, k);
+      if (!v) return tl::unexpected(v.error());
+      (k == "store" ? config.store : config.pointers) = *v;
+    } else if (k == "workers") {
+      auto v = r.integer(value, k, 1, 64);
+      if (!v) return tl::unexpected(v.error());
+      config.workers = static_cast<unsigned>(*v);
+    } else if (k == "serve" || k == "api") {
+      auto t = r.table(value, k);
+      if (!t) return tl::unexpected(t.error());
+      for (const auto& [sub, subvalue] : **t) {
+        if (sub.str() != "listen") {
+          return r.unknownKey(sub, "[" + std::string(k) + "]", "listen");
+        }
+        auto v = r.string(subvalue, std::string(k) + ".listen");
+        if (!v) return tl::unexpected(v.error());
+        if (v->rfind(':') == std::string::npos) {
+          return r.at(subvalue.source(), fmt::format("{}.listen '{}' must be HOST:PORT", k, *v));
+        }
+        (k == "serve" ? config.serve_listen : config.api_listen) = *v;
+      }
+    } else if (k == "sites") {
+      auto t = r.table(value, "sites");
+      if (!t) return tl::unexpected(t.error());
+      for (const auto& [name, site_node] : **t) {
+        auto site = parseSite(r, name, site_node, base);
+        if (!site) return tl::unexpected(site.error());
+        for (const auto& h : site->hosts) {
+          if (!hosts_seen.insert(h).second) {
+            return r.at(site_node.source(),
+                        fmt::format("host '{}' is listed by more than one site", h));
+          }
+        }
+        config.sites.push_back(std::move(*site));
+      }
+    } else {
+      return r.unknownKey(key, "the top level", kTopKeys);
+    }
+  }
+  std::sort(config.sites.begin(), config.sites.end(),
+            [](const SiteConfig& a, const SiteConfig& b) { return a.name < b.name; });
+  return config;
+}
+
+Result<Config> loadConfig(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) {
+      return fail(Errc::not_found, fmt::format("config file {} does not exist", file.string()));
+    }
+    return fail(Errc::io, fmt::format("cannot read config file {}", file.string()));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), file);
+}
+
+}  // namespace cutover

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace cutover::edge {
+
+// Skew protection: one page load stays on one version. An HTML document sets a cookie naming its
+// version and when it was served; the page's later requests (scripts, styles, fetches) carry it
+// and are served from that version while it is stored and the cookie is inside its window.
+inline constexpr std::string_view kPinCookie = "cutover_pin";
+inline constexpr std::string_view kPinHeader = "x-cutover-pin";
+inline constexpr std::string_view kPinQuery = "dpl";
+
+// "cutover_pin=<version>.<unix seconds>; Path=/; Max-Age=<window>; HttpOnly; SameSite=Lax".
+void formatPinCookie(std::string& out, std::string_view version, std::time_t now,
+                     std::uint32_t window_seconds);
+
+// The version a Cookie field pins, if it carries our cookie, well-formed, issued no more than
+// `window_seconds` ago (and not in the future beyond a minute of clock skew); else empty.
+[[nodiscard]] std::string_view pinnedByCookie(std::string_view cookie_field, std::time_t now,
+                                              std::uint32_t window_seconds);
+
+// The value of `dpl` in a raw query string ("a=1&dpl=v&b"), or empty.
+[[nodiscard]] std::string_view pinnedByQuery(std::string_view query);
+
+// Whether a request is a top-level navigation (which always gets the live version): by
+// Sec-Fetch-Mode when the browser sends it, else by an Accept that asks for HTML.
+[[nodiscard]] bool isNavigation(std::string_view sec_fetch_mode, std::string_view accept);
+
+}  // namespace cutover::edge

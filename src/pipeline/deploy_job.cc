@@ -1,0 +1,157 @@
+#include "pipeline/deploy_job.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "cutover/pipeline/workers.h"
+#include "cutover/store/manifest.h"
+#include "pipeline/build/build.h"
+
+namespace cutover {
+namespace {
+
+// Keeps the record and the history in step as the deploy moves through its stages.
+class Recorder {
+ public:
+  Recorder(DeployRecord& record, History& history) : record_(record), history_(history) {}
+
+  void stage(std::string_view name, std::int64_t at_ms = nowUnixMs()) {
+    record_.stage = std::string(name);
+    record_.timeline.push_back({std::string(name), at_ms});
+    save();
+  }
+
+  void finish(const Result<DeployReport>& result) {
+    record_.status = result ? "succeeded" : "failed";
+    if (!result) record_.error = result.error().message;
+    record_.stage.clear();
+    record_.finished = nowRfc3339();
+    record_.timeline.push_back({"finished", nowUnixMs()});
+    save();
+  }
+
+  void save() {
+    // The deploy goes on without its record rather than fail for it; say so where it is seen.
+    if (auto r = history_.update(record_); !r) {
+      std::fprintf(stderr, "cutover: recording deploy %s: %s\n", record_.id.c_str(),
+                   r.error().message.c_str());
+    }
+  }
+
+ private:
+  DeployRecord& record_;
+  History& history_;
+};
+
+void takeReport(DeployRecord& record, const DeployReport& report) {
+  record.version = report.version;
+  record.activated = report.activated;
+  record.files = report.files;
+  record.new_files = report.new_files;
+  record.reused_files = report.reused_files;
+  record.bytes = report.bytes;
+  record.new_bytes = report.new_bytes;
+  record.stages.insert(record.stages.end(), report.stages.begin(), report.stages.end());
+}
+
+// Stores and activates `source` through deploy(), with the stage marks "uploading" and, from
+// deploy()'s own timings, "activating".
+Result<DeployReport> storeAndActivate(DeployRecord& record, Recorder& recorder,
+                                      const PipelineContext& context,
+                                      const std::filesystem::path& source,
+                                      const std::string& version_prefix, build::BuildLog& log) {
+  // deploy() records nothing itself here: this record is the deploy's. Build outputs live in a
+  // fresh workspace every time, so the stat cache would only gather dead paths.
+  PipelineContext quiet = context;
+  quiet.history = nullptr;
+  quiet.stat_cache = nullptr;
+  DeployOptions options;
+  options.site = record.site;
+  options.source = source;
+  options.trigger = record.trigger;
+  options.version_prefix = version_prefix;
+  options.deploy_id = record.id;
+  auto uploading_at = nowUnixMs();
+  recorder.stage("uploading", uploading_at);
+  log.note("storing " + source.filename().string());
+  auto report = deploy(quiet, options);
+  if (report) {
+    double before_flip = 0;
+    for (const auto& s : report->stages) {
+      if (s.name != "activate") before_flip += s.ms;
+    }
+    if (report->activated) {
+      record.timeline.push_back(
+          {"activating", uploading_at + static_cast<std::int64_t>(before_flip)});
+    }
+    takeReport(record, *report);
+    log.note(fmt::format("stored version {}: {} files ({} new)", report->version, report->files,
+                         report->new_files));
+    if (report->activated) log.note(fmt::format("live: {} → {}", record.site, report->version));
+  }
+  return report;
+}
+
+Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Config& config,
+                              const PipelineContext& context, const std::filesystem::path& data_dir,
+                              build::BuildLog& log, std::stop_token stop) {
+  const SiteConfig* site = config.site(record.site);
+  if (site == nullptr || !site->builds()) {
+    return fail(Errc::invalid_argument,
+                fmt::format("site {} has no repo in {}, so there is nothing to build", record.site,
+                            config.file.string()));
+  }
+  build::BuildPlan plan;
+  plan.site = *site;
+  if (record.branch.empty()) record.branch = site->branch;
+  plan.ref = record.commit.empty() ? record.branch : record.commit;
+  plan.hidden = data_dir;
+  build::Workspace workspace(data_dir / "tmp" / ("build-" + record.id));
+  auto started = nowUnixMs();
+  auto built = build::buildSite(
+      plan, workspace, log, [&](std::string_view stage) { recorder.stage(stage); }, stop);
+  if (!built) return tl::unexpected(built.error());
+  record.commit = built->commit.sha;
+  record.commit_message = built->commit.subject;
+  record.commit_author = built->commit.author;
+  record.source = fmt::format("{}@{}", site->repo, built->commit.sha.substr(0, 12));
+  double fetch_ms = 0;
+  for (const auto& m : record.timeline) {
+    if (m.name == "building") fetch_ms = static_cast<double>(m.at_ms - started);
+  }
+  record.stages.push_back({"fetch", fetch_ms});
+  record.stages.push_back({"build", built->command_ms});
+  recorder.save();
+  return storeAndActivate(record, recorder, context, built->output, built->commit.sha.substr(0, 7),
+                          log);
+}
+
+}  // namespace
+
+void runDeployJob(DeployRecord record, const Config& config, const PipelineContext& context,
+                  const std::filesystem::path& data_dir, std::stop_token stop) {
+  Recorder recorder(record, *context.history);
+  if (record.log.empty()) record.log = deployLogPath(data_dir, record.id).string();
+  auto log = build::BuildLog::open(record.log);
+  if (!log) {
+    recorder.finish(tl::unexpected(log.error()));
+    return;
+  }
+  (*log)->note(fmt::format("deploy {} of {} ({})", record.id, record.site, record.trigger));
+  Result<DeployReport> result;
+  if (!record.archive.empty()) {
+    record.source = std::filesystem::path(record.archive).filename().string();
+    result = storeAndActivate(record, recorder, context, record.archive, "", **log);
+  } else {
+    result = runBuild(record, recorder, config, context, data_dir, **log, stop);
+  }
+  if (!result) (*log)->note("failed: " + result.error().message);
+  if (record.remove_archive && !record.archive.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(record.archive, ec);
+  }
+  recorder.finish(result);
+}
+
+}  // namespace cutover

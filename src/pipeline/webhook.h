@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cutover/config/config.h"
+
+namespace cutover {
+
+class Workers;
+
+// A request's headers as received: names in any case.
+using WebhookHeaders = std::vector<std::pair<std::string, std::string>>;
+
+// What to do with a webhook delivery. The HTTP layer answers with `status` and `message`.
+struct WebhookVerdict {
+  int status = 400;       // 401 bad or missing signature, 400 malformed, 202 accepted or ignored
+  bool accepted = false;  // a push to the site's branch: build it
+  std::string message;    // says why, for the response body
+  std::string provider;   // "github", "gitea", "gitlab" once recognised
+  std::string branch;     // accepted: the branch pushed
+  std::string after;      // accepted: the commit it now points to
+  std::string pusher;     // accepted: who pushed (may be empty)
+  std::string deploy_id;  // acceptWebhook: the deploy queued
+};
+
+// Checks one delivery for `site` without side effects:
+//   GitHub  X-GitHub-Event: push, X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body, hex>
+//   Gitea   X-Gitea-Event: push,  X-Gitea-Signature: <HMAC-SHA256 of the body, hex>
+//   GitLab  X-Gitlab-Event: Push Hook, X-Gitlab-Token: <the secret>
+// The signature is checked first, in constant time, against the site's secret (webhook_secret
+// or $secret_env); a site without one accepts no webhook. Then: another event, a tag, another
+// branch or a deleted branch → 202, ignored, the message says which; a body that is not the
+// push JSON → 400.
+[[nodiscard]] WebhookVerdict verifyWebhook(const SiteConfig& site, const WebhookHeaders& headers,
+                                           std::string_view body);
+
+// verifyWebhook, and on accept queues a build of the pushed commit (trigger "webhook") and sets
+// deploy_id. If queueing fails the verdict becomes 503 with the reason.
+[[nodiscard]] WebhookVerdict acceptWebhook(Workers& workers, const SiteConfig& site,
+                                           const WebhookHeaders& headers, std::string_view body);
+
+}  // namespace cutover

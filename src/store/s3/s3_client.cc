@@ -1,0 +1,481 @@
+#include "store/s3/s3_client.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "store/s3/s3_xml.h"
+
+namespace cutover {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kEmptySha256 =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+constexpr auto kBackoffBase = std::chrono::milliseconds(100);
+constexpr auto kBackoffCap = std::chrono::milliseconds(2000);
+constexpr std::size_t kMaxIdleLanes = 16;
+
+void globalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+bool retryableStatus(long status) {
+  return status == 429 || (status >= 500 && status != 501 && status != 505);
+}
+
+// Network trouble worth another attempt; the rest (a bad URL, a local read or write failure, a
+// certificate that does not verify) fails the same way every time.
+bool retryableCurlCode(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_WEIRD_SERVER_REPLY:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::chrono::milliseconds backoff(unsigned attempt) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto ceiling = std::min<std::chrono::milliseconds>(
+      kBackoffCap, kBackoffBase * (1U << std::min(attempt - 1, 10U)));
+  std::uniform_int_distribution<std::int64_t> pick(0, ceiling.count());
+  return std::chrono::milliseconds(pick(rng));
+}
+
+std::string describeAttempts(unsigned attempts, Clock::time_point start) {
+  auto took = std::chrono::duration<double>(Clock::now() - start).count();
+  return attempts == 1 ? fmt::format("1 attempt, {:.1f} s", took)
+                       : fmt::format("{} attempts over {:.1f} s", attempts, took);
+}
+
+// One request on its way: the state its callbacks see.
+struct Transfer {
+  const S3Request* request = nullptr;
+  S3Response response;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string url;
+  std::uint64_t read_at = 0;  // body bytes handed to curl in this attempt
+  bool local_failure = false;
+  std::string local_error;
+  char error[CURL_ERROR_SIZE] = {};
+  Clock::time_point started;
+  Clock::time_point retry_at;
+  std::optional<Result<S3Response>> result;
+
+  void resetForAttempt() {
+    response.status = 0;
+    response.body.clear();
+    response.body_size = 0;
+    response.headers.clear();
+    read_at = 0;
+    error[0] = '\0';
+    if (request->response_fd >= 0 && ::ftruncate(request->response_fd, 0) != 0) {
+      local_failure = true;
+      local_error = fmt::format("truncate the download file: {}", std::strerror(errno));
+    }
+  }
+};
+
+std::size_t onRead(char* buffer, std::size_t size, std::size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const S3Request& r = *t.request;
+  std::size_t room = size * count;
+  if (r.body_fd < 0) {
+    std::size_t n = std::min<std::size_t>(room, r.body.size() - t.read_at);
+    std::memcpy(buffer, r.body.data() + t.read_at, n);
+    t.read_at += n;
+    return n;
+  }
+  std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(room, r.body_size - t.read_at));
+  if (n == 0) return 0;
+  while (true) {
+    ssize_t got = ::pread(r.body_fd, buffer, n, static_cast<off_t>(r.body_offset + t.read_at));
+    if (got > 0) {
+      t.read_at += static_cast<std::uint64_t>(got);
+      return static_cast<std::size_t>(got);
+    }
+    if (got < 0 && errno == EINTR) continue;
+    t.local_failure = true;
+    t.local_error = got == 0 ? std::string("the file to upload is shorter than expected")
+                             : fmt::format("read the file to upload: {}", std::strerror(errno));
+    return CURL_READFUNC_ABORT;
+  }
+}
+
+int onSeek(void* user, curl_off_t offset, int origin) {
+  auto& t = *static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+  t.read_at = static_cast<std::uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+std::size_t onWrite(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  std::size_t n = size * count;
+  long status = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+  int fd = t.request->response_fd;
+  if (fd >= 0 && status >= 200 && status < 300) {
+    std::size_t done = 0;
+    while (done < n) {
+      ssize_t w =
+          ::pwrite(fd, data + done, n - done, static_cast<off_t>(t.response.body_size + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        t.local_failure = true;
+        t.local_error = fmt::format("write the download file: {}", std::strerror(errno));
+        return 0;  // aborts the transfer
+      }
+      done += static_cast<std::size_t>(w);
+    }
+  } else {
+    t.response.body.append(data, n);
+  }
+  t.response.body_size += n;
+  return n;
+}
+
+std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  std::size_t n = size * count;
+  std::string_view line(data, n);
+  if (line.starts_with("HTTP/")) {  // a new response (after a 100, or a retry): start over
+    t.response.headers.clear();
+    return n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  t.response.headers.emplace_back(std::move(name), std::string(value));
+  return n;
+}
+
+}  // namespace
+
+std::string S3Response::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
+struct S3Client::Lane {
+  CURLM* multi = nullptr;
+  std::vector<CURL*> idle;
+
+  explicit Lane(long max_connections) : multi(curl_multi_init()) {
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, max_connections);
+  }
+  ~Lane() {
+    for (CURL* easy : idle) curl_easy_cleanup(easy);
+    curl_multi_cleanup(multi);
+  }
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
+
+  CURL* take() {
+    if (idle.empty()) return curl_easy_init();
+    CURL* easy = idle.back();
+    idle.pop_back();
+    curl_easy_reset(easy);
+    return easy;
+  }
+};
+
+S3Client::S3Client(S3Config config)
+    : config_(std::move(config)), sigv4_(fmt::format("aws:amz:{}:s3", config_.region)) {
+  globalInit();
+}
+
+S3Client::~S3Client() = default;
+
+std::unique_ptr<S3Client::Lane> S3Client::takeLane() {
+  {
+    std::lock_guard lock(lanes_mutex_);
+    if (!idle_lanes_.empty()) {
+      auto lane = std::move(idle_lanes_.back());
+      idle_lanes_.pop_back();
+      return lane;
+    }
+  }
+  return std::make_unique<Lane>(static_cast<long>(config_.parallel) + 4);
+}
+
+void S3Client::giveBack(std::unique_ptr<Lane> lane) {
+  std::lock_guard lock(lanes_mutex_);
+  if (idle_lanes_.size() < kMaxIdleLanes) idle_lanes_.push_back(std::move(lane));
+}
+
+Result<S3Response> S3Client::send(const S3Request& request) {
+  auto results = sendAll(std::span(&request, 1));
+  return std::move(results.front());
+}
+
+std::vector<Result<S3Response>> S3Client::sendAll(std::span<const S3Request> requests,
+                                                  unsigned max_parallel) {
+  std::vector<Transfer> transfers(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) transfers[i].request = &requests[i];
+  if (requests.empty()) return {};
+
+  auto lane = takeLane();
+  const std::string payload_unsigned = "x-amz-content-sha256: UNSIGNED-PAYLOAD";
+  const long timeout_s =
+      std::max<long>(1, static_cast<long>((config_.timeout.count() + 999) / 1000));
+
+  auto start = [&](Transfer& t) {
+    const S3Request& r = *t.request;
+    t.easy = lane->take();
+    t.resetForAttempt();
+    ++t.response.attempts;
+    if (t.response.attempts == 1) t.started = Clock::now();
+    CURL* e = t.easy;
+    t.url = config_.url(r.key, r.query);
+    curl_easy_setopt(e, CURLOPT_URL, t.url.c_str());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error);
+    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+    curl_easy_setopt(e, CURLOPT_USERNAME, config_.access_key.c_str());
+    curl_easy_setopt(e, CURLOPT_PASSWORD, config_.secret_key.c_str());
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min<std::int64_t>(config_.timeout.count(), 10000)));
+    // A stalled attempt fails after `timeout` without a byte moving; a slow but moving upload of
+    // a large blob does not.
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout_s);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onWrite);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeader);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    // curl asks "Expect: 100-continue" before a body over 1 MiB and would wait up to a second for
+    // the answer; send the body at once instead. (Removing the header with "Expect:" is no
+    // option: curl signs every header it is given, the empty one too, and the signature breaks.)
+    curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+
+    bool has_body = r.body_fd >= 0 || !r.body.empty() || r.method == "PUT" || r.method == "POST";
+    std::uint64_t body_size = r.body_fd >= 0 ? r.body_size : r.body.size();
+    if (r.method == "HEAD") {
+      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (r.method == "PUT") {
+      curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body_size));
+    } else if (r.method == "POST") {
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_size));
+    } else if (r.method != "GET") {
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    }
+    if (has_body) {
+      curl_easy_setopt(e, CURLOPT_READFUNCTION, &onRead);
+      curl_easy_setopt(e, CURLOPT_READDATA, &t);
+      curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &onSeek);
+      curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
+    }
+
+    curl_slist_free_all(t.headers);
+    t.headers = nullptr;
+    for (const auto& h : r.headers) t.headers = curl_slist_append(t.headers, h.c_str());
+    // curl signs with this value as the payload hash; radosgw refuses a request without it.
+    std::string payload =
+        !r.payload_sha256.empty()
+            ? "x-amz-content-sha256: " + r.payload_sha256
+            : (has_body ? payload_unsigned : "x-amz-content-sha256: " + std::string(kEmptySha256));
+    t.headers = curl_slist_append(t.headers, payload.c_str());
+    if (!config_.session_token.empty()) {
+      std::string token = "x-amz-security-token: " + config_.session_token;
+      t.headers = curl_slist_append(t.headers, token.c_str());
+    }
+    bool typed = std::any_of(r.headers.begin(), r.headers.end(), [](const std::string& h) {
+      return h.size() > 13 && strncasecmp(h.c_str(), "content-type:", 13) == 0;
+    });
+    if (r.method == "POST" && !typed) {
+      t.headers = curl_slist_append(t.headers, "Content-Type: application/xml");
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
+    curl_multi_add_handle(lane->multi, e);
+  };
+
+  auto release = [&](Transfer& t) {
+    curl_multi_remove_handle(lane->multi, t.easy);
+    lane->idle.push_back(t.easy);
+    t.easy = nullptr;
+  };
+
+  std::deque<std::size_t> ready;
+  for (std::size_t i = 0; i < transfers.size(); ++i) ready.push_back(i);
+  std::vector<std::size_t> waiting;  // backing off before a retry
+  std::size_t active = 0;
+  std::size_t finished = 0;
+  const std::size_t parallel = max_parallel != 0 ? max_parallel : std::max(1U, config_.parallel);
+
+  auto finishTransfer = [&](Transfer& t, CURLcode code) {
+    const S3Request& r = *t.request;
+    std::string what = r.what.empty() ? fmt::format("{} {}", r.method, r.key) : r.what;
+    long status = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+    bool sent_body = r.body_fd >= 0 ? r.body_size > 0 : !r.body.empty();
+    if (code == CURLE_OK && sent_body && (status < 200 || status >= 300)) {
+      // A service may answer a request early (radosgw does, refusing a signature) and leave
+      // the body it did not read in the connection, where it would prefix the next request on
+      // it. Shut the connection down: curl sees it dead and opens a fresh one next time.
+      curl_socket_t socket = CURL_SOCKET_BAD;
+      if (curl_easy_getinfo(t.easy, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK &&
+          socket != CURL_SOCKET_BAD) {
+        ::shutdown(socket, SHUT_RDWR);
+      }
+    }
+    release(t);
+    --active;
+    if (t.local_failure) {
+      t.result = fail(Errc::io, fmt::format("{}: {}", what, t.local_error));
+      ++finished;
+      return;
+    }
+    bool retry = false;
+    std::string problem;
+    if (code != CURLE_OK) {
+      problem = t.error[0] != '\0' ? std::string(t.error) : std::string(curl_easy_strerror(code));
+      if (!retryableCurlCode(code)) {
+        t.result = fail(Errc::io, fmt::format("{}: {}: {}", what, config_.endpoint(), problem));
+        ++finished;
+        return;
+      }
+      retry = true;
+    } else {
+      t.response.status = status;
+      if (retryableStatus(status)) {
+        retry = true;
+        auto body = s3xml::parseError(t.response.body);
+        problem = fmt::format("answered {}{}", status,
+                              body && !body->code.empty() ? " " + body->code : std::string());
+      }
+    }
+    if (retry && t.response.attempts <= config_.retries) {
+      t.retry_at = Clock::now() + backoff(t.response.attempts);
+      waiting.push_back(static_cast<std::size_t>(&t - transfers.data()));
+      return;
+    }
+    if (retry) {
+      std::string attempts = describeAttempts(t.response.attempts, t.started);
+      t.result = code != CURLE_OK
+                     ? fail(Errc::unavailable,
+                            fmt::format("{}: S3 service {} could not be reached: {} ({})", what,
+                                        config_.endpoint(), problem, attempts))
+                     : fail(Errc::unavailable, fmt::format("{}: S3 service {} {} ({})", what,
+                                                           config_.endpoint(), problem, attempts));
+    } else {
+      t.result = std::move(t.response);
+    }
+    ++finished;
+  };
+
+  while (finished < transfers.size()) {
+    auto now = Clock::now();
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      if (transfers[*it].retry_at <= now) {
+        ready.push_back(*it);
+        it = waiting.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    while (active < parallel && !ready.empty()) {
+      start(transfers[ready.front()]);
+      ready.pop_front();
+      ++active;
+    }
+    int running = 0;
+    curl_multi_perform(lane->multi, &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(lane->multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      finishTransfer(*t, msg->data.result);
+    }
+    if (finished == transfers.size()) break;
+    if (active < parallel && !ready.empty()) continue;
+
+    auto wait = std::chrono::milliseconds(1000);
+    if (!waiting.empty()) {
+      auto next = std::min_element(waiting.begin(), waiting.end(), [&](auto a, auto b) {
+        return transfers[a].retry_at < transfers[b].retry_at;
+      });
+      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(transfers[*next].retry_at -
+                                                                         Clock::now());
+      wait = std::clamp(until, std::chrono::milliseconds(0), wait);
+    }
+    if (active > 0) {
+      curl_multi_poll(lane->multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);
+    } else if (wait.count() > 0) {
+      std::this_thread::sleep_for(wait);
+    }
+  }
+
+  for (auto& t : transfers) curl_slist_free_all(t.headers);
+  giveBack(std::move(lane));
+  std::vector<Result<S3Response>> out;
+  out.reserve(transfers.size());
+  for (auto& t : transfers) out.push_back(std::move(*t.result));
+  return out;
+}
+
+Error S3Client::errorFor(const S3Request& request, const S3Response& response) const {
+  std::string what =
+      request.what.empty() ? fmt::format("{} {}", request.method, request.key) : request.what;
+  auto body = s3xml::parseError(response.body);
+  std::string code = body ? body->code : std::string();
+  std::string detail =
+      code.empty() ? std::to_string(response.status) : fmt::format("{} {}", response.status, code);
+  if (body && !body->message.empty()) detail += ": " + body->message;
+  if (response.status == 403) {
+    return Error{Errc::io,
+                 fmt::format("{}: S3 service {} refused the credentials for bucket {} ({}); check "
+                             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                             what, config_.endpoint(), config_.bucket, detail)};
+  }
+  if (response.status == 404 && code == "NoSuchBucket") {
+    return Error{Errc::io, fmt::format("{}: bucket {} does not exist at {}", what, config_.bucket,
+                                       config_.endpoint())};
+  }
+  if (response.status == 404) return Error{Errc::not_found, fmt::format("{}: not found", what)};
+  return Error{Errc::io,
+               fmt::format("{}: S3 service {} answered {}", what, config_.endpoint(), detail)};
+}
+
+}  // namespace cutover

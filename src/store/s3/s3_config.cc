@@ -1,0 +1,269 @@
+#include "store/s3/s3_config.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <vector>
+
+namespace cutover {
+namespace {
+
+constexpr std::string_view kScheme = "s3://";
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::string(value) : std::string();
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+Result<std::string> percentDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    int hi = i + 2 < text.size() ? hexValue(text[i + 1]) : -1;
+    int lo = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+      return fail(Errc::invalid_argument, fmt::format("bad percent-escape in '{}'", text));
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// Bucket names as S3 allows them (3-63 of a-z 0-9 . -), plus '_', which older services allow.
+bool validBucket(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return std::isalnum(static_cast<unsigned char>(name.front())) != 0 &&
+         std::isalnum(static_cast<unsigned char>(name.back())) != 0;
+}
+
+Result<std::uint64_t> parseNumber(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    return fail(Errc::invalid_argument, fmt::format("'{}' is not a number", text));
+  }
+  return value;
+}
+
+Result<std::uint64_t> parseSize(std::string_view text) {
+  std::uint64_t unit = 1;
+  for (auto [suffix, factor] : {std::pair<std::string_view, std::uint64_t>{"KiB", 1ULL << 10},
+                                {"MiB", 1ULL << 20},
+                                {"GiB", 1ULL << 30}}) {
+    if (text.ends_with(suffix)) {
+      text.remove_suffix(suffix.size());
+      unit = factor;
+      break;
+    }
+  }
+  auto n = parseNumber(text);
+  if (!n) return fail(Errc::invalid_argument, fmt::format("'{}' is not a size", text));
+  return *n * unit;
+}
+
+Result<bool> parseYesNo(std::string_view text) {
+  if (text == "yes" || text == "true" || text == "1") return true;
+  if (text == "no" || text == "false" || text == "0") return false;
+  return fail(Errc::invalid_argument, fmt::format("'{}' is not yes or no", text));
+}
+
+// Splits "http(s)://host[:port][/]" into scheme and host[:port].
+Result<void> parseEndpoint(std::string_view endpoint, S3Config& config) {
+  auto sep = endpoint.find("://");
+  if (sep == std::string_view::npos) {
+    return fail(Errc::invalid_argument,
+                fmt::format("endpoint '{}' is not a URL like http://127.0.0.1:7480", endpoint));
+  }
+  config.scheme = std::string(endpoint.substr(0, sep));
+  if (config.scheme != "http" && config.scheme != "https") {
+    return fail(Errc::invalid_argument,
+                fmt::format("endpoint '{}' must start with http:// or https://", endpoint));
+  }
+  std::string_view host = endpoint.substr(sep + 3);
+  if (host.ends_with('/')) host.remove_suffix(1);
+  if (host.empty() || host.find_first_of("/?#@ ") != std::string_view::npos) {
+    return fail(
+        Errc::invalid_argument,
+        fmt::format("endpoint '{}' must be scheme://host[:port], without a path", endpoint));
+  }
+  config.host = std::string(host);
+  return {};
+}
+
+}  // namespace
+
+std::string uriEncode(std::string_view text, bool keep_slash) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out += c;
+    } else {
+      out += fmt::format("%{:02X}", u);
+    }
+  }
+  return out;
+}
+
+std::string S3Config::endpoint() const {
+  if (virtual_hosted) return fmt::format("{}://{}.{}", scheme, bucket, host);
+  return fmt::format("{}://{}", scheme, host);
+}
+
+std::string S3Config::url(std::string_view key, std::string_view query) const {
+  std::string out = virtual_hosted ? fmt::format("{}://{}.{}/", scheme, bucket, host)
+                                   : fmt::format("{}://{}/{}/", scheme, host, bucket);
+  out += uriEncode(key, true);
+  if (!query.empty()) {
+    out += '?';
+    out += query;
+  }
+  return out;
+}
+
+Result<S3Config> parseS3Uri(std::string_view uri) {
+  auto bad = [&](std::string_view why) {
+    return fail(Errc::invalid_argument, fmt::format("object store URI '{}': {}", uri, why));
+  };
+  if (!uri.starts_with(kScheme)) return bad("must start with s3://");
+  S3Config config;
+  config.uri = std::string(uri);
+  std::string_view rest = uri.substr(kScheme.size());
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  auto slash = rest.find('/');
+  config.bucket = std::string(rest.substr(0, slash));
+  if (!validBucket(config.bucket)) {
+    return bad(
+        fmt::format("'{}' is not a bucket name (3-63 of a-z, 0-9, '.', '-')", config.bucket));
+  }
+  if (slash != std::string_view::npos) {
+    auto prefix = percentDecode(rest.substr(slash + 1));
+    if (!prefix) return bad(prefix.error().message);
+    std::string_view p = *prefix;
+    while (p.starts_with('/')) p.remove_prefix(1);
+    while (p.ends_with('/')) p.remove_suffix(1);
+    if (!p.empty()) config.prefix = std::string(p) + "/";
+  }
+
+  std::string endpoint;
+  std::string addressing;
+  config.region = env("AWS_REGION");
+  if (config.region.empty()) config.region = env("AWS_DEFAULT_REGION");
+  if (config.region.empty()) config.region = "us-east-1";
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) return bad(fmt::format("option '{}' has no value", pair));
+    std::string_view name = pair.substr(0, eq);
+    auto value = percentDecode(pair.substr(eq + 1));
+    if (!value) return bad(value.error().message);
+    auto invalid = [&](const Error& error) {
+      return bad(fmt::format("{}: {}", name, error.message));
+    };
+    if (name == "endpoint") {
+      endpoint = *value;
+    } else if (name == "region") {
+      if (value->empty()) return bad("region is empty");
+      config.region = *value;
+    } else if (name == "addressing") {
+      addressing = *value;
+      if (addressing != "path" && addressing != "virtual") {
+        return bad(fmt::format("addressing must be path or virtual, not '{}'", addressing));
+      }
+    } else if (name == "conditional_put") {
+      auto v = parseYesNo(*value);
+      if (!v) return invalid(v.error());
+      config.conditional_put = *v;
+    } else if (name == "part_size") {
+      auto v = parseSize(*value);
+      if (!v) return invalid(v.error());
+      if (*v < (5ULL << 20) || *v > (5ULL << 30)) {
+        return bad("part_size must be between 5MiB and 5GiB (S3's limits for a part)");
+      }
+      config.part_size = *v;
+    } else if (name == "multipart_above") {
+      auto v = parseSize(*value);
+      if (!v) return invalid(v.error());
+      if (*v > (5ULL << 30)) return bad("multipart_above must be at most 5GiB (S3's limit)");
+      config.multipart_above = *v;
+    } else if (name == "page_size") {
+      auto v = parseNumber(*value);
+      if (!v) return invalid(v.error());
+      if (*v < 1 || *v > 1000) return bad("page_size must be between 1 and 1000");
+      config.page_size = static_cast<unsigned>(*v);
+    } else if (name == "parallel") {
+      auto v = parseNumber(*value);
+      if (!v) return invalid(v.error());
+      if (*v < 1 || *v > 256) return bad("parallel must be between 1 and 256");
+      config.parallel = static_cast<unsigned>(*v);
+    } else if (name == "retries") {
+      auto v = parseNumber(*value);
+      if (!v) return invalid(v.error());
+      if (*v > 20) return bad("retries must be at most 20");
+      config.retries = static_cast<unsigned>(*v);
+    } else if (name == "timeout_ms") {
+      auto v = parseNumber(*value);
+      if (!v) return invalid(v.error());
+      if (*v < 1 || *v > 3'600'000) return bad("timeout_ms must be between 1 and 3600000");
+      config.timeout = std::chrono::milliseconds(*v);
+    } else {
+      return bad(fmt::format(
+          "unknown option '{}' (known: endpoint, region, addressing, conditional_put, part_size, "
+          "multipart_above, page_size, parallel, retries, timeout_ms)",
+          name));
+    }
+  }
+
+  if (endpoint.empty()) {
+    config.scheme = "https";
+    config.host = fmt::format("s3.{}.amazonaws.com", config.region);
+    config.virtual_hosted = addressing != "path";
+  } else {
+    if (auto ok = parseEndpoint(endpoint, config); !ok) return bad(ok.error().message);
+    config.virtual_hosted = addressing == "virtual";
+  }
+  if (config.virtual_hosted && config.bucket.find('_') != std::string::npos) {
+    return bad("a bucket name with '_' cannot be a host name: use addressing=path");
+  }
+
+  config.access_key = env("AWS_ACCESS_KEY_ID");
+  config.secret_key = env("AWS_SECRET_ACCESS_KEY");
+  config.session_token = env("AWS_SESSION_TOKEN");
+  if (config.access_key.empty() || config.secret_key.empty()) {
+    return bad(
+        "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment "
+        "(they are never taken from the URI or the command line)");
+  }
+  if (config.access_key.find(':') != std::string::npos) {
+    return bad("AWS_ACCESS_KEY_ID must not contain ':'");
+  }
+  return config;
+}
+
+}  // namespace cutover

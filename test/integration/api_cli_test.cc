@@ -1,0 +1,179 @@
+// The admin API as a user runs it: `cutover serve --api-listen`, tokens made with `cutover token`,
+// deploys sent with `cutover deploy --remote` and by uploading an archive; the edge serves them.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace cutover {
+namespace {
+
+using testing::httpRequest;
+using testing::RunResult;
+using testing::TempDir;
+using testing::writeFile;
+
+class ApiCliTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  std::string data_ = (dir_ / "data").string();
+
+  RunResult cutover(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--data-dir", data_});
+    return testing::runCutover(args);
+  }
+
+  // `cutover serve` with the API; fills api_port_ from its "api on http://HOST:PORT" line.
+  std::unique_ptr<testing::ServerProcess> serve() {
+    auto server = std::make_unique<testing::ServerProcess>(
+        std::vector<std::string>{"--data-dir", data_, "serve", "--listen", "127.0.0.1:0",
+                                 "--threads", "2", "--api-listen", "127.0.0.1:0"});
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string err = server->errors();
+      auto at = err.find("api on http://");
+      auto end = at == std::string::npos ? at : err.find('\n', at);
+      if (end != std::string::npos) {
+        api_port_ = static_cast<std::uint16_t>(std::stoi(err.substr(err.rfind(':', end) + 1)));
+        return server;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "the API did not start: " << server->errors();
+    return server;
+  }
+
+  std::string createToken(const std::string& site) {
+    auto r = cutover({"token", "create", "--site", site, "--name", "test"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string token = r.out.substr(0, r.out.find('\n'));
+    EXPECT_EQ(token.rfind("cut_", 0), 0U) << r.out;
+    return token;
+  }
+
+  RunResult remoteDeploy(const std::string& folder, const std::string& token) {
+    // The token comes from the environment, as the documentation recommends.
+    ::setenv("CUTOVER_TOKEN", token.c_str(), 1);
+    auto r = testing::runCutover({"deploy", folder, "--site", "docs", "--remote",
+                                  "http://127.0.0.1:" + std::to_string(api_port_), "--json"});
+    ::unsetenv("CUTOVER_TOKEN");
+    return r;
+  }
+
+  static bool waitForBody(std::uint16_t port, const std::string& path, const std::string& body) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (httpRequest(port, "docs.localhost", path).body == body) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  std::uint16_t api_port_ = 0;
+};
+
+TEST_F(ApiCliTest, RemoteDeployUploadsOnlyChangedFilesAndTheEdgeServesThem) {
+  std::string token = createToken("docs");
+  ASSERT_FALSE(token.empty());
+  // Only the token's hash is stored.
+  std::string stored = testing::readFile(dir_ / "data" / "tokens.sqlite") +
+                       testing::readFile(dir_ / "data" / "tokens.sqlite-wal");
+  EXPECT_FALSE(stored.empty());
+  EXPECT_EQ(stored.find(token), std::string::npos);
+  EXPECT_EQ(stored.find(token.substr(4)), std::string::npos);
+
+  auto site = dir_ / "public";
+  writeFile(site / "index.html", "<h1>v1</h1>");
+  writeFile(site / "about.html", "about");
+  writeFile(site / "assets" / "app.js", "console.log(1)");
+  writeFile(site / "assets" / "copy.js", "console.log(1)");  // same content as app.js
+  writeFile(site / "404.html", "missing");
+  auto server = serve();
+  ASSERT_NE(api_port_, 0);
+
+  auto first = remoteDeploy(site.string(), token);
+  ASSERT_EQ(first.exit_code, 0) << first.err << first.out;
+  auto j1 = nlohmann::json::parse(first.out);
+  EXPECT_EQ(j1["files"], 5);
+  EXPECT_EQ(j1["blobs"], 4);
+  EXPECT_EQ(j1["uploaded"], 4);
+  EXPECT_EQ(j1["activated"], true);
+  EXPECT_EQ(j1["live_url"], "http://docs.localhost:" + std::to_string(server->port()) + "/");
+  ASSERT_TRUE(waitForBody(server->port(), "/", "<h1>v1</h1>"));
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").headers["x-cutover-version"],
+            j1["version"]);
+
+  writeFile(site / "index.html", "<h1>v2</h1>");
+  auto second = remoteDeploy(site.string(), token);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  auto j2 = nlohmann::json::parse(second.out);
+  EXPECT_EQ(j2["uploaded"], 1);
+  EXPECT_EQ(j2["files"], 5);
+  EXPECT_EQ(j2["previous"], j1["version"]);
+  ASSERT_TRUE(waitForBody(server->port(), "/", "<h1>v2</h1>"));
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/about").body, "about");
+
+  // The history shows both, as remote deploys that succeeded.
+  auto deploys = cutover({"deploys", "docs"});
+  EXPECT_NE(deploys.out.find(j2["version"].get<std::string>()), std::string::npos) << deploys.out;
+
+  // A token for another site is refused, and nothing changes.
+  std::string other = createToken("other");
+  writeFile(site / "index.html", "<h1>v3</h1>");
+  auto refused = remoteDeploy(site.string(), other);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("403"), std::string::npos) << refused.err;
+  auto no_token = testing::runCutover({"deploy", site.string(), "--site", "docs", "--remote",
+                                       "http://127.0.0.1:" + std::to_string(api_port_)});
+  EXPECT_NE(no_token.exit_code, 0);
+  EXPECT_NE(no_token.err.find("CUTOVER_TOKEN"), std::string::npos) << no_token.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v2</h1>");
+}
+
+TEST_F(ApiCliTest, ArchiveUploadGoesLiveOnTheEdge) {
+  std::string token = createToken("docs");
+  auto folder = dir_ / "build";
+  writeFile(folder / "index.html", "<h1>from a tarball</h1>");
+  writeFile(folder / "docs" / "index.html", "docs page");
+  auto archive = dir_ / "site.tar.gz";
+  std::string command = "tar -czf " + archive.string() + " -C " + folder.string() + " .";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto server = serve();
+  ASSERT_NE(api_port_, 0);
+
+  auto reply =
+      testing::httpSend(api_port_, "POST", "/api/sites/docs/archive",
+                        {"Authorization: Bearer " + token, "Content-Type: application/gzip"},
+                        testing::readFile(archive));
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  auto j = nlohmann::json::parse(reply.body);
+  EXPECT_EQ(j["deploy"]["status"], "succeeded");
+  EXPECT_EQ(j["deploy"]["trigger"], "api");
+  ASSERT_TRUE(waitForBody(server->port(), "/", "<h1>from a tarball</h1>"));
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/docs/").body, "docs page");
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").headers["x-cutover-version"],
+            j["version"]);
+
+  auto sites =
+      testing::httpSend(api_port_, "GET", "/api/sites", {"Authorization: Bearer " + token}, "");
+  EXPECT_EQ(nlohmann::json::parse(sites.body)["sites"][0]["live"]["version"], j["version"]);
+
+  // The token can be revoked from the command line; the running API refuses it at once.
+  auto list = cutover({"token", "list", "--json"});
+  std::string id = nlohmann::json::parse(list.out)[0]["id"];
+  ASSERT_EQ(cutover({"token", "revoke", id}).exit_code, 0);
+  auto revoked =
+      testing::httpSend(api_port_, "GET", "/api/sites", {"Authorization: Bearer " + token}, "");
+  EXPECT_EQ(revoked.status, 401);
+}
+
+}  // namespace
+}  // namespace cutover

@@ -1,0 +1,128 @@
+// git push → live: a real bare repository with cutover's post-receive hook, the real binary,
+// and a real `cutover serve` answering from the deployed version.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "unit/pipeline/git_fixture.h"
+
+namespace cutover {
+namespace {
+
+using testing::GitRepo;
+using testing::httpRequest;
+using testing::TempDir;
+
+class GitPushTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  std::string data_ = (dir_ / "data").string();
+  std::string config_ = (dir_ / "cutover.toml").string();
+  GitRepo repo_{dir_.path()};
+
+  void SetUp() override {
+    testing::writeFile(config_, "data_dir = \"data\"\n[sites.docs]\nrepo = \"" +
+                                    repo_.bare().string() +
+                                    "\"\nbuild = \"sh build.sh\"\noutput = \"public\"\n"
+                                    "build_timeout = 60\n");
+  }
+  testing::RunResult cutover(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--data-dir", data_});
+    return testing::runCutover(args);
+  }
+  void installHook() {
+    auto r = cutover(
+        {"init", "--git-hook", repo_.bare().string(), "--site", "docs", "--config", config_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static std::string page(const std::string& body) {
+    return "mkdir -p public && echo '" + body + "' > public/index.html\n";
+  }
+  // Polls until the site answers with `body`, for up to 5 s; returns the version header.
+  static std::string waitForBody(std::uint16_t port, const std::string& body) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = httpRequest(port, "docs.localhost", "/");
+      if (r.body == body) return r.headers["x-cutover-version"];
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return "";
+  }
+};
+
+TEST_F(GitPushTest, APushGoesLiveAndAFailingPushLeavesTheOldVersionLive) {
+  installHook();
+  auto good = repo_.commit(page("hello v1"), "First page");
+  auto pushed = repo_.push();
+  EXPECT_NE(pushed.find("deployed " + good.substr(0, 7) + " → live"), std::string::npos) << pushed;
+
+  testing::ServerProcess server({"--data-dir", data_, "serve", "--listen", "127.0.0.1:0"});
+  auto version = waitForBody(server.port(), "hello v1\n");
+  EXPECT_EQ(version.substr(0, 8), good.substr(0, 7) + "-");
+  auto deploys = cutover({"deploys", "docs"});
+  EXPECT_NE(
+      deploys.out.find(good.substr(0, 7) + " \"First page\" by Ada Lovelace <ada@example.com>"),
+      std::string::npos)
+      << deploys.out;
+  EXPECT_NE(deploys.out.find("push"), std::string::npos);
+
+  auto bad =
+      repo_.commit("echo 'cannot render page.md: unclosed tag' >&2\nexit 1\n", "Broken page");
+  pushed = repo_.push();
+  EXPECT_NE(pushed.find("failed"), std::string::npos) << pushed;
+  EXPECT_NE(pushed.find("unclosed tag"), std::string::npos) << pushed;
+  auto after = httpRequest(server.port(), "docs.localhost", "/");
+  EXPECT_EQ(after.body, "hello v1\n");
+  EXPECT_EQ(after.headers["x-cutover-version"], version);
+  deploys = cutover({"deploys", "docs"});
+  EXPECT_NE(deploys.out.find("failed"), std::string::npos);
+  EXPECT_NE(deploys.out.find("exited with status 1"), std::string::npos) << deploys.out;
+  EXPECT_NE(deploys.out.find("unclosed tag"), std::string::npos) << deploys.out;
+}
+
+TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys) {
+  auto slow = repo_.commit("exec sleep 30\n", "Slow build");
+  repo_.push();  // no hook yet: queued by hand below
+  pid_t pipeline = testing::spawnCutover({"--data-dir", data_, "pipeline", "--config", config_});
+  auto queued = cutover({"pipeline", "run", "docs", "--commit", slow, "--no-wait"});
+  ASSERT_EQ(queued.exit_code, 0) << queued.err;
+  bool building = false;
+  for (int i = 0; i < 300 && !building; ++i) {
+    building = cutover({"deploys", "docs"}).out.find("[building]") != std::string::npos;
+    if (!building) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(building);
+  ::kill(pipeline, SIGKILL);
+  int status = 0;
+  ::waitpid(pipeline, &status, 0);
+
+  auto deploys = cutover({"deploys", "docs"});
+  EXPECT_NE(deploys.out.find("failed"), std::string::npos) << deploys.out;
+  EXPECT_NE(deploys.out.find("interrupted"), std::string::npos) << deploys.out;
+
+  pipeline = testing::spawnCutover({"--data-dir", data_, "pipeline", "--config", config_});
+  installHook();
+  auto good = repo_.commit(page("after the crash"), "Recover");
+  auto pushed = repo_.push();
+  EXPECT_NE(pushed.find("deployed " + good.substr(0, 7) + " → live"), std::string::npos) << pushed;
+  ::kill(pipeline, SIGTERM);
+  ::waitpid(pipeline, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  testing::ServerProcess server({"--data-dir", data_, "serve", "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(waitForBody(server.port(), "after the crash\n").substr(0, 7), good.substr(0, 7));
+  // The crashed build's workspace is gone.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "data" / "tmp", ec)) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("build-")) << e.path();
+  }
+}
+
+}  // namespace
+}  // namespace cutover

@@ -1,0 +1,347 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "api_fixture.h"
+#include "cutover/pipeline/activate.h"
+#include "cutover/pointer/records.h"
+
+namespace cutover {
+
+using testing::writeFile;
+
+void ApiTest::start(ApiOptions options) {
+  if (!objects_) {
+    objects_ = makeObjectStore((dir_ / "objects").string());
+    pointers_ = makePointerStore((dir_ / "pointers").string());
+    auto history = History::open(dir_ / "deploys.sqlite");
+    ASSERT_TRUE(history) << history.error().message;
+    history_ = std::move(*history);
+    auto tokens = TokenStore::open(dir_ / "tokens.sqlite");
+    ASSERT_TRUE(tokens) << tokens.error().message;
+    tokens_ = std::move(*tokens);
+    docs_token_ = tokens_->create(TokenScope::deploy, "docs", "ci")->secret;
+    other_token_ = tokens_->create(TokenScope::deploy, "other", "")->secret;
+    admin_token_ = tokens_->create(TokenScope::admin, "", "ops")->secret;
+  }
+  options.listen = "127.0.0.1:0";
+  options.site_url = "http://{site}.localhost:9999/";
+  server_ = makeApiServer(
+      ApiContext{objects_, pointers_, history_.get(), tokens_.get(), nullptr, dir_.path()},
+      std::move(options));
+  auto started = server_->start();
+  ASSERT_TRUE(started) << started.error().message;
+  port_ = server_->port();
+}
+
+std::string ApiTest::deployLocal(const std::string& tag, bool activate) {
+  auto folder = dir_ / ("site-" + tag);
+  writeFile(folder / "index.html", "<h1>" + tag + "</h1>");
+  writeFile(folder / "app.js", "console.log('" + tag + "')");
+  DeployOptions options;
+  options.site = "docs";
+  options.source = folder;
+  options.activate = activate;
+  options.precompress = false;
+  auto report = deploy(pipeline(), options);
+  EXPECT_TRUE(report) << report.error().message;
+  return report ? report->version : "";
+}
+
+std::string ApiTest::live(const std::string& site) {
+  auto pointer = readLivePointer(*pointers_, site);
+  return pointer && *pointer ? (*pointer)->version : "";
+}
+
+std::size_t ApiTest::versionCount(const std::string& site) {
+  auto versions = objects_->listVersions(site);
+  return versions ? versions->size() : 0;
+}
+
+std::size_t ApiTest::deployCount(const std::string& site) {
+  auto list = history_->list(site, 1000);
+  return list ? list->size() : 0;
+}
+
+testing::HttpResponse ApiTest::call(const std::string& method, const std::string& target,
+                                    const std::string& token, const std::string& body,
+                                    std::vector<std::string> headers) {
+  if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+  return testing::httpSend(port_, method, target, headers, body);
+}
+
+void ApiTest::sendAndHangUp(const std::string& head, const std::string& body_part) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port_);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  std::string bytes = head + body_part;
+  ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::close(fd);
+}
+
+namespace {
+
+// A .tar.gz of a small site, made with tar(1).
+std::string makeTarGz(const testing::TempDir& dir, const std::string& tag) {
+  auto folder = dir / ("tar-" + tag);
+  writeFile(folder / "index.html", "<h1>" + tag + " from an archive</h1>");
+  writeFile(folder / "css" / "site.css", "body { color: black }");
+  auto archive = dir / (tag + ".tar.gz");
+  std::string command = "tar -czf " + archive.string() + " -C " + folder.string() + " .";
+  EXPECT_EQ(std::system(command.c_str()), 0);
+  return testing::readFile(archive);
+}
+
+TEST_F(ApiTest, HealthNeedsNoTokenAndEveryOtherRouteDoes) {
+  auto health = call("GET", "/api/health", "");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(json(health)["status"], "ok");
+
+  auto sites = call("GET", "/api/sites", "");
+  EXPECT_EQ(sites.status, 401);
+  EXPECT_EQ(json(sites)["error"]["code"], "unauthorized");
+  EXPECT_EQ(sites.headers["www-authenticate"], "Bearer");
+  EXPECT_EQ(call("GET", "/api/sites", "cut_" + std::string(64, '0')).status, 401);
+
+  auto unknown = call("GET", "/api/nothing", admin_token_);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(json(unknown)["error"]["code"], "not_found");
+  auto wrong_method = call("DELETE", "/api/sites/docs/rollback", admin_token_);
+  EXPECT_EQ(wrong_method.status, 405);
+  EXPECT_EQ(wrong_method.headers["allow"], "POST");
+}
+
+TEST_F(ApiTest, RefusedRequestsChangeNothing) {
+  std::string v1 = deployLocal("v1");
+  std::string v2 = deployLocal("v2", /*activate=*/false);
+  ASSERT_EQ(live(), v1);
+  std::string tar = makeTarGz(dir_, "refused");
+  std::string files =
+      R"({"files": {"index.html": {"hash": ")" + std::string(64, 'a') + R"(", "size": 3}}})";
+  std::size_t deploys = deployCount();
+
+  struct Attempt {
+    std::string method, target, body, content_type;
+  };
+  std::vector<Attempt> attempts{
+      {"POST", "/api/sites/docs/activate", R"({"version": ")" + v2 + "\"}", "application/json"},
+      {"POST", "/api/sites/docs/rollback", "", "application/json"},
+      {"POST", "/api/sites/docs/archive", tar, "application/gzip"},
+      {"POST", "/api/sites/docs/deploys", files, "application/json"},
+  };
+  for (const auto& a : attempts) {
+    std::vector<std::string> headers{"Content-Type: " + a.content_type};
+    auto none = call(a.method, a.target, "", a.body, headers);
+    EXPECT_EQ(none.status, 401) << a.target << " " << none.body;
+    auto wrong = call(a.method, a.target, "cut_not-a-token", a.body, headers);
+    EXPECT_EQ(wrong.status, 401) << a.target << " " << wrong.body;
+    auto other = call(a.method, a.target, other_token_, a.body, headers);
+    EXPECT_EQ(other.status, 403) << a.target << " " << other.body;
+    EXPECT_EQ(json(other)["error"]["code"], "forbidden");
+    EXPECT_NE(json(other)["error"]["message"].get<std::string>().find("not for site docs"),
+              std::string::npos);
+  }
+  EXPECT_EQ(live(), v1);
+  EXPECT_EQ(versionCount(), 2U);
+  EXPECT_EQ(deployCount(), deploys);
+
+  // A deploy token is refused where only an admin may go; reads of its own site work.
+  EXPECT_EQ(call("GET", "/api/tokens", docs_token_).status, 403);
+  auto tokens = call("GET", "/api/tokens", admin_token_);
+  EXPECT_EQ(tokens.status, 200);
+  EXPECT_EQ(json(tokens)["tokens"].size(), 3U);
+  EXPECT_EQ(tokens.body.find("cut_"), std::string::npos) << "secrets are never shown again";
+  EXPECT_EQ(call("GET", "/api/sites/docs/deploys", docs_token_).status, 200);
+  EXPECT_EQ(call("GET", "/api/sites/docs/deploys", other_token_).status, 403);
+}
+
+TEST_F(ApiTest, SitesShowLiveVersionsToTheTokensThatMaySeeThem) {
+  std::string v1 = deployLocal("v1");
+  auto mine = call("GET", "/api/sites", docs_token_);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  auto sites = json(mine)["sites"];
+  ASSERT_EQ(sites.size(), 1U);
+  EXPECT_EQ(sites[0]["site"], "docs");
+  EXPECT_EQ(sites[0]["live"]["version"], v1);
+  EXPECT_EQ(sites[0]["url"], "http://docs.localhost:9999/");
+  EXPECT_EQ(json(call("GET", "/api/sites", other_token_))["sites"].size(), 0U);
+  EXPECT_EQ(json(call("GET", "/api/sites", admin_token_))["sites"].size(), 1U);
+}
+
+TEST_F(ApiTest, ActivateAndRollbackFlipThePointer) {
+  std::string v1 = deployLocal("v1");
+  std::string v2 = deployLocal("v2");
+  auto back = call("POST", "/api/sites/docs/rollback", docs_token_);
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(json(back)["version"], v1);
+  EXPECT_EQ(live(), v1);
+
+  auto activated =
+      call("POST", "/api/sites/docs/activate", docs_token_, R"({"version": ")" + v2 + "\"}");
+  ASSERT_EQ(activated.status, 200) << activated.body;
+  EXPECT_EQ(json(activated)["previous"], v1);
+  EXPECT_EQ(live(), v2);
+
+  auto missing = call("POST", "/api/sites/docs/activate", docs_token_,
+                      R"({"version": "20200101-000000-abcdef"})");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(missing.body.find("has no version"), std::string::npos);
+  EXPECT_EQ(live(), v2);
+}
+
+TEST_F(ApiTest, MalformedJsonIsRefusedSayingWhere) {
+  deployLocal("v1");
+  auto bad = call("POST", "/api/sites/docs/activate", docs_token_, R"({"version": )");
+  EXPECT_EQ(bad.status, 400);
+  auto message = json(bad)["error"]["message"].get<std::string>();
+  EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
+  EXPECT_NE(message.find("column"), std::string::npos) << message;
+
+  auto no_version = call("POST", "/api/sites/docs/activate", docs_token_, R"({"v": 1})");
+  EXPECT_EQ(no_version.status, 400);
+  EXPECT_NE(no_version.body.find("\\\"version\\\""), std::string::npos) << no_version.body;
+
+  auto bad_site = call("POST", "/api/sites/Not_A_Site/rollback", admin_token_);
+  EXPECT_EQ(bad_site.status, 400);
+}
+
+TEST_F(ApiTest, OversizedBodiesGet413) {
+  ApiOptions options;
+  options.max_json_bytes = 1024;
+  options.max_upload_bytes = 4096;
+  restart(options);
+  std::string v1 = deployLocal("v1");
+
+  std::string big_json = R"({"version": ")" + std::string(2000, 'a') + "\"}";
+  auto json_reply = call("POST", "/api/sites/docs/activate", docs_token_, big_json);
+  EXPECT_EQ(json_reply.status, 413);
+  EXPECT_EQ(json(json_reply)["error"]["code"], "too_large");
+
+  auto archive = call("POST", "/api/sites/docs/archive", docs_token_, std::string(10000, 'x'),
+                      {"Content-Type: application/gzip"});
+  EXPECT_EQ(archive.status, 413);
+  EXPECT_EQ(live(), v1);
+  EXPECT_EQ(versionCount(), 1U);
+}
+
+TEST_F(ApiTest, ArchiveUploadDeploysAndMakesItLive) {
+  std::string v1 = deployLocal("v1");
+  auto reply = call("POST", "/api/sites/docs/archive", docs_token_, makeTarGz(dir_, "v2"),
+                    {"Content-Type: application/gzip"});
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  auto j = json(reply);
+  std::string v2 = j["version"];
+  EXPECT_EQ(live(), v2);
+  EXPECT_EQ(j["previous"], v1);
+  EXPECT_EQ(j["live_url"], "http://docs.localhost:9999/");
+  EXPECT_EQ(j["files"], 2);
+  EXPECT_EQ(j["deploy"]["trigger"], "api");
+  EXPECT_EQ(j["deploy"]["status"], "succeeded");
+  auto manifest = objects_->readManifest("docs", v2);
+  ASSERT_TRUE(manifest);
+  EXPECT_TRUE(manifest->files.contains("css/site.css"));
+  // The temp file is gone.
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "uploads"));
+
+  auto detail = call("GET", "/api/deploys/" + j["deploy"]["id"].get<std::string>(), docs_token_);
+  EXPECT_EQ(detail.status, 200);
+  EXPECT_EQ(json(detail)["version"], v2);
+
+  auto garbage = call("POST", "/api/sites/docs/archive", docs_token_, "not an archive at all",
+                      {"Content-Type: application/gzip"});
+  EXPECT_EQ(garbage.status, 400) << garbage.body;
+  EXPECT_EQ(live(), v2);
+  auto wrong_type =
+      call("POST", "/api/sites/docs/archive", docs_token_, "x", {"Content-Type: text/plain"});
+  EXPECT_EQ(wrong_type.status, 415);
+}
+
+TEST_F(ApiTest, ArchiveUploadCutOffMidBodyChangesNothing) {
+  std::string v1 = deployLocal("v1");
+  std::size_t deploys = deployCount();
+  std::string tar = makeTarGz(dir_, "cut");
+  std::string head =
+      "POST /api/sites/docs/archive HTTP/1.1\r\nHost: api\r\n"
+      "Authorization: Bearer " +
+      docs_token_ +
+      "\r\n"
+      "Content-Type: application/gzip\r\nContent-Length: " +
+      std::to_string(tar.size()) + "\r\n\r\n";
+  sendAndHangUp(head, tar.substr(0, tar.size() / 2));
+  // The server notices the hang-up at once; give it a moment, then check nothing happened.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(live(), v1);
+  EXPECT_EQ(versionCount(), 1U);
+  EXPECT_EQ(deployCount(), deploys);
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "uploads"));
+  // And the server still answers.
+  EXPECT_EQ(call("GET", "/api/health", "").status, 200);
+}
+
+TEST_F(ApiTest, LogFollowStreamsUntilTheDeployFinishes) {
+  DeployRecord record;
+  record.site = "docs";
+  record.trigger = "git";
+  ASSERT_TRUE(history_->begin(record));
+  auto log = dir_ / "logs" / (record.id + ".log");
+  writeFile(log, "line 1\n");
+
+  testing::HttpResponse followed;
+  std::thread reader(
+      [&] { followed = call("GET", "/api/deploys/" + record.id + "/log?follow=1", docs_token_); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  {
+    std::FILE* f = std::fopen(log.c_str(), "a");
+    std::fputs("line 2\n", f);
+    std::fclose(f);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  record.status = "succeeded";
+  record.finished = nowRfc3339();
+  ASSERT_TRUE(history_->update(record));
+  reader.join();
+  EXPECT_EQ(followed.status, 200);
+  EXPECT_EQ(followed.headers["transfer-encoding"], "chunked");
+  EXPECT_EQ(followed.body, "line 1\nline 2\n");
+
+  auto plain = call("GET", "/api/deploys/" + record.id + "/log", docs_token_);
+  EXPECT_EQ(plain.body, "line 1\nline 2\n");
+  EXPECT_EQ(call("GET", "/api/deploys/" + record.id + "/log", other_token_).status, 403);
+  EXPECT_EQ(call("GET", "/api/deploys/d-nope/log", admin_token_).status, 404);
+}
+
+TEST_F(ApiTest, WebhookRouteCallsTheHandler) {
+  EXPECT_EQ(call("POST", "/hooks/docs", "", "{}").status, 404);
+
+  ApiOptions options;
+  options.webhook = [](const std::string& site, const HeaderMap& headers, const std::string& body) {
+    auto signature = headers.find("x-hub-signature-256");
+    nlohmann::json j{{"site", site},
+                     {"signature", signature == headers.end() ? "" : signature->second},
+                     {"body", body}};
+    return WebhookReply{202, j.dump()};
+  };
+  restart(options);
+  auto reply = call("POST", "/hooks/docs", "", R"({"ref": "refs/heads/main"})",
+                    {"X-Hub-Signature-256: sha256=abc", "Content-Type: application/json"});
+  EXPECT_EQ(reply.status, 202);
+  auto j = json(reply);
+  EXPECT_EQ(j["site"], "docs");
+  EXPECT_EQ(j["signature"], "sha256=abc");
+  EXPECT_EQ(j["body"], R"({"ref": "refs/heads/main"})");
+}
+
+}  // namespace
+}  // namespace cutover

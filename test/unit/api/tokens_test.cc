@@ -1,0 +1,54 @@
+#include "cutover/api/tokens.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace cutover {
+namespace {
+
+TEST(TokenStoreTest, CreatesVerifiesAndRevokesWithoutKeepingTheSecret) {
+  testing::TempDir dir;
+  auto store = TokenStore::open(dir / "tokens.sqlite");
+  ASSERT_TRUE(store) << store.error().message;
+  auto token = (*store)->create(TokenScope::deploy, "docs", "ci");
+  ASSERT_TRUE(token) << token.error().message;
+  EXPECT_EQ(token->secret.rfind("cut_", 0), 0U);
+  EXPECT_EQ(token->secret.size(), 4U + 64U);
+  EXPECT_NE((*store)->create(TokenScope::deploy, "docs", "")->secret, token->secret);
+
+  auto found = (*store)->verify(token->secret);
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->id, token->info.id);
+  EXPECT_EQ((*found)->site, "docs");
+  EXPECT_EQ((*found)->scope, TokenScope::deploy);
+  EXPECT_FALSE(*(*store)->verify(token->secret + "x"));
+  EXPECT_FALSE(*(*store)->verify(""));
+
+  // Only the hash is stored: the file (and its write-ahead log) never holds the token text.
+  std::string file =
+      testing::readFile(dir / "tokens.sqlite") + testing::readFile(dir / "tokens.sqlite-wal");
+  EXPECT_EQ(file.find(token->secret), std::string::npos);
+  EXPECT_EQ(file.find(token->secret.substr(4)), std::string::npos);
+
+  ASSERT_TRUE((*store)->revoke(token->info.id));
+  EXPECT_FALSE(*(*store)->verify(token->secret));
+  EXPECT_TRUE((*store)->list()->front().revoked);
+  EXPECT_EQ((*store)->revoke("tok-nothing").error().code, Errc::not_found);
+}
+
+TEST(TokenStoreTest, DeployTokensNeedAValidSite) {
+  testing::TempDir dir;
+  auto store = TokenStore::open(dir / "tokens.sqlite");
+  ASSERT_TRUE(store);
+  EXPECT_EQ((*store)->create(TokenScope::deploy, "", "").error().code, Errc::invalid_argument);
+  EXPECT_EQ((*store)->create(TokenScope::deploy, "Bad_Site", "").error().code,
+            Errc::invalid_argument);
+  auto admin = (*store)->create(TokenScope::admin, "", "");
+  ASSERT_TRUE(admin);
+  EXPECT_EQ(admin->info.site, "");
+  EXPECT_EQ(parseScope("root").error().code, Errc::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cutover

@@ -1,0 +1,142 @@
+#include "cutover/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace cutover {
+namespace {
+
+constexpr std::string_view kExample = R"toml(
+data_dir = "data"
+workers = 3
+
+[serve]
+listen = "0.0.0.0:8080"
+
+[sites.docs]
+repo = "repos/docs.git"
+branch = "live"
+build = "npm ci && npm run build"
+output = "dist"
+build_timeout = "5m"
+hosts = ["Docs.Example.com"]
+poll_interval = 30
+secret_env = "DOCS_WEBHOOK_SECRET"
+sandbox = true
+sandbox_network = true
+
+[sites.docs.env]
+NODE_ENV = "production"
+
+[sites.docs.settings]
+spa = true
+cache_max_age = 3600
+
+[sites.blog]
+hosts = ["blog.example.com"]
+)toml";
+
+Result<Config> parse(std::string_view text) {
+  return parseConfig(text, "/etc/cutover/cutover.toml");
+}
+
+TEST(Config, ParsesSitesAndTheirSettings) {
+  auto config = parse(kExample);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->data_dir, "/etc/cutover/data");
+  EXPECT_EQ(config->workers, 3U);
+  EXPECT_EQ(config->serve_listen, "0.0.0.0:8080");
+  EXPECT_EQ(config->api_listen, "127.0.0.1:8081");
+  ASSERT_EQ(config->sites.size(), 2U);
+  const auto* docs = config->site("docs");
+  ASSERT_NE(docs, nullptr);
+  EXPECT_EQ(docs->repo, "/etc/cutover/repos/docs.git");
+  EXPECT_EQ(docs->branch, "live");
+  EXPECT_EQ(docs->build, "npm ci && npm run build");
+  EXPECT_EQ(docs->output, "dist");
+  EXPECT_EQ(docs->build_timeout, std::chrono::seconds(300));
+  EXPECT_EQ(docs->poll_interval, std::chrono::seconds(30));
+  EXPECT_EQ(docs->hosts, std::vector<std::string>{"docs.example.com"});
+  EXPECT_EQ(docs->env.at("NODE_ENV"), "production");
+  EXPECT_EQ(docs->settings["spa"], true);
+  EXPECT_EQ(docs->settings["cache_max_age"], 3600);
+  EXPECT_TRUE(docs->sandbox);
+  EXPECT_TRUE(docs->sandbox_network);
+  EXPECT_TRUE(docs->builds());
+  const auto* blog = config->site("blog");
+  ASSERT_NE(blog, nullptr);
+  EXPECT_FALSE(blog->builds());
+  EXPECT_EQ(config->site("nope"), nullptr);
+
+  ::setenv("DOCS_WEBHOOK_SECRET", "abc", 1);
+  EXPECT_EQ(docs->resolveWebhookSecret(), "abc");
+  ::unsetenv("DOCS_WEBHOOK_SECRET");
+  EXPECT_EQ(docs->resolveWebhookSecret(), "");
+}
+
+TEST(Config, UrlsStayAsWritten) {
+  auto config = parse(
+      "[sites.a]\nrepo = \"https://github.com/x/a.git\"\nbuild = \"make\"\n"
+      "[sites.b]\nrepo = \"git@github.com:x/b.git\"\nbuild = \"make\"\n");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->site("a")->repo, "https://github.com/x/a.git");
+  EXPECT_EQ(config->site("b")->repo, "git@github.com:x/b.git");
+}
+
+// Each bad file gets "FILE:LINE:COL: what" pointing at the problem.
+void expectError(std::string_view text, const std::string& position, const std::string& words) {
+  auto config = parse(text);
+  ASSERT_FALSE(config) << text;
+  EXPECT_EQ(config.error().code, Errc::invalid_argument);
+  // "LINE:COL" must match exactly; "LINE:" (or "") only the start.
+  bool exact = !position.empty() && position.back() != ':';
+  EXPECT_EQ(config.error().message.rfind(
+                "/etc/cutover/cutover.toml:" + position + (exact ? ": " : ""), 0),
+            0U)
+      << config.error().message;
+  EXPECT_NE(config.error().message.find(words), std::string::npos) << config.error().message;
+}
+
+TEST(Config, ErrorsNameTheLineAndColumn) {
+  expectError("workers = 2\n[sites.docs\n", "2:", "");
+  expectError("[sites.docs]\nrepo = \"/srv/docs.git\"\n", "1:8", "build command");
+  expectError("[sites.Docs]\nhosts = []\n", "1:8", "site name 'Docs' is not valid");
+  expectError("[sites.docs]\nbuidl = \"make\"\n", "2:1", "unknown key 'buidl'");
+  expectError("[sites.docs]\nrepo = \"/r\"\nbuild = \"make\"\nbuild_timeout = \"soon\"\n", "4:17",
+              "build_timeout");
+  expectError("[sites.docs]\nrepo = \"/r\"\nbuild = \"make\"\noutput = \"../etc\"\n", "4:10",
+              "inside the checkout");
+  expectError("[sites.docs]\nrepo = \"/r\"\nbuild = \"make\"\noutput = \".\"\n", "4:10", ".git");
+  expectError("workers = 0\n", "1:11", "workers");
+  expectError("[sites.docs]\nsandbox = \"yes\"\n", "2:11", "true or false");
+  expectError("[sites.docs]\nbuild = \"make\"\n", "2:9", "repo is not");
+  expectError("[sites.a]\nhosts = [\"x.com\"]\n[sites.b]\nhosts = [\"X.com\"]\n", "",
+              "more than one site");
+  expectError("[api]\nport = 1\n", "2:1", "unknown key 'port'");
+}
+
+TEST(Config, LoadsAFileAndSaysWhenItIsMissing) {
+  testing::TempDir dir;
+  testing::writeFile(dir / "cutover.toml", "[sites.docs]\n");
+  auto config = loadConfig(dir / "cutover.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->sites.size(), 1U);
+  auto missing = loadConfig(dir / "nope.toml");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+TEST(Config, Durations) {
+  EXPECT_EQ(parseDuration("90"), std::chrono::seconds(90));
+  EXPECT_EQ(parseDuration("90s"), std::chrono::seconds(90));
+  EXPECT_EQ(parseDuration("10m"), std::chrono::minutes(10));
+  EXPECT_EQ(parseDuration("1h"), std::chrono::hours(1));
+  EXPECT_EQ(parseDuration("500ms"), std::chrono::milliseconds(500));
+  EXPECT_FALSE(parseDuration("soon"));
+  EXPECT_FALSE(parseDuration("-1s"));
+  EXPECT_FALSE(parseDuration("5 m"));
+}
+
+}  // namespace
+}  // namespace cutover

@@ -1,0 +1,194 @@
+#include "pipeline/webhook.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "cutover/pipeline/workers.h"
+#include "support/temp_dir.h"
+
+namespace cutover {
+namespace {
+
+std::string hmacHex(const std::string& secret, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", mac[i]);
+  return out;
+}
+
+const std::string kSha = "4f2a1b3c4d5e6f708192a3b4c5d6e7f809102132";
+
+std::string pushBody(const std::string& branch, const std::string& after = kSha) {
+  return fmt::format(
+      R"({{"ref":"refs/heads/{}","before":"0000000000000000000000000000000000000001","after":"{}",)"
+      R"("pusher":{{"name":"ada","login":"ada"}},"user_username":"ada"}})",
+      branch, after);
+}
+
+SiteConfig site() {
+  SiteConfig s;
+  s.name = "docs";
+  s.repo = "/srv/git/docs.git";
+  s.build = "make";
+  s.webhook_secret = "s3cret";
+  return s;
+}
+
+TEST(Webhook, AValidGitHubPushIsAccepted) {
+  auto body = pushBody("main");
+  auto v = verifyWebhook(
+      site(),
+      {{"x-github-event", "push"}, {"X-HUB-SIGNATURE-256", "sha256=" + hmacHex("s3cret", body)}},
+      body);
+  EXPECT_EQ(v.status, 202) << v.message;
+  EXPECT_TRUE(v.accepted);
+  EXPECT_EQ(v.provider, "github");
+  EXPECT_EQ(v.branch, "main");
+  EXPECT_EQ(v.after, kSha);
+  EXPECT_EQ(v.pusher, "ada");
+}
+
+TEST(Webhook, AValidGiteaPushIsAccepted) {
+  auto body = pushBody("main");
+  // Gitea also sends GitHub's event header; its own signature is what counts.
+  auto v = verifyWebhook(site(),
+                         {{"X-Gitea-Event", "push"},
+                          {"X-GitHub-Event", "push"},
+                          {"X-Gitea-Signature", hmacHex("s3cret", body)}},
+                         body);
+  EXPECT_TRUE(v.accepted) << v.message;
+  EXPECT_EQ(v.provider, "gitea");
+  EXPECT_EQ(v.pusher, "ada");
+}
+
+TEST(Webhook, AValidGitLabPushIsAccepted) {
+  auto body = pushBody("main");
+  auto v =
+      verifyWebhook(site(), {{"X-Gitlab-Event", "Push Hook"}, {"X-Gitlab-Token", "s3cret"}}, body);
+  EXPECT_TRUE(v.accepted) << v.message;
+  EXPECT_EQ(v.provider, "gitlab");
+}
+
+TEST(Webhook, ABadOrMissingSignatureIs401) {
+  auto body = pushBody("main");
+  EXPECT_EQ(verifyWebhook(site(), {{"X-GitHub-Event", "push"}}, body).status, 401);
+  EXPECT_EQ(verifyWebhook(site(),
+                          {{"X-GitHub-Event", "push"},
+                           {"X-Hub-Signature-256", "sha256=" + hmacHex("wrong", body)}},
+                          body)
+                .status,
+            401);
+  // A signature of another body.
+  EXPECT_EQ(verifyWebhook(site(),
+                          {{"X-GitHub-Event", "push"},
+                           {"X-Hub-Signature-256", "sha256=" + hmacHex("s3cret", body + " ")}},
+                          body)
+                .status,
+            401);
+  EXPECT_EQ(
+      verifyWebhook(site(), {{"X-Gitea-Event", "push"}, {"X-Gitea-Signature", "zz"}}, body).status,
+      401);
+  EXPECT_EQ(
+      verifyWebhook(site(), {{"X-Gitlab-Event", "Push Hook"}, {"X-Gitlab-Token", "s3cre"}}, body)
+          .status,
+      401);
+  // A site without a secret takes no webhook at all.
+  auto open = site();
+  open.webhook_secret.clear();
+  EXPECT_EQ(verifyWebhook(open,
+                          {{"X-GitHub-Event", "push"},
+                           {"X-Hub-Signature-256", "sha256=" + hmacHex("", body)}},
+                          body)
+                .status,
+            401);
+}
+
+TEST(Webhook, TheSecretCanComeFromAnEnvironmentVariable) {
+  auto s = site();
+  s.webhook_secret.clear();
+  s.secret_env = "CUTOVER_TEST_WEBHOOK_SECRET";
+  ::setenv("CUTOVER_TEST_WEBHOOK_SECRET", "from-env", 1);
+  auto body = pushBody("main");
+  auto v =
+      verifyWebhook(s, {{"X-Gitlab-Event", "Push Hook"}, {"X-Gitlab-Token", "from-env"}}, body);
+  ::unsetenv("CUTOVER_TEST_WEBHOOK_SECRET");
+  EXPECT_TRUE(v.accepted) << v.message;
+}
+
+TEST(Webhook, OtherBranchesEventsAndTagsAreIgnored) {
+  auto signedGitHub = [](const std::string& event, const std::string& body) {
+    return verifyWebhook(
+        site(),
+        {{"X-GitHub-Event", event}, {"X-Hub-Signature-256", "sha256=" + hmacHex("s3cret", body)}},
+        body);
+  };
+  auto other = signedGitHub("push", pushBody("feature"));
+  EXPECT_EQ(other.status, 202);
+  EXPECT_FALSE(other.accepted);
+  EXPECT_NE(other.message.find("branch feature"), std::string::npos) << other.message;
+  auto ping = signedGitHub("ping", R"({"zen":"hi"})");
+  EXPECT_EQ(ping.status, 202);
+  EXPECT_FALSE(ping.accepted);
+  EXPECT_NE(ping.message.find("not a push"), std::string::npos);
+  auto tag = signedGitHub("push", R"({"ref":"refs/tags/v1","after":")" + kSha + R"("})");
+  EXPECT_FALSE(tag.accepted);
+  EXPECT_EQ(tag.status, 202);
+  auto deleted = signedGitHub("push", pushBody("main", std::string(40, '0')));
+  EXPECT_FALSE(deleted.accepted);
+  EXPECT_EQ(deleted.status, 202);
+}
+
+TEST(Webhook, AMalformedBodyIs400) {
+  auto bad = [](const std::string& body) {
+    return verifyWebhook(
+        site(),
+        {{"X-GitHub-Event", "push"}, {"X-Hub-Signature-256", "sha256=" + hmacHex("s3cret", body)}},
+        body);
+  };
+  EXPECT_EQ(bad("{not json").status, 400);
+  EXPECT_EQ(bad(R"({"ref":"refs/heads/main"})").status, 400);
+  EXPECT_EQ(bad(pushBody("main", "xyz")).status, 400);
+  EXPECT_EQ(verifyWebhook(site(), {{"Content-Type", "application/json"}}, "{}").status, 400);
+}
+
+TEST(Webhook, AcceptQueuesTheCommitAndARejectionQueuesNothing) {
+  testing::TempDir dir;
+  auto history = History::open(dir / "deploys.sqlite").value();
+  auto objects = makeObjectStore((dir / "objects").string());
+  auto pointers = makePointerStore((dir / "pointers").string());
+  Config config;
+  config.sites.push_back(site());
+  WorkersOptions options;
+  options.data_dir = dir.path();
+  options.only_sites = {"none"};  // take nothing: this test looks at the queue only
+  options.poll = false;
+  auto workers =
+      Workers::start(config, {objects.get(), pointers.get(), history.get()}, options).value();
+
+  auto body = pushBody("main");
+  auto rejected = acceptWebhook(
+      *workers, site(), {{"X-GitHub-Event", "push"}, {"X-Hub-Signature-256", "sha256=00"}}, body);
+  EXPECT_EQ(rejected.status, 401);
+  EXPECT_TRUE(history->list("docs", 10).value().empty());
+
+  auto v = acceptWebhook(
+      *workers, site(),
+      {{"X-GitHub-Event", "push"}, {"X-Hub-Signature-256", "sha256=" + hmacHex("s3cret", body)}},
+      body);
+  EXPECT_EQ(v.status, 202);
+  ASSERT_FALSE(v.deploy_id.empty()) << v.message;
+  auto queued = history->find(v.deploy_id).value();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(queued->status, "queued");
+  EXPECT_EQ(queued->trigger, "webhook");
+  EXPECT_EQ(queued->commit, kSha);
+  EXPECT_EQ(queued->branch, "main");
+}
+
+}  // namespace
+}  // namespace cutover
