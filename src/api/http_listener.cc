@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/http.h"
+#include "cutover/common/http.h"
 
 namespace cutover::api {
 namespace {
@@ -34,49 +35,6 @@ std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 std::int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
       .count();
-}
-
-const char* reason(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 411:
-      return "Length Required";
-    case 413:
-      return "Content Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 422:
-      return "Unprocessable Content";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return status < 400 ? "OK" : "Error";
-  }
 }
 
 std::string errorJson(std::string_view code, std::string_view message) {
@@ -228,7 +186,8 @@ class SocketWriter final : public ResponseWriter {
   std::string headFor(int status, std::string_view content_type, const ExtraHeaders& extra) {
     // A body left unread cannot be told from the next request: close instead.
     if (!parser_.is_done() || !parser_.keep_alive() || shared_.stopping) close_ = true;
-    std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
+    std::string head =
+        "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonPhrase(status)) + "\r\n";
     head += "Content-Type: " + std::string(content_type) + "\r\n";
     head += "Cache-Control: no-store\r\n";
     for (const auto& [name, value] : extra) head += name + ": " + value + "\r\n";
@@ -261,7 +220,7 @@ void sendRaw(Connection& c, Shared& shared, int status, std::string_view code,
              std::string_view message) {
   std::string body = errorJson(code, message);
   std::string text =
-      "HTTP/1.1 " + std::to_string(status) + " " + reason(status) +
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonPhrase(status)) +
       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\nConnection: close\r\n\r\n" + body;
   c.expiresAfter(shared.options.write_timeout);
@@ -326,25 +285,12 @@ void serve(Connection& c, Shared& shared) {
 }
 
 Result<tcp::endpoint> parseEndpoint(const std::string& host_port) {
-  auto colon = host_port.rfind(':');
-  if (colon == std::string::npos) {
-    return fail(Errc::invalid_argument, "listen address '" + host_port + "' needs host:port");
-  }
-  std::string host = host_port.substr(0, colon);
-  std::string port_text = host_port.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty() || host == "*") host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
+  auto parsed = parseListenAddress(host_port);
+  if (!parsed) return tl::unexpected(parsed.error());
   error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  char* end = nullptr;
-  unsigned long port = std::strtoul(port_text.c_str(), &end, 10);
-  if (ec || port_text.empty() || *end != '\0' || port > 65535) {
-    return fail(Errc::invalid_argument, "listen address '" + host_port + "' is not valid");
-  }
-  return tcp::endpoint(address, static_cast<std::uint16_t>(port));
+  auto address = asio::ip::make_address(parsed->host, ec);
+  if (ec) return fail(Errc::invalid_argument, "listen address '" + host_port + "' is not valid");
+  return tcp::endpoint(address, parsed->port);
 }
 
 }  // namespace

@@ -3,27 +3,13 @@
 #include <algorithm>
 #include <optional>
 
+#include "cutover/common/ascii.h"
+
 namespace cutover::edge {
 namespace {
 
 // Weights in thousandths, as qvalue allows at most three decimals.
 constexpr int kFull = 1000;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool equalsLower(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
 
 bool isTokenChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -57,13 +43,13 @@ std::optional<int> memberWeight(std::string_view params) {
   int weight = kFull;
   while (!params.empty()) {
     auto semicolon = params.find(';');
-    auto param = trim(params.substr(0, semicolon));
+    auto param = trimBlanks(params.substr(0, semicolon));
     params =
         semicolon == std::string_view::npos ? std::string_view() : params.substr(semicolon + 1);
     auto equals = param.find('=');
     if (equals == std::string_view::npos) continue;
-    if (!equalsLower(trim(param.substr(0, equals)), "q")) continue;
-    auto q = parseQvalue(trim(param.substr(equals + 1)));
+    if (!equalsIgnoreCase(trimBlanks(param.substr(0, equals)), "q")) continue;
+    auto q = parseQvalue(trimBlanks(param.substr(equals + 1)));
     if (!q) return std::nullopt;
     weight = *q;
   }
@@ -86,16 +72,16 @@ Weights parse(std::string_view field) {
     auto member = field.substr(0, comma);
     field = comma == std::string_view::npos ? std::string_view() : field.substr(comma + 1);
     auto semicolon = member.find(';');
-    auto coding = trim(member.substr(0, semicolon));
+    auto coding = trimBlanks(member.substr(0, semicolon));
     if (!isToken(coding)) continue;
     auto weight = memberWeight(semicolon == std::string_view::npos ? std::string_view()
                                                                    : member.substr(semicolon + 1));
     if (!weight) continue;
-    if (equalsLower(coding, "br")) {
+    if (equalsIgnoreCase(coding, "br")) {
       Weights::lower(w.br, *weight);
-    } else if (equalsLower(coding, "gzip") || equalsLower(coding, "x-gzip")) {
+    } else if (equalsIgnoreCase(coding, "gzip") || equalsIgnoreCase(coding, "x-gzip")) {
       Weights::lower(w.gzip, *weight);
-    } else if (equalsLower(coding, "identity")) {
+    } else if (equalsIgnoreCase(coding, "identity")) {
       Weights::lower(w.identity, *weight);
     } else if (coding == "*") {
       Weights::lower(w.any, *weight);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "cutover/common/ascii.h"
 #include "cutover/common/names.h"
 #include "edge/cache_policy.h"
 #include "edge/conditional.h"
@@ -20,17 +21,6 @@ namespace {
 
 // Refusals echo user input; keep it short.
 std::string_view clip(std::string_view s) { return s.substr(0, 200); }
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool isFramingHeader(std::string_view name) {
   for (std::string_view framing :
@@ -125,15 +115,15 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
     reply.vary_encoding = true;
     coding = chooseEncoding(request.accept_encoding, forms);
   }
-  std::string_view hash = entry.hash;
+  const std::string* hash = &entry.hash;  // the blob to send; a pointer spares a copy
   std::uint64_t size = entry.size;
   reply.etag = file.etag;
   if (coding == ContentCoding::br) {
-    hash = entry.br.hash;
+    hash = &entry.br.hash;
     size = entry.br.size;
     reply.etag = file.br_etag;
   } else if (coding == ContentCoding::gzip) {
-    hash = entry.gzip.hash;
+    hash = &entry.gzip.hash;
     size = entry.gzip.size;
     reply.etag = file.gzip_etag;
   }
@@ -177,7 +167,7 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
   }
   // 9. The body: none for HEAD, from memory when small, else streamed from the blob.
   if (request.method == Method::head) return;
-  sendFile(entry, hash, size, reply);
+  sendFile(*hash, size, reply);
 }
 
 const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& reply,
@@ -195,7 +185,7 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
       std::string_view version = label.substr(0, dashes);
       site = reply.pin->findSite(label.substr(dashes + 2));
       if (site != nullptr) {
-        reply.stored = routes_.storedVersion(site->site, version);
+        reply.stored = routes_.storedVersion(*site, version);
         if (reply.stored) {
           reply.noindex = true;
           if (options_.version_header) reply.version = reply.stored->version();
@@ -219,7 +209,7 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
     pinned = pinnedByCookie(request.cookie, std::time(nullptr), options_.pin_window_seconds);
   }
   if (!pinned.empty() && pinned != site->version) {
-    reply.stored = routes_.storedVersion(site->site, pinned);
+    reply.stored = routes_.storedVersion(*site, pinned);
     if (reply.stored) {
       if (options_.version_header) reply.version = reply.stored->version();
       return reply.stored.get();
@@ -270,31 +260,27 @@ bool Handler::ifRangeHolds(std::string_view if_range, const Reply& reply) {
   return date && !reply.last_modified.empty() && formatHttpDate(*date) == reply.last_modified;
 }
 
-void Handler::sendFile(const FileEntry& entry, std::string_view hash, std::uint64_t size,
-                       Reply& reply) const {
-  (void)entry;
+void Handler::sendFile(const std::string& hash, std::uint64_t size, Reply& reply) const {
   if (size <= options_.memory_cache_max_file) {
     auto bytes = cache_.find(hash);
     if (!bytes) {
       // Read outside any lock; a concurrent miss may read it too, and insert() keeps one copy.
-      std::string name(hash);
-      auto read = objects_.readBlob(name);
+      auto read = objects_.readBlob(hash);
       if (!read) return serverError(reply, read.error());
       if (read->size() != size) {
-        return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}", name,
+        return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}", hash,
                                                               read->size(), size)});
       }
-      bytes = cache_.insert(name, std::move(*read));
+      bytes = cache_.insert(hash, std::move(*read));
     }
     reply.memory = std::move(bytes);
     reply.body = std::string_view(*reply.memory).substr(reply.file_offset, reply.content_length);
     return;
   }
-  std::string name(hash);
-  auto blob = objects_.openBlob(name);
+  auto blob = objects_.openBlob(hash);
   if (!blob) return serverError(reply, blob.error());
   if (blob->size != size) {
-    return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}", name,
+    return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}", hash,
                                                           blob->size, size)});
   }
   reply.file = std::move(blob->fd);

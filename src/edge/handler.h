@@ -70,8 +70,7 @@ class Handler {
   const VersionIndex* chooseVersion(const RequestHead& request, Reply& reply,
                                     RequestScratch& scratch, const SiteRoute*& site,
                                     bool& from_live) const;
-  void sendFile(const FileEntry& entry, std::string_view hash, std::uint64_t size,
-                Reply& reply) const;
+  void sendFile(const std::string& hash, std::uint64_t size, Reply& reply) const;
   void serverError(Reply& reply, const Error& error) const;
   static void addRuleHeaders(const VersionIndex& version, const RequestScratch& scratch,
                              Reply& reply, rules::HeaderMatch& match);

@@ -24,6 +24,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cutover/common/ascii.h"
+#include "cutover/common/http.h"
+
 namespace cutover::edge {
 namespace {
 
@@ -65,17 +68,6 @@ struct HeadFields {
     head = RequestHead{};
   }
 };
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // A field that may be sent several times, joined the way RFC 9110 §5.3 allows.
 void join(std::string& into, std::string_view value, std::string_view separator) {
@@ -456,25 +448,12 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 Result<tcp::endpoint> parseEndpoint(const std::string& host_port) {
-  auto colon = host_port.rfind(':');
-  if (colon == std::string::npos) {
-    return fail(Errc::invalid_argument, "listen address '" + host_port + "' needs host:port");
-  }
-  std::string host = host_port.substr(0, colon);
-  std::string port_text = host_port.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty() || host == "*") host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
+  auto parsed = parseListenAddress(host_port);
+  if (!parsed) return tl::unexpected(parsed.error());
   error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  char* end = nullptr;
-  unsigned long port = std::strtoul(port_text.c_str(), &end, 10);
-  if (ec || port_text.empty() || *end != '\0' || port > 65535) {
-    return fail(Errc::invalid_argument, "listen address '" + host_port + "' is not valid");
-  }
-  return tcp::endpoint(address, static_cast<std::uint16_t>(port));
+  auto address = asio::ip::make_address(parsed->host, ec);
+  if (ec) return fail(Errc::invalid_argument, "listen address '" + host_port + "' is not valid");
+  return tcp::endpoint(address, parsed->port);
 }
 
 }  // namespace

@@ -2,14 +2,10 @@
 
 #include <charconv>
 
+#include "cutover/common/ascii.h"
+
 namespace cutover::edge {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Digits only (no sign, no spaces), not overflowing.
 bool parseNumber(std::string_view s, std::uint64_t& out) {
@@ -22,20 +18,15 @@ bool parseNumber(std::string_view s, std::uint64_t& out) {
 
 ByteRange parseRange(std::string_view field, std::uint64_t size) {
   ByteRange whole;
-  field = trim(field);
+  field = trimBlanks(field);
   constexpr std::string_view kUnit = "bytes=";
-  if (field.size() < kUnit.size()) return whole;
-  for (std::size_t i = 0; i < kUnit.size(); ++i) {
-    char c = field[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kUnit[i]) return whole;  // another unit: ignored
-  }
-  std::string_view spec = trim(field.substr(kUnit.size()));
+  if (!startsWithIgnoreCase(field, kUnit)) return whole;  // another unit: ignored
+  std::string_view spec = trimBlanks(field.substr(kUnit.size()));
   if (spec.find(',') != std::string_view::npos) return whole;  // several ranges: send it all
   auto dash = spec.find('-');
   if (dash == std::string_view::npos) return whole;
-  std::string_view from = trim(spec.substr(0, dash));
-  std::string_view to = trim(spec.substr(dash + 1));
+  std::string_view from = trimBlanks(spec.substr(0, dash));
+  std::string_view to = trimBlanks(spec.substr(dash + 1));
 
   ByteRange range{ByteRange::Kind::partial};
   if (from.empty()) {  // "-n": the last n bytes

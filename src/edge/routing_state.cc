@@ -100,6 +100,12 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
   }
   auto index = loadVersion(site, pointer->version);
   if (!index) return !was_live;  // keeps the previous version (logged by loadVersion)
+  if (state.input.index) {
+    // Pages loaded from the version going out keep asking for it (skew protection): keep its
+    // index at hand rather than read its manifest again.
+    std::lock_guard lock(stored_mutex_);
+    keepStoredLocked(site + "/" + state.input.version, state.input.index);
+  }
   state.input.version = pointer->version;
   state.input.index = std::move(index);
   state.input.since = pointer->since;
@@ -148,18 +154,15 @@ std::shared_ptr<const VersionIndex> RoutingState::loadVersion(const std::string&
   return index;
 }
 
-std::shared_ptr<const VersionIndex> RoutingState::storedVersion(const std::string& site,
+std::shared_ptr<const VersionIndex> RoutingState::storedVersion(const SiteRoute& site,
                                                                 std::string_view version) const {
   using Clock = std::chrono::steady_clock;
   constexpr auto kRememberMissing = std::chrono::seconds(3);
+  if (site.version == version) return site.index;
   if (!validateVersionId(version)) return nullptr;
-  {
-    auto table = current();
-    if (const SiteRoute* route = table->findSite(site); route && route->version == version) {
-      return route->index;
-    }
-  }
-  std::string id = site;
+  // The key, built in a buffer each thread reuses: pinned requests come by the thousand.
+  thread_local std::string id;
+  id.assign(site.site);
   id.push_back('/');
   id.append(version);
   {
@@ -174,18 +177,24 @@ std::shared_ptr<const VersionIndex> RoutingState::storedVersion(const std::strin
   // Read outside the lock: other requests go on meanwhile. Two first requests for one version
   // may both read it; the second insert keeps the first's index.
   std::shared_ptr<const VersionIndex> index;
-  auto manifest = objects_->readManifest(site, std::string(version));
-  if (manifest && manifest->site == site && manifest->version == version) {
+  auto manifest = objects_->readManifest(site.site, std::string(version));
+  if (manifest && manifest->site == site.site && manifest->version == version) {
     index = std::make_shared<const VersionIndex>(*manifest);
   } else if (!manifest && manifest.error().code != Errc::not_found) {
     // The store failed, which says nothing about the version: not remembered as missing.
     std::fprintf(stderr, "cutover edge: cannot load version %s of site %s: %s\n",
-                 std::string(version).c_str(), site.c_str(), manifest.error().describe().c_str());
+                 std::string(version).c_str(), site.site.c_str(),
+                 manifest.error().describe().c_str());
     return nullptr;
   }
   std::lock_guard lock(stored_mutex_);
+  return keepStoredLocked(id, std::move(index));
+}
+
+std::shared_ptr<const VersionIndex> RoutingState::keepStoredLocked(
+    const std::string& id, std::shared_ptr<const VersionIndex> index) const {
   auto& entry = stored_[id];
-  if (!entry.index) entry = StoredEntry{std::move(index), Clock::now(), 0};
+  if (!entry.index) entry = StoredEntry{std::move(index), std::chrono::steady_clock::now(), 0};
   entry.last_used = ++stored_clock_;
   auto result = entry.index;
   while (stored_.size() > kStoredVersionsKept) {

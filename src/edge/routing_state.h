@@ -45,7 +45,8 @@ class RoutingState {
   // kStoredVersionsKept, least recently used out); null if it is not stored (remembered for a
   // few seconds, so a flood of bogus ids does not reach the store). Thread-safe; the store read
   // happens outside every lock.
-  [[nodiscard]] std::shared_ptr<const VersionIndex> storedVersion(const std::string& site,
+  // `site` comes from the table the request pinned; its live version is answered from there.
+  [[nodiscard]] std::shared_ptr<const VersionIndex> storedVersion(const SiteRoute& site,
                                                                   std::string_view version) const;
 
   static constexpr std::size_t kStoredVersionsKept = 64;
@@ -64,6 +65,10 @@ class RoutingState {
   std::shared_ptr<const VersionIndex> loadVersion(const std::string& site,
                                                   const std::string& version);
   void publishLocked();
+  // Keeps `index` as stored version `id` ("<site>/<version>"), evicting the least recently used
+  // beyond kStoredVersionsKept; returns what is kept under `id`. Caller holds stored_mutex_.
+  std::shared_ptr<const VersionIndex> keepStoredLocked(
+      const std::string& id, std::shared_ptr<const VersionIndex> index) const;
 
   ObjectStorePtr objects_;
   PointerStorePtr pointers_;

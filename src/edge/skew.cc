@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "cutover/common/ascii.h"
 #include "cutover/common/names.h"
 
 namespace cutover::edge {
@@ -11,12 +12,6 @@ void appendNumber(std::string& out, std::int64_t n) {
   char digits[24];
   auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
   out.append(digits, end);
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -38,7 +33,7 @@ std::string_view pinnedByCookie(std::string_view cookie_field, std::time_t now,
   // "a=1; cutover_pin=v.123; b=2": several Cookie fields arrive joined with "; ".
   while (!cookie_field.empty()) {
     auto semi = cookie_field.find(';');
-    std::string_view pair = trim(cookie_field.substr(0, semi));
+    std::string_view pair = trimBlanks(cookie_field.substr(0, semi));
     cookie_field =
         semi == std::string_view::npos ? std::string_view{} : cookie_field.substr(semi + 1);
     auto eq = pair.find('=');

@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "cutover/common/http.h"
 #include "cutover/common/result.h"
 
 namespace cutover::edge {
@@ -14,8 +15,5 @@ namespace cutover::edge {
 //   io, conflict, already_exists  → 500 (the server's fault: e.g. a blob the manifest names is
 //   gone)
 [[nodiscard]] int statusFor(Errc code);
-
-// "OK", "Not Found", …; "Unknown" for a status this server never sends.
-[[nodiscard]] std::string_view reasonPhrase(int status);
 
 }  // namespace cutover::edge

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "cutover/common/ascii.h"
 #include "cutover/pipeline/workers.h"
 
 namespace cutover {
@@ -15,13 +16,7 @@ namespace {
 
 std::optional<std::string> header(const WebhookHeaders& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
-    if (k.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < k.size() && same; ++i) {
-      same = std::tolower(static_cast<unsigned char>(k[i])) ==
-             std::tolower(static_cast<unsigned char>(name[i]));
-    }
-    if (same) return v;
+    if (equalsIgnoreCase(k, name)) return v;
   }
   return std::nullopt;
 }

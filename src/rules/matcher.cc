@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "cutover/common/ascii.h"
 #include "cutover/rules/parse.h"
 
 namespace cutover::rules {
@@ -11,7 +12,7 @@ namespace {
 std::string lowercase(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    c = toLowerAscii(c);
   }
   return out;
 }

@@ -7,24 +7,13 @@
 #include <optional>
 #include <string>
 
+#include "cutover/common/ascii.h"
 #include "rules/pattern.h"
 
 namespace cutover {
 namespace {
 
-using rules::equalsIgnoreCase;
-
 bool isBlank(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && isBlank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && isBlank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && equalsIgnoreCase(text.substr(0, prefix.size()), prefix);
-}
 
 bool isAbsoluteUrl(std::string_view text) {
   return startsWithIgnoreCase(text, "http://") || startsWithIgnoreCase(text, "https://");
@@ -267,7 +256,7 @@ Result<std::vector<HeaderRule>> parseHeaders(std::string_view text) {
   std::vector<HeaderRule> rules;
   auto parsed = forEachLine(text, [&](int number, std::string_view line) -> Result<void> {
     auto bad = [&](std::string_view why) { return lineError("_headers", number, why); };
-    std::string_view content = trim(line);
+    std::string_view content = trimBlanks(line);
     if (content.empty() || content.front() == '#') return {};
     if (auto c = controlCharacter(line)) {
       return bad(fmt::format("contains {}, which a header cannot carry", describeControl(*c)));
@@ -282,7 +271,7 @@ Result<std::vector<HeaderRule>> parseHeaders(std::string_view text) {
       }
       HeaderRule& rule = rules.back();
       if (content.front() == '!') {
-        std::string_view name = trim(content.substr(1));
+        std::string_view name = trimBlanks(content.substr(1));
         if (name.empty()) return bad("'!' needs the name of the header to remove");
         if (auto ok = validateHeaderName(name); !ok) return bad(ok.error().message);
         rule.remove.emplace_back(name);
@@ -292,8 +281,8 @@ Result<std::vector<HeaderRule>> parseHeaders(std::string_view text) {
       if (colon == std::string_view::npos) {
         return bad(fmt::format("expected 'Name: value' or '! Name', found '{}'", content));
       }
-      std::string_view name = trim(content.substr(0, colon));
-      std::string_view value = trim(content.substr(colon + 1));
+      std::string_view name = trimBlanks(content.substr(0, colon));
+      std::string_view value = trimBlanks(content.substr(colon + 1));
       if (auto ok = validateHeaderName(name); !ok) return bad(ok.error().message);
       if (auto ok = validateHeaderValue(name, value); !ok) return bad(ok.error().message);
       rule.set.emplace_back(name, value);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "cutover/common/ascii.h"
+
 namespace cutover::rules {
 namespace {
 
@@ -39,10 +41,6 @@ void appendEncoded(std::string& out, std::string_view value, std::string_view ke
       out.push_back(kHex[u & 0xf]);
     }
   }
-}
-
-bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && equalsIgnoreCase(text.substr(0, prefix.size()), prefix);
 }
 
 // Splits one part of a target ("/blog/:year/:splat") into literal and capture pieces.
@@ -281,18 +279,6 @@ void appendEncodedPath(std::string& out, std::string_view value) {
 
 void appendEncodedQuery(std::string& out, std::string_view value) {
   appendEncoded(out, value, "!$'()*,;:@/?");
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 }  // namespace cutover::rules

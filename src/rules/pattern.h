@@ -71,7 +71,4 @@ struct Target {
 void appendEncodedPath(std::string& out, std::string_view value);
 void appendEncodedQuery(std::string& out, std::string_view value);
 
-// ASCII case-insensitive equality, for header names.
-[[nodiscard]] bool equalsIgnoreCase(std::string_view a, std::string_view b);
-
 }  // namespace cutover::rules

@@ -110,5 +110,35 @@ TEST_F(RoutingStateTest, IgnoresKeysItDoesNotRouteBy) {
   EXPECT_EQ(state_.current(), before);
 }
 
+
+TEST_F(RoutingStateTest, StoredVersionsAreLoadedOnceAndTheOutgoingLiveOneIsKeptInMemory) {
+  putVersion(*objects_, "docs", "v1", {{"index.html", "one"}});
+  putVersion(*objects_, "docs", "v2", {{"index.html", "two"}});
+  putVersion(*objects_, "docs", "v3", {{"index.html", "three"}});
+  setLive(*pointers_, "docs", "v1");
+  ASSERT_TRUE(state_.start());
+  auto table = state_.current();
+  const SiteRoute* docs = table->findSite("docs");
+  ASSERT_NE(docs, nullptr);
+  EXPECT_EQ(state_.storedVersion(*docs, "v1"), docs->index);  // the live one, from the table
+  EXPECT_EQ(state_.storedVersion(*docs, "v9"), nullptr);
+  EXPECT_EQ(state_.storedVersion(*docs, "../v1"), nullptr);
+  auto v3 = state_.storedVersion(*docs, "v3");
+  ASSERT_NE(v3, nullptr);
+  EXPECT_EQ(v3->version(), "v3");
+
+  // After a flip, pages of v1 keep asking for it: its index stays in memory. Deleting its manifest
+  // from the store shows no store read happens.
+  setLive(*pointers_, "docs", "v2");
+  ASSERT_TRUE(eventually([&] { return liveVersionAt("docs.localhost") == "v2"; }));
+  ASSERT_TRUE(objects_->deleteManifest("docs", "v1"));
+  ASSERT_TRUE(objects_->deleteManifest("docs", "v3"));
+  auto now = state_.current();
+  auto v1 = state_.storedVersion(*now->findSite("docs"), "v1");
+  ASSERT_NE(v1, nullptr);
+  EXPECT_EQ(v1->version(), "v1");
+  EXPECT_EQ(state_.storedVersion(*now->findSite("docs"), "v3"), v3);  // loaded once, kept
+}
+
 }  // namespace
 }  // namespace cutover::edge
