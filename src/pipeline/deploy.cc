@@ -20,7 +20,8 @@ class StageClock {
   explicit StageClock(std::vector<StageTiming>& stages) : stages_(stages) {}
   void finish(std::string name) {
     auto now = std::chrono::steady_clock::now();
-    stages_.push_back({std::move(name), std::chrono::duration<double, std::milli>(now - start_).count()});
+    stages_.push_back(
+        {std::move(name), std::chrono::duration<double, std::milli>(now - start_).count()});
     start_ = now;
   }
 
@@ -69,11 +70,12 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   report.new_bytes = uploaded->new_bytes;
   clock.finish("store");
 
-  FinalizeInput input{options.site, report.source, std::move(uploaded->files), *before,
-                      options.activate, options.version_prefix};
+  FinalizeInput input{options.site, report.source,    std::move(uploaded->files),
+                      *before,      options.activate, options.version_prefix};
   input.precompress = options.precompress;
   input.compression = options.compression;
   input.progress = options.progress;
+  input.local = std::move(uploaded->local);
   if (auto done = finalizeVersion(context, std::move(input), report); !done) {
     return tl::unexpected(done.error());
   }
@@ -99,7 +101,7 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
       };
     }
     auto compressed = precompress(*context.objects, context.compress_cache, input.files,
-                                  input.compression, progress);
+                                  input.compression, progress, &input.local);
     if (!compressed) return tl::unexpected(compressed.error());
     report.precompressed = *compressed;
     clock.finish("compress");
@@ -118,8 +120,8 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
 
   if (!input.activate) return {};
   // This deploy committed the version itself, so the flip needs no further check.
-  auto flipped = flipPointer(*context.pointers, input.site, report.version,
-                             input.expected_pointer, report.deploy_id);
+  auto flipped = flipPointer(*context.pointers, input.site, report.version, input.expected_pointer,
+                             report.deploy_id);
   if (!flipped) {
     auto error = flipped.error();
     if (error.code == Errc::conflict) {

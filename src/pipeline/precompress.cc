@@ -1,18 +1,25 @@
 #include "pipeline/precompress.h"
 
 #include <brotli/encode.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "cutover/common/fd.h"
+#include "cutover/common/hash.h"
 
 namespace cutover {
 namespace {
@@ -152,7 +159,8 @@ struct Job {
   std::string media_type;
   CompressedForms forms;
   std::uint64_t new_blobs = 0;
-  bool stored = false;  // a form was written to the store (it then needs a flush)
+  bool stored = false;     // a form was written to the store (it then needs a flush)
+  bool read_back = false;  // the content was read from the store: no local copy
 };
 
 std::string cacheSettings(const PrecompressOptions& options, std::uint64_t size) {
@@ -173,40 +181,112 @@ Result<Encoded> storeForm(ObjectStore& objects, const std::string& bytes, Job& j
   return Encoded{stored->hash, bytes.size()};
 }
 
-Result<void> compress(ObjectStore& objects, const PrecompressOptions& options, Job& job) {
+// The content of a file as it is now, if it is still exactly `size` bytes hashing to `hash`;
+// nothing if it is gone, unreadable or changed since it was stored. Only a shortcut: the store
+// holds the content either way.
+std::optional<std::string> readLocalFile(const std::filesystem::path& path, std::uint64_t size,
+                                         const std::string& hash) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  std::string bytes(size + 1, '\0');  // one byte more: a file that grew does not match
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  if (done != size) return std::nullopt;
+  bytes.resize(size);
+  if (sha256Hex(bytes) != hash) return std::nullopt;
+  return bytes;
+}
+
+// The content to compress: held in memory, or read into `owned` from a local file or, failing
+// both, from the store.
+Result<std::string_view> contentOf(ObjectStore& objects, const LocalContent* local, Job& job,
+                                   std::string& owned) {
+  if (local != nullptr) {
+    if (auto held = local->bytes.find(job.hash); held != local->bytes.end()) return held->second;
+    if (auto file = local->files.find(job.hash); file != local->files.end()) {
+      if (auto bytes = readLocalFile(file->second, job.size, job.hash)) {
+        owned = std::move(*bytes);
+        return owned;
+      }
+    }
+  }
   auto content = objects.readBlob(job.hash);
   if (!content) return tl::unexpected(content.error());
-  std::string_view input = *content;
-  auto mode = brotliMode(job.media_type);
+  job.read_back = true;
+  owned = std::move(*content);
+  return owned;
+}
 
+// The forms of `input` worth keeping; CPU only.
+struct Made {
+  std::optional<std::string> br, gzip;
+};
+Made makeForms(std::string_view input, std::string_view media_type,
+               const PrecompressOptions& options) {
+  Made made;
+  auto mode = brotliMode(media_type);
   auto probe_input = input.substr(0, kProbeBytes);
   auto probe = brotli(probe_input, kProbeQuality, mode);
-  if (!probe || !worthKeeping(probe->size(), probe_input.size())) return {};
+  if (!probe || !worthKeeping(probe->size(), probe_input.size())) return made;
 
   if (auto br = brotli(input, brotliQuality(input.size(), options), mode);
       br && worthKeeping(br->size(), input.size())) {
-    auto stored = storeForm(objects, *br, job);
-    if (!stored) return tl::unexpected(stored.error());
-    job.forms.br = std::move(*stored);
+    made.br = std::move(br);
   }
   if (auto gz = gzip(input, options.gzip_level, input.size());
       gz && worthKeeping(gz->size(), input.size())) {
-    auto stored = storeForm(objects, *gz, job);
+    made.gzip = std::move(gz);
+  }
+  return made;
+}
+
+// Reading the content and storing the forms wait on the store (tens of milliseconds a request
+// on S3) and take no CPU, so more jobs than cores are in progress at once; only the compressing
+// itself is bounded to options.threads by `cpu`.
+Result<void> compress(ObjectStore& objects, const LocalContent* local,
+                      const PrecompressOptions& options, std::counting_semaphore<>& cpu, Job& job) {
+  std::string owned;
+  auto input = contentOf(objects, local, job, owned);
+  if (!input) return tl::unexpected(input.error());
+  cpu.acquire();
+  auto made = makeForms(*input, job.media_type, options);
+  cpu.release();
+  std::string().swap(owned);
+
+  if (made.br) {
+    auto stored = storeForm(objects, *made.br, job);
+    if (!stored) return tl::unexpected(stored.error());
+    job.forms.br = std::move(*stored);
+  }
+  if (made.gzip) {
+    auto stored = storeForm(objects, *made.gzip, job);
     if (!stored) return tl::unexpected(stored.error());
     job.forms.gzip = std::move(*stored);
   }
   return {};
 }
 
-// Runs every job on `threads` threads, largest first; the first failure stops the rest.
-Result<void> runJobs(ObjectStore& objects, const PrecompressOptions& options,
-                     std::vector<Job>& jobs, const PrecompressProgress& progress) {
+// Runs every job, largest first, compressing on `threads` threads at a time; the first failure
+// stops the rest.
+Result<void> runJobs(ObjectStore& objects, const LocalContent* local,
+                     const PrecompressOptions& options, std::vector<Job>& jobs,
+                     const PrecompressProgress& progress) {
   std::uint64_t total_bytes = 0;
   for (const auto& job : jobs) total_bytes += job.size;
-  unsigned threads = options.threads != 0 ? options.threads : std::thread::hardware_concurrency();
-  threads = std::clamp<unsigned>(threads, 1,
-                                 static_cast<unsigned>(std::max<std::size_t>(jobs.size(), 1)));
+  unsigned cpu_threads =
+      options.threads != 0 ? options.threads : std::thread::hardware_concurrency();
+  cpu_threads = std::max(cpu_threads, 1U);
+  unsigned threads =
+      std::clamp<unsigned>(std::max(cpu_threads, options.store_threads), 1,
+                           static_cast<unsigned>(std::max<std::size_t>(jobs.size(), 1)));
 
+  std::counting_semaphore<> cpu(static_cast<std::ptrdiff_t>(cpu_threads));
   MemoryGate gate(options.max_in_flight);
   std::atomic<std::size_t> next{0};
   std::atomic<std::uint64_t> bytes_done{0}, files_done{0};
@@ -220,7 +300,7 @@ Result<void> runJobs(ObjectStore& objects, const PrecompressOptions& options,
       if (i >= jobs.size()) return;
       auto& job = jobs[i];
       gate.acquire(job.size);
-      auto done = compress(objects, options, job);
+      auto done = compress(objects, local, options, cpu, job);
       gate.release(job.size);
       if (!done) {
         std::lock_guard lock(error_mutex);
@@ -248,6 +328,11 @@ Result<void> runJobs(ObjectStore& objects, const PrecompressOptions& options,
 
 }  // namespace
 
+bool isPrecompressCandidate(std::uint64_t size, std::string_view media_type,
+                            const PrecompressOptions& options) {
+  return size > options.min_size && isCompressibleMediaType(media_type);
+}
+
 bool isCompressibleMediaType(std::string_view media_type) {
   auto type = baseType(media_type);
   if (type.starts_with("text/")) return true;
@@ -271,7 +356,8 @@ bool isCompressibleMediaType(std::string_view media_type) {
 Result<PrecompressReport> precompress(ObjectStore& objects, CompressCache* cache,
                                       std::map<std::string, FileEntry>& files,
                                       const PrecompressOptions& options,
-                                      const PrecompressProgress& progress) {
+                                      const PrecompressProgress& progress,
+                                      const LocalContent* local) {
   PrecompressReport report;
 
   // Distinct contents: a file stored under several paths is compressed once.
@@ -279,10 +365,12 @@ Result<PrecompressReport> precompress(ObjectStore& objects, CompressCache* cache
   std::unordered_map<std::string, std::size_t> by_hash;
   std::vector<std::pair<FileEntry*, std::size_t>> targets;
   for (auto& [path, entry] : files) {
-    if (entry.size <= options.min_size || !isCompressibleMediaType(entry.media_type)) continue;
+    if (!isPrecompressCandidate(entry.size, entry.media_type, options)) continue;
     ++report.candidates;
     auto [it, added] = by_hash.try_emplace(entry.hash, jobs.size());
-    if (added) jobs.push_back(Job{entry.hash, entry.size, path, entry.media_type, {}, 0, false});
+    if (added) {
+      jobs.push_back(Job{entry.hash, entry.size, path, entry.media_type, {}, 0, false, false});
+    }
     targets.emplace_back(&entry, it->second);
   }
 
@@ -328,7 +416,7 @@ Result<PrecompressReport> precompress(ObjectStore& objects, CompressCache* cache
   todo.reserve(todo_index.size());
   for (auto i : todo_index) todo.push_back(std::move(jobs[i]));
 
-  if (auto ran = runJobs(objects, options, todo, progress); !ran)
+  if (auto ran = runJobs(objects, local, options, todo, progress); !ran)
     return tl::unexpected(ran.error());
   report.compressed = todo.size();
 
@@ -337,6 +425,7 @@ Result<PrecompressReport> precompress(ObjectStore& objects, CompressCache* cache
   for (std::size_t k = 0; k < todo.size(); ++k) {
     stored = stored || todo[k].stored;
     report.new_blobs += todo[k].new_blobs;
+    if (todo[k].read_back) ++report.read_back;
     updates.push_back({todo[k].hash, cacheSettings(options, todo[k].size), todo[k].forms});
     jobs[todo_index[k]] = std::move(todo[k]);
   }

@@ -15,6 +15,7 @@
 
 #include "cutover/common/fd.h"
 #include "cutover/common/media_type.h"
+#include "pipeline/precompress.h"
 
 namespace cutover {
 namespace {
@@ -51,7 +52,8 @@ class ProgressMeter {
 // queued jobs hold in memory. The first failure stops the rest.
 class WriterPool {
  public:
-  WriterPool(unsigned threads, std::uint64_t max_queued_bytes) : max_queued_bytes_(max_queued_bytes) {
+  WriterPool(unsigned threads, std::uint64_t max_queued_bytes)
+      : max_queued_bytes_(max_queued_bytes) {
     for (unsigned t = 0; t < threads; ++t) threads_.emplace_back([this] { work(); });
   }
   ~WriterPool() { (void)finish(); }
@@ -62,7 +64,9 @@ class WriterPool {
   // Returns false (and drops the job) once a job has failed.
   bool submit(std::uint64_t bytes, std::function<Result<void>()> job) {
     std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return error_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= max_queued_bytes_; });
+    space_.wait(lock, [&] {
+      return error_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= max_queued_bytes_;
+    });
     if (error_) return false;
     queued_bytes_ += bytes;
     jobs_.push_back({bytes, std::move(job)});
@@ -121,7 +125,15 @@ class WriterPool {
   std::vector<std::jthread> threads_;
 };
 
-unsigned writerThreads(const DeployOptions& options) { return options.threads != 0 ? options.threads : 8; }
+unsigned writerThreads(const DeployOptions& options) {
+  return options.threads != 0 ? options.threads : 8;
+}
+
+// Whether precompression will want this file's content.
+bool wantsLocalCopy(const DeployOptions& options, const std::string& path, std::uint64_t size) {
+  return options.precompress &&
+         isPrecompressCandidate(size, mediaTypeFor(path), options.compression);
+}
 
 // Streams `reader` into a new blob; returns what the store says about it.
 Result<StoredBlob> storeStream(ObjectStore& objects, EntryReader& reader,
@@ -133,7 +145,8 @@ Result<StoredBlob> storeStream(ObjectStore& objects, EntryReader& reader,
     auto n = reader.read(buffer);
     if (!n) return tl::unexpected(n.error());
     if (*n == 0) break;
-    if (auto w = (*writer)->write(std::span(buffer.data(), *n)); !w) return tl::unexpected(w.error());
+    if (auto w = (*writer)->write(std::span(buffer.data(), *n)); !w)
+      return tl::unexpected(w.error());
     meter.add(*n, 0);
   }
   return (*writer)->finish(expected_hash);
@@ -241,6 +254,7 @@ Result<UploadResult> uploadFolder(const PipelineContext& context, Source& source
       result.new_bytes += e.size;
     }
     updates.push_back({e.disk_path, e.identity, hashes[i]});
+    if (wantsLocalCopy(options, e.path, e.size)) result.local.files.emplace(hashes[i], e.disk_path);
   }
   if (auto flushed = context.objects->flush(); !flushed) return tl::unexpected(flushed.error());
   if (context.stat_cache != nullptr) {
@@ -255,12 +269,17 @@ Result<UploadResult> uploadFolder(const PipelineContext& context, Source& source
 // straight into the store from here.
 constexpr std::uint64_t kInMemoryEntry = 4ULL << 20;
 constexpr std::uint64_t kMaxQueuedBytes = 64ULL << 20;
+// The bytes of compressible entries are kept for precompression, which otherwise reads them back
+// from the store (the archive cannot be read out of order). Past this many bytes of them, the
+// rest are read back: a site's text rarely comes near it.
+constexpr std::uint64_t kMaxKeptBytes = 256ULL << 20;
 
 Result<std::string> readEntry(EntryReader& reader, std::uint64_t size) {
   std::string bytes(size, '\0');
   std::size_t done = 0;
   while (true) {
-    std::span<std::byte> rest(reinterpret_cast<std::byte*>(bytes.data()) + done, bytes.size() - done);
+    std::span<std::byte> rest(reinterpret_cast<std::byte*>(bytes.data()) + done,
+                              bytes.size() - done);
     if (rest.empty()) {
       std::byte extra[1];
       auto n = reader.read(extra);  // must be at the end now
@@ -300,6 +319,11 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
     error.message = path + ": " + error.message;
     return tl::unexpected(std::move(error));
   };
+  std::uint64_t kept_bytes = 0;  // only the reading thread reserves
+  auto keep = [&](const std::string& hash, std::string bytes) {
+    std::lock_guard lock(result_mutex);
+    result.local.bytes.emplace(hash, std::move(bytes));
+  };
 
   DeployProgress none;
   ProgressMeter meter(none, 0, 0);
@@ -308,7 +332,10 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
   auto visited = source.forEach(
       [&](const SourceEntry& entry, EntryReader& reader) -> Result<void> {
         ++files;
-        if (entry.size > kInMemoryEntry) {
+        bool kept = wantsLocalCopy(options, entry.path, entry.size) &&
+                    kept_bytes + entry.size <= kMaxKeptBytes;
+        if (kept) kept_bytes += entry.size;
+        if (entry.size > kInMemoryEntry && !kept) {
           auto stored = storeStream(*context.objects, reader, {}, meter);
           if (!stored) return located(entry.path, stored.error());
           record(entry.path, entry.size, *stored);
@@ -317,12 +344,15 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
         auto bytes = readEntry(reader, entry.size);
         if (!bytes) return located(entry.path, bytes.error());
         auto size = entry.size;
-        bool queued = pool.submit(size, [&, path = entry.path, size, data = std::move(*bytes)]() -> Result<void> {
-          auto stored = storeBytes(*context.objects, data);
-          if (!stored) return located(path, stored.error());
-          record(path, size, *stored);
-          return {};
-        });
+        bool queued = pool.submit(
+            size,
+            [&, path = entry.path, size, kept, data = std::move(*bytes)]() mutable -> Result<void> {
+              auto stored = storeBytes(*context.objects, data);
+              if (!stored) return located(path, stored.error());
+              record(path, size, *stored);
+              if (kept) keep(stored->hash, std::move(data));
+              return {};
+            });
         if (!queued) return pool.finish();  // a writer failed: stop reading, report its error
         return {};
       },

@@ -82,6 +82,9 @@ struct FinalizeInput {
   bool precompress = true;
   PrecompressOptions compression;
   DeployProgress progress;  // the "compress" stage
+  // Local copies of the files' content, so precompression need not read the blobs back from
+  // the store; empty when the blobs came from elsewhere (uploaded to the API).
+  LocalContent local;
 };
 
 // The steps every deploy ends with: the version gains its rules and precompressed forms, its

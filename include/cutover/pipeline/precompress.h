@@ -1,6 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <string>
+#include <unordered_map>
 
 namespace cutover {
 
@@ -16,7 +19,11 @@ struct PrecompressOptions {
   int brotli_large_quality = 9;   // for larger files
   std::uint64_t brotli_large_from = 512 * 1024;
   int gzip_level = 9;    // 1–9
-  unsigned threads = 0;  // 0: the machine's hardware threads
+  unsigned threads = 0;  // compressing at once; 0: the machine's hardware threads
+  // Files in progress at once, most of them waiting on the store (reading content that has no
+  // local copy, storing forms): on S3 each request waits tens of milliseconds, so waiting only
+  // `threads` at a time would leave the cores idle.
+  unsigned store_threads = 8;
   // Bytes of file content held in memory at once by the compressing threads (one file larger
   // than this is still compressed, alone).
   std::uint64_t max_in_flight = 256ULL << 20;
@@ -32,6 +39,18 @@ struct PrecompressReport {
   std::uint64_t br_files = 0, br_bytes = 0;      // files with a brotli form, and its total size
   std::uint64_t gzip_files = 0, gzip_bytes = 0;  // likewise for gzip
   std::uint64_t new_blobs = 0;  // forms this run stored that the store did not hold
+  std::uint64_t read_back = 0;  // contents compressed from the store, for want of a local copy
+};
+
+// Copies of a deploy's content that it holds locally, by content hash. Precompression compresses
+// from these instead of reading each blob back from the store, which on S3 is a GET per file.
+// Content with no local copy (a remote deploy's blobs arrived over HTTP) is read from the store.
+struct LocalContent {
+  // Files whose content had the hash when they were stored. They are read again when compressed
+  // and checked against it: a file changed since is read from the store instead.
+  std::unordered_map<std::string, std::filesystem::path> files;
+  // Content exactly as stored (an archive's entries).
+  std::unordered_map<std::string, std::string> bytes;
 };
 
 }  // namespace cutover

@@ -11,6 +11,7 @@
 #include "cutover/pipeline/gc.h"
 #include "cutover/pointer/records.h"
 #include "pointer/memory/memory_pointer_store.h"
+#include "read_counting_store.h"
 #include "store/memory/memory_object_store.h"
 #include "support/faulty_object_store.h"
 #include "support/temp_dir.h"
@@ -139,7 +140,8 @@ TEST_F(DeployTest, StatCacheHitWhoseBlobIsGoneIsStoredAgain) {
   auto second = deploy(ctx, options(dir_ / "site"));
   ASSERT_TRUE(second) << second.error().describe();
   EXPECT_EQ(second->new_files, 1U);
-  EXPECT_EQ(objects_->readBlob(manifest.files.at("shared.js").hash).value(), "same in every version");
+  EXPECT_EQ(objects_->readBlob(manifest.files.at("shared.js").hash).value(),
+            "same in every version");
 }
 
 TEST_F(DeployTest, NoActivateStoresWithoutFlipping) {
@@ -217,13 +219,15 @@ TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
     auto opts = options(source);
     opts.threads = 1;
     auto result = deploy(context(&faulty), opts);
-    ASSERT_FALSE(result) << "call " << n << " of " << total_calls << " failed, yet the deploy succeeded";
+    ASSERT_FALSE(result) << "call " << n << " of " << total_calls
+                         << " failed, yet the deploy succeeded";
     EXPECT_NE(result.error().message.find("injected failure"), std::string::npos);
     ASSERT_EQ(liveVersion(), v1.version) << "after failing call " << n;
     for (const auto& hash : blobsOf(v1_manifest)) {
       ASSERT_TRUE(objects_->readBlob(hash)) << hash << " of the live version lost at call " << n;
     }
-    ASSERT_EQ(objects_->listVersions("docs").value().size(), 1U) << "a partial version was committed";
+    ASSERT_EQ(objects_->listVersions("docs").value().size(), 1U)
+        << "a partial version was committed";
   }
 
   auto report = collectGarbage(*objects_, *pointers_, GcOptions{0, false}).value();
@@ -240,7 +244,9 @@ TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
 }
 
 INSTANTIATE_TEST_SUITE_P(FolderAndArchive, FailingDeployTest, ::testing::Bool(),
-                         [](const auto& param_info) { return param_info.param ? "Archive" : "Folder"; });
+                         [](const auto& param_info) {
+                           return param_info.param ? "Archive" : "Folder";
+                         });
 
 // Two deploys that both start before either flips: exactly one wins the flip, the other gets a
 // conflict naming its stored version; both are recorded; nothing is lost.
@@ -256,7 +262,8 @@ TEST_F(DeployTest, ConcurrentDeploysOfOneSiteNeverLoseAnUpdate) {
       bool waited = false;
       auto opts = options(dir_ / (i == 0 ? "a" : "b"));
       opts.threads = 1;
-      opts.progress = [&](std::string_view, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
+      opts.progress = [&](std::string_view, std::uint64_t, std::uint64_t, std::uint64_t,
+                          std::uint64_t) {
         if (!waited) {
           waited = true;
           both_started.arrive_and_wait();  // both have read the pointer by now
@@ -387,6 +394,66 @@ TEST_F(DeployTest, DeployStoresPrecompressedFormsWithTheVersion) {
   auto plain_manifest = objects_->readManifest("docs", plain->version).value();
   EXPECT_FALSE(plain_manifest.files.at("assets/site.css").br.present());
   EXPECT_FALSE(plain_manifest.files.at("assets/site.css").gzip.present());
+}
+
+// The deploy has every file at hand (the folder, or the archive's entries as it reads them), so
+// precompression reads nothing back from the store: on S3 that was a GET per compressible file.
+class LocalSourceDeployTest : public DeployTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(LocalSourceDeployTest, PrecompressionReadsNoBlobBackFromTheStore) {
+  writeSite(dir_ / "site", "v1");
+  for (const char* tag : {"111", "222", "333"}) {
+    writeStylesheet(dir_ / "site" / tag, tag);
+  }
+  std::filesystem::path source = dir_ / "site";
+  if (GetParam()) {
+    source = dir_ / "site.tar.gz";
+    std::string tar = "tar -czf " + source.string() + " -C " + (dir_ / "site").string() + " .";
+    ASSERT_EQ(std::system(tar.c_str()), 0);
+  }
+  testing::ReadCountingObjectStore counting(objects_);
+  auto report = deploy(context(&counting), options(source));
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_EQ(report->precompressed.files, 3U);
+  EXPECT_EQ(report->precompressed.read_back, 0U);
+  EXPECT_EQ(counting.blobReads(), 0U) << "a local deploy read blobs back from the store";
+
+  auto manifest = objects_->readManifest("docs", report->version).value();
+  const auto& css = manifest.files.at("222/assets/site.css");
+  ASSERT_TRUE(css.br.present());
+  ASSERT_TRUE(css.gzip.present());
+  EXPECT_LT(css.gzip.size, css.size / 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(FolderAndArchive, LocalSourceDeployTest, ::testing::Bool(),
+                         [](const auto& param_info) {
+                           return param_info.param ? "Archive" : "Folder";
+                         });
+
+// The admin API's remote deploy stores blobs sent over HTTP and finalizes without local copies:
+// precompression then reads the content from the store.
+TEST_F(DeployTest, FinalizeWithoutLocalCopiesCompressesFromTheStore) {
+  writeStylesheet(dir_ / "site", "444");
+  auto css = testing::readFile(dir_ / "site" / "assets" / "site.css");
+  auto writer = objects_->newBlob().value();
+  ASSERT_TRUE(writer->write(std::as_bytes(std::span(css.data(), css.size()))));
+  auto stored = writer->finish().value();
+  ASSERT_TRUE(objects_->flush());
+
+  FinalizeInput input{"docs", "remote", {}, std::nullopt, true, ""};
+  input.files.emplace("site.css", FileEntry{stored.hash, css.size(), "text/css; charset=utf-8"});
+  testing::ReadCountingObjectStore counting(objects_);
+  DeployReport report;
+  report.deploy_id = "d-remote";
+  auto done = finalizeVersion(context(&counting), std::move(input), report);
+  ASSERT_TRUE(done) << done.error().describe();
+  EXPECT_EQ(report.precompressed.files, 1U);
+  EXPECT_EQ(report.precompressed.read_back, 1U);
+  EXPECT_EQ(counting.blobReads(), 1U);
+  EXPECT_EQ(liveVersion(), report.version);
+  auto entry = objects_->readManifest("docs", report.version).value().files.at("site.css");
+  EXPECT_TRUE(entry.br.present());
+  EXPECT_TRUE(entry.gzip.present());
 }
 
 TEST_F(DeployTest, GcKeepsTheFormsOfKeptVersionsAndRemovesTheRest) {

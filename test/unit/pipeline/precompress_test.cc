@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cutover/common/hash.h"
+#include "read_counting_store.h"
 #include "store/memory/memory_object_store.h"
 #include "support/faulty_object_store.h"
 #include "support/temp_dir.h"
@@ -114,6 +115,7 @@ TEST_F(PrecompressTest, FormsDecompressToTheOriginal) {
   EXPECT_EQ(report->candidates, 5U);
   EXPECT_EQ(report->files, 5U);
   EXPECT_EQ(report->compressed, 5U);
+  EXPECT_EQ(report->read_back, 5U) << "no local copies: every content came from the store";
   for (const auto& [path, content] : originals) {
     const auto& entry = files_.at(path);
     ASSERT_TRUE(entry.br.present()) << path;
@@ -317,6 +319,73 @@ TEST_F(PrecompressTest, AFailingStoreWriteFailsTheStepNamingTheFile) {
   auto good = precompress(*objects_, cache.get(), files_, options_);
   ASSERT_TRUE(good) << good.error().describe();
   EXPECT_EQ(good->compressed, 2U);
+}
+
+// A deploy from a folder or an archive has the content at hand: compressing it must not read
+// the blobs back from the store, which on S3 costs a GET per file.
+TEST_F(PrecompressTest, LocalCopiesAreCompressedWithoutReadingTheStore) {
+  LocalContent local;
+  std::map<std::string, std::string> originals;
+  for (int i = 0; i < 6; ++i) {
+    auto path = "page" + std::to_string(i) + ".html";
+    originals[path] = textPage(i, 3'000 + 500 * i);
+    add(path, originals[path], "text/html; charset=utf-8");
+    testing::writeFile(dir_ / path, originals[path]);
+    local.files.emplace(files_.at(path).hash, dir_ / path);
+  }
+  for (int i = 0; i < 4; ++i) {
+    auto path = "app" + std::to_string(i) + ".js";
+    originals[path] = textPage(100 + i, 20'000);
+    add(path, originals[path], "text/javascript; charset=utf-8");
+    local.bytes.emplace(files_.at(path).hash, originals[path]);
+  }
+  testing::ReadCountingObjectStore counting(objects_);
+
+  auto report = precompress(counting, nullptr, files_, options_, {}, &local);
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_EQ(report->compressed, 10U);
+  EXPECT_EQ(report->files, 10U);
+  EXPECT_EQ(report->read_back, 0U);
+  EXPECT_EQ(counting.blobReads(), 0U) << "precompression read blobs back from the store";
+  for (const auto& [path, content] : originals) {
+    const auto& entry = files_.at(path);
+    ASSERT_TRUE(entry.br.present()) << path;
+    ASSERT_TRUE(entry.gzip.present()) << path;
+    EXPECT_EQ(unbrotli(blob(entry.br)), content) << path;
+    EXPECT_EQ(gunzip(blob(entry.gzip)), content) << path;
+  }
+}
+
+// A folder's file may change between storing it and compressing it: its forms must still be
+// those of the content the version names, taken from the store.
+TEST_F(PrecompressTest, ALocalFileChangedSinceItWasStoredIsReadFromTheStore) {
+  LocalContent local;
+  auto stored_page = textPage(1, 8'000);
+  add("same-size.html", stored_page, "text/html; charset=utf-8");
+  auto edited = stored_page;
+  edited[100] = 'X';
+  testing::writeFile(dir_ / "same-size.html", edited);
+  local.files.emplace(files_.at("same-size.html").hash, dir_ / "same-size.html");
+
+  auto stored_css = textPage(2, 6'000);
+  add("grown.css", stored_css, "text/css; charset=utf-8");
+  testing::writeFile(dir_ / "grown.css", stored_css + "/* more */");
+  local.files.emplace(files_.at("grown.css").hash, dir_ / "grown.css");
+
+  auto stored_js = textPage(3, 5'000);
+  add("gone.js", stored_js, "text/javascript; charset=utf-8");
+  local.files.emplace(files_.at("gone.js").hash, dir_ / "gone.js");  // never written
+
+  testing::ReadCountingObjectStore counting(objects_);
+  auto report = precompress(counting, nullptr, files_, options_, {}, &local);
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_EQ(report->files, 3U);
+  EXPECT_EQ(report->read_back, 3U);
+  EXPECT_EQ(counting.blobReads(), 3U);
+  EXPECT_EQ(unbrotli(blob(files_.at("same-size.html").br)), stored_page);
+  EXPECT_EQ(gunzip(blob(files_.at("same-size.html").gzip)), stored_page);
+  EXPECT_EQ(unbrotli(blob(files_.at("grown.css").br)), stored_css);
+  EXPECT_EQ(unbrotli(blob(files_.at("gone.js").br)), stored_js);
 }
 
 TEST_F(PrecompressTest, ManyFilesOnManyThreads) {
