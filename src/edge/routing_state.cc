@@ -77,12 +77,17 @@ bool RoutingState::applyLocked(const std::string& key, const std::optional<std::
 
 bool RoutingState::applyLive(const std::string& site, const std::optional<std::string>& value) {
   if (!value) {
+    // cutover never removes a live pointer: one that vanishes was lost with the store's data (a
+    // Redis restarted without persistence, a wiped etcd). Serving on is what keeps the site up;
+    // the next deploy or activate writes the pointer again.
     auto it = sites_.find(site);
-    if (it == sites_.end() || !it->second.has_live) return false;
-    it->second.has_live = false;
-    it->second.input.version.clear();
-    it->second.input.index.reset();
-    return true;
+    if (it != sites_.end() && it->second.has_live) {
+      std::fprintf(stderr,
+                   "cutover edge: live/%s vanished from the pointer store (did it restart "
+                   "without its data?); still serving %s\n",
+                   site.c_str(), it->second.input.version.c_str());
+    }
+    return false;
   }
   auto pointer = LivePointer::fromJson(*value);
   if (!pointer) {
@@ -114,11 +119,14 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
 
 bool RoutingState::applySettings(const std::string& site, const std::optional<std::string>& value) {
   if (!value) {
+    // Never removed by cutover either (see applyLive): keep answering at the site's hosts.
     auto it = sites_.find(site);
-    if (it == sites_.end() || !it->second.has_settings) return false;
-    it->second.has_settings = false;
-    it->second.input.settings = SiteSettings{};
-    return true;
+    if (it != sites_.end() && it->second.has_settings) {
+      std::fprintf(stderr,
+                   "cutover edge: site/%s vanished from the pointer store; keeping its hosts\n",
+                   site.c_str());
+    }
+    return false;
   }
   auto settings = SiteSettings::fromJson(*value);
   if (!settings) {

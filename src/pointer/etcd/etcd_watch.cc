@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cstdio>
 #include <set>
 #include <utility>
 #include <vector>
@@ -184,6 +185,18 @@ void WatchStream::run() {
       if (relist()) continue;  // resume at once from the revision the list was read at
       end = End::not_established;
     }
+    if (end == End::not_established && ever_created_ && !outage_reported_) {
+      // Said once per outage: until it ends, whoever watches keeps what it last saw (an edge
+      // serves the last pointers it knew).
+      std::string endpoints;
+      for (const auto& e : client_->options().endpoints)
+        endpoints += (endpoints.empty() ? "" : ",") + e;
+      std::fprintf(stderr,
+                   "cutover: etcd at %s is unreachable; watching again as soon as it answers "
+                   "(the last pointers seen stay in use)\n",
+                   endpoints.c_str());
+      outage_reported_ = true;
+    }
     // A member that ended an established stream (stopped, lost its leader) may be gone: the
     // next one is tried at once. Only while none takes a stream does the watch wait between tries.
     endpoint = (endpoint + 1) % count;
@@ -277,6 +290,11 @@ bool WatchStream::onMessage(std::string_view text) {
   }
   if (boolField(result, "created")) {
     created_ = true;
+    ever_created_ = true;
+    if (std::exchange(outage_reported_, false)) {
+      std::fprintf(stderr, "cutover: etcd answers again; catching up from revision %lld\n",
+                   static_cast<long long>(resume_from_));
+    }
     return true;
   }
   auto events = result.find("events");

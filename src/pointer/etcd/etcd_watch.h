@@ -124,6 +124,10 @@ class WatchStream {
   std::int64_t resume_from_ = 0;               // start_revision of the open stream
   JsonObjectSplitter splitter_;
   bool created_ = false;
+  // The watch thread's own: a stream was established once; an outage was reported (logged once
+  // per outage, and its end too).
+  bool ever_created_ = false;
+  bool outage_reported_ = false;
   std::optional<End> end_;  // set by onMessage() to end the stream
 
   std::atomic<bool> stopping_ = false;

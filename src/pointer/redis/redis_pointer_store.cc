@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <set>
 #include <thread>
 #include <utility>
@@ -165,8 +166,17 @@ class RedisPointerStore::Dispatcher {
     auto pong_deadline = kNever;
     bool connected_before = false;
 
+    bool outage_reported = false;
     auto lose = [&](const std::string& why) {
       subscriber_.reset();
+      if (connected_before && !outage_reported) {
+        // Said once per outage: until it ends, watchers keep what they last saw.
+        std::fprintf(stderr,
+                     "cutover: Redis at %s is unreachable (%s); watching again as soon as it "
+                     "answers (the last pointers seen stay in use)\n",
+                     config_.address().c_str(), why.c_str());
+        outage_reported = true;
+      }
       {
         std::lock_guard lock(mutex_);
         subscribed_ = false;
@@ -188,11 +198,18 @@ class RedisPointerStore::Dispatcher {
             std::lock_guard lock(mutex_);
             ++attempts_;
             subscribed_ = subscribed.has_value();
+            // A watch() that asked for an attempt while this one was under way is answered by
+            // it: left set, the request would skip the backoff after the next loss.
+            if (subscribed_) attempt_now_ = false;
             if (!subscribed) last_failure_ = subscribed.error().message;
           }
           cv_.notify_all();
           if (subscribed) {
             connect_backoff.reset();
+            if (std::exchange(outage_reported, false)) {
+              std::fprintf(stderr, "cutover: Redis at %s answers again; catching up\n",
+                           config_.address().c_str());
+            }
             // Notices published while no subscription stood are lost: re-list to find them.
             if (connected_before) next_resync_ = Clock::now();
             connected_before = true;

@@ -92,13 +92,25 @@ TEST_F(RoutingStateTest, KeepsThePreviousVersionWhenAManifestCannotBeLoaded) {
   EXPECT_TRUE(eventually([&] { return liveVersionAt("marker2.example.com") == "v1"; }));
 }
 
-TEST_F(RoutingStateTest, ARemovedPointerLeavesTheSiteWithoutALiveVersion) {
+// cutover never removes a live pointer or a site's settings; keys that vanish mean the store lost
+// its data (a Redis restarted without persistence), and dropping the site would take it down.
+TEST_F(RoutingStateTest, PointersThatVanishFromTheStoreKeepTheSiteServingItsLastVersion) {
   putVersion(*objects_, "docs", "v1", {{"index.html", "one"}});
+  putVersion(*objects_, "docs", "v2", {{"index.html", "two"}});
   setLive(*pointers_, "docs", "v1");
+  setHosts(*pointers_, "docs", {"docs.example.com"});
   ASSERT_TRUE(state_.start());
-  auto current = pointers_->get(liveKey("docs"));
-  ASSERT_TRUE(pointers_->compareAndSet(liveKey("docs"), *current, std::nullopt));
-  EXPECT_TRUE(eventually([&] { return liveVersionAt("docs.localhost") == "<no site>"; }));
+  auto live = pointers_->get(liveKey("docs"));
+  ASSERT_TRUE(pointers_->compareAndSet(liveKey("docs"), *live, std::nullopt));
+  auto settings = pointers_->get(siteKey("docs"));
+  ASSERT_TRUE(pointers_->compareAndSet(siteKey("docs"), *settings, std::nullopt));
+  setHosts(*pointers_, "blog", {"marker.example.com"});  // an event after the removals
+  EXPECT_TRUE(eventually([&] { return state_.current()->findHost("marker.example.com"); }));
+  EXPECT_EQ(liveVersionAt("docs.localhost"), "v1");
+  EXPECT_EQ(liveVersionAt("docs.example.com"), "v1");
+  // A pointer written again (the store is back) is followed as usual.
+  setLive(*pointers_, "docs", "v2");
+  EXPECT_TRUE(eventually([&] { return liveVersionAt("docs.localhost") == "v2"; }));
 }
 
 TEST_F(RoutingStateTest, IgnoresKeysItDoesNotRouteBy) {
@@ -109,7 +121,6 @@ TEST_F(RoutingStateTest, IgnoresKeysItDoesNotRouteBy) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(state_.current(), before);
 }
-
 
 TEST_F(RoutingStateTest, StoredVersionsAreLoadedOnceAndTheOutgoingLiveOneIsKeptInMemory) {
   putVersion(*objects_, "docs", "v1", {{"index.html", "one"}});

@@ -153,7 +153,10 @@ TEST_F(RedisPointerStoreTest, WatchSurvivesARestartAndCatchesUpByItself) {
 
 TEST_F(RedisPointerStoreTest, ChangesMadeWhileTheSubscriberWasCutOffArriveAfterReconnect) {
   auto watching = config();
-  watching.reconnect_min = 300ms;  // long enough for the writes below to land while cut off
+  // Long enough for the writes below to land while cut off, even on a loaded machine (the first
+  // retry waits between half of this and all of it).
+  watching.reconnect_min = 1500ms;
+  watching.reconnect_max = 1500ms;
   auto store = RedisPointerStore::open(watching);
   auto writer = RedisPointerStore::open(config());
   Recorder recorder;
