@@ -70,8 +70,9 @@ class TempUpload {
       : fd_(std::move(other.fd_)), path_(std::exchange(other.path_, {})) {}
   TempUpload& operator=(TempUpload&&) = delete;
   TempUpload(const TempUpload&) = delete;
-  ~TempUpload() {
-    if (!path_.empty()) ::unlink(path_.c_str());
+  ~TempUpload() { remove(); }
+  void remove() {
+    if (!path_.empty()) ::unlink(std::exchange(path_, {}).c_str());
   }
   [[nodiscard]] int fd() const { return fd_.get(); }
   [[nodiscard]] const std::string& path() const { return path_; }
@@ -118,7 +119,7 @@ Result<std::uint64_t> receiveInto(const HttpRequest& request, BodyReader& body, 
 nlohmann::json deployAnswer(ApiState& state, const std::string& deploy_id, const DeployReport& r) {
   nlohmann::json record = nlohmann::json::object();
   if (auto found = state.context.history->find(deploy_id); found && *found) {
-    record = recordJson(**found);
+    record = (*found)->toJson();
   }
   return {{"deploy", record},
           {"site", r.site},
@@ -183,6 +184,8 @@ void postArchive(ApiState& state, Call& call) {
   options.activate = flagParam(call.request, "activate", true);
   options.trigger = "api";
   auto report = deploy(state.pipeline(), options);
+  // Gone before the answer: a client that sees it finds nothing of its upload left behind.
+  temp->remove();
   if (!report) {
     auto recent = state.context.history->list(options.site, 1);
     nlohmann::json extra = nlohmann::json::object();

@@ -66,7 +66,7 @@ void getSiteDeploys(ApiState& state, Call& call) {
   auto records = state.context.history->list(call.param("site"), limit);
   if (!records) return sendError(call.out, records.error());
   nlohmann::json deploys = nlohmann::json::array();
-  for (const auto& r : *records) deploys.push_back(recordJson(r));
+  for (const auto& r : *records) deploys.push_back(r.toJson());
   sendJson(call.out, 200, {{"deploys", deploys}});
 }
 
@@ -75,7 +75,7 @@ void getDeploy(ApiState& state, Call& call) {
   if (!record) return sendError(call.out, record.error());
   if (!*record)
     return sendError(call.out, 404, "not_found", "there is no deploy " + call.param("deploy"));
-  sendJson(call.out, 200, recordJson(**record));
+  sendJson(call.out, 200, (*record)->toJson());
 }
 
 namespace {

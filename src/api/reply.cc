@@ -65,31 +65,6 @@ void sendJson(ResponseWriter& out, int status, const nlohmann::json& body) {
   out.send(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-nlohmann::json recordJson(const DeployRecord& r) {
-  nlohmann::json stages = nlohmann::json::array();
-  for (const auto& s : r.stages) stages.push_back({{"name", s.name}, {"ms", s.ms}});
-  return {{"id", r.id},
-          {"site", r.site},
-          {"version", r.version},
-          {"source", r.source},
-          {"trigger", r.trigger},
-          {"status", r.status},
-          {"activated", r.activated},
-          {"started", r.started},
-          {"finished", r.finished},
-          {"files", r.files},
-          {"new_files", r.new_files},
-          {"reused_files", r.reused_files},
-          {"bytes", r.bytes},
-          {"new_bytes", r.new_bytes},
-          {"stages", stages},
-          {"stage", r.stage},
-          {"branch", r.branch},
-          {"commit", r.commit},
-          {"commit_message", r.commit_message},
-          {"error", r.error}};
-}
-
 Result<std::string> readBody(const HttpRequest& request, BodyReader& body, std::uint64_t limit) {
   auto tooLarge = [&] {
     return fail(Errc::too_large,

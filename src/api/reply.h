@@ -25,9 +25,6 @@ void sendError(ResponseWriter& out, const Error& error,
                const nlohmann::json& extra = nlohmann::json::object());
 void sendJson(ResponseWriter& out, int status, const nlohmann::json& body);
 
-// A deploy as the API shows it.
-[[nodiscard]] nlohmann::json recordJson(const DeployRecord& record);
-
 // Reads a whole body of at most `limit` bytes (too_large beyond; io if the client broke off).
 [[nodiscard]] Result<std::string> readBody(const HttpRequest& request, BodyReader& body,
                                            std::uint64_t limit);

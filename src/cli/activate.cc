@@ -1,10 +1,11 @@
+#include "cutover/pipeline/activate.h"
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
-#include "cutover/pipeline/activate.h"
 #include "cutover/pipeline/gc.h"
 
 namespace cutover::cli {
@@ -19,14 +20,15 @@ int printFlip(const Result<Flip>& flip, const std::string& site) {
   if (!flip) return reportError(flip.error());
   const auto& p = flip->pointer;
   std::printf("%s is live on %s (was %s); the flip took %s\n", p.version.c_str(), site.c_str(),
-              p.previous.empty() ? "nothing" : p.previous.c_str(), formatMillis(flip->flip_ms).c_str());
+              p.previous.empty() ? "nothing" : p.previous.c_str(),
+              formatMillis(flip->flip_ms).c_str());
   return kExitOk;
 }
 
 // Held while flipping, so gc cannot remove the version between the check and the flip.
 template <class Flipper>
 int flipLocked(const GlobalOptions& global, const std::string& site, Flipper flipper) {
-  auto data = DataDir::open(global.data_dir, DataDir::stores);
+  auto data = DataDir::open(global, DataDir::stores);
   auto lock = StoreLock::acquire(data.lockFile(), StoreLock::Mode::shared);
   if (!lock) return reportError(lock.error());
   return printFlip(flipper(data), site);
@@ -38,7 +40,8 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   auto args = std::make_shared<ActivateArgs>();
   auto* activate = app.add_subcommand("activate", "Make a stored version of a site live");
   activate->add_option("site", args->site, "The site's name")->required();
-  activate->add_option("version", args->version, "The version id (see 'cutover versions SITE')")->required();
+  activate->add_option("version", args->version, "The version id (see 'cutover versions SITE')")
+      ->required();
   activate->footer("Example:\n  cutover activate docs 20261127-195529-3f9a1c\n");
   activate->callback([&global, &run, args] {
     run = [&global, args] {
@@ -48,7 +51,8 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
     };
   });
 
-  auto* back = app.add_subcommand("rollback", "Make the version live before the current one live again");
+  auto* back =
+      app.add_subcommand("rollback", "Make the version live before the current one live again");
   back->add_option("site", args->site, "The site's name")->required();
   back->footer(
       "Rolling back twice returns to where you started. To go further back, pick a version\n"

@@ -8,8 +8,9 @@
 namespace cutover::cli {
 
 int runCli(int argc, char** argv) {
-  CLI::App app{"cutover deploys static sites atomically and serves them.\n"
-               "Each deploy stores an immutable version, then flips one pointer to it."};
+  CLI::App app{
+      "cutover deploys static sites atomically and serves them.\n"
+      "Each deploy stores an immutable version, then flips one pointer to it."};
   app.name("cutover");
   app.require_subcommand(1);
   app.fallthrough();
@@ -19,15 +20,26 @@ int runCli(int argc, char** argv) {
     global.data_dir = env;
     global.data_dir_set = true;
   }
+  if (const char* env = std::getenv("CUTOVER_CONFIG"); env != nullptr) global.config = env;
   app.add_option("--data-dir", global.data_dir,
                  "Folder holding versions, pointers and history (default ./cutover-data, or "
-                 "$CUTOVER_DATA)");
+                 "$CUTOVER_DATA, or the config's data_dir)");
+  app.add_option("--config,-c", global.config,
+                 "The sites' configuration, cutover.toml: builds, hosts, settings and which stores "
+                 "(default $CUTOVER_CONFIG)");
   app.footer(
       "Examples:\n"
-      "  cutover deploy ./public --site docs     store ./public as a new version of docs, make it live\n"
-      "  cutover serve --listen 127.0.0.1:8080   serve every site (docs at http://docs.localhost:8080/)\n"
+      "  cutover deploy ./public --site docs     store ./public as a new version of docs, make it "
+      "live\n"
+      "  cutover serve --listen 127.0.0.1:8080   serve every site (docs at "
+      "http://docs.localhost:8080/)\n"
       "  cutover rollback docs                   back to the version live before\n"
-      "Run 'cutover COMMAND --help' for a command's options.\n");
+      "Run 'cutover COMMAND --help' for a command's options.\n\n"
+      "Stores: blobs and manifests in DATA/objects and pointers in DATA/pointers, unless\n"
+      "$CUTOVER_STORE (or the config's `store`) names an object store, e.g.\n"
+      "s3://bucket/prefix?endpoint=http://127.0.0.1:7480, and $CUTOVER_POINTERS (or `pointers`)\n"
+      "a pointer store: etcd://127.0.0.1:2379 or redis://127.0.0.1:6379/0. S3 credentials come\n"
+      "from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.\n");
 
   Runner run;
   addDeployCommand(app, global, run);
@@ -41,6 +53,7 @@ int runCli(int argc, char** argv) {
   addLogsCommand(app, global, run);
   addInitCommand(app, global, run);
   addTokenCommands(app, global, run);
+  addDoctorCommand(app, global, run);
 
   try {
     app.parse(argc, argv);

@@ -12,6 +12,7 @@ namespace cutover::cli {
 struct GlobalOptions {
   std::string data_dir = "./cutover-data";
   bool data_dir_set = false;  // given by --data-dir or $CUTOVER_DATA: a config's data_dir yields
+  std::string config;         // --config FILE or $CUTOVER_CONFIG: cutover.toml
 };
 
 // The command chosen on the command line, set by its parse callback; returns the exit status.
@@ -21,14 +22,19 @@ using Runner = std::function<int()>;
 void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
-void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run);  // activate, rollback
+void addActivateCommands(CLI::App& app, const GlobalOptions& global,
+                         Runner& run);  // activate, rollback
 void addGcCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
-void addSitesCommands(CLI::App& app, const GlobalOptions& global, Runner& run);  // sites, status, site set
+void addSitesCommands(CLI::App& app, const GlobalOptions& global,
+                      Runner& run);  // sites, status, site set
 void addDeploysCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
-void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run);  // pipeline, pipeline run
+void addPipelineCommands(CLI::App& app, const GlobalOptions& global,
+                         Runner& run);  // pipeline, pipeline run
 void addLogsCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addInitCommand(CLI::App& app, const GlobalOptions& global, Runner& run);  // init --git-hook
-void addTokenCommands(CLI::App& app, const GlobalOptions& global, Runner& run);  // token create, list, revoke
+void addDoctorCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addTokenCommands(CLI::App& app, const GlobalOptions& global,
+                      Runner& run);  // token create, list, revoke
 
 // Parses the command line and runs the chosen command. Returns the process exit status.
 int runCli(int argc, char** argv);

@@ -6,18 +6,42 @@
 
 namespace cutover::cli {
 
-DataDir DataDir::open(const std::filesystem::path& root, unsigned parts) {
+namespace {
+
+// $name when set and not empty, else `configured` when not empty, else `fallback`.
+std::string choose(const char* name, const std::string& configured, const std::string& fallback) {
+  if (const char* env = std::getenv(name); env != nullptr && *env != '\0') return env;
+  return configured.empty() ? fallback : configured;
+}
+
+}  // namespace
+
+DataDir DataDir::open(const GlobalOptions& global, unsigned parts) {
+  std::optional<Config> config;
+  if (!global.config.empty()) {
+    auto loaded = loadConfig(global.config);
+    if (!loaded) throw ConfigError(loaded.error().message);
+    config = std::move(*loaded);
+  }
+  std::filesystem::path root = global.data_dir;
+  if (!global.data_dir_set && config && !config->data_dir.empty()) root = config->data_dir;
   std::error_code ec;
   std::filesystem::create_directories(root, ec);
   if (ec) throw ConfigError("cannot create data folder " + root.string() + ": " + ec.message());
   DataDir dir;
   dir.root = std::filesystem::absolute(root);
-  // $CUTOVER_STORE puts the blobs and manifests elsewhere, e.g. in a bucket:
-  // CUTOVER_STORE='s3://bucket/prefix?endpoint=http://127.0.0.1:7480'.
-  const char* store = std::getenv("CUTOVER_STORE");
-  dir.objects = makeObjectStore(
-      store != nullptr && *store != '\0' ? std::string(store) : (dir.root / "objects").string());
-  dir.pointers = makePointerStore((dir.root / "pointers").string());
+  dir.objects_uri = choose("CUTOVER_STORE", config ? config->store : std::string(),
+                           (dir.root / "objects").string());
+  dir.pointers_uri = choose("CUTOVER_POINTERS", config ? config->pointers : std::string(),
+                            (dir.root / "pointers").string());
+  dir.config = std::move(config);
+  dir.objects = makeObjectStore(dir.objects_uri);
+  if ((parts & edge_cache) != 0 && isRemoteObjectStoreUri(dir.objects_uri)) {
+    auto cached = cacheObjectStore(dir.objects, dir.root / "cache");
+    if (!cached) throw ConfigError("edge cache: " + cached.error().message);
+    dir.objects = std::move(*cached);
+  }
+  dir.pointers = makePointerStore(dir.pointers_uri);
   if ((parts & with_history) != 0) {
     auto history = History::open(dir.root / "deploys.sqlite");
     if (!history) throw ConfigError("deploy history: " + history.error().message);

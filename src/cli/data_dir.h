@@ -2,7 +2,11 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 
+#include "cli/commands.h"
+#include "cutover/config/config.h"
 #include "cutover/pipeline/compress_cache.h"
 #include "cutover/pipeline/deploy.h"
 #include "cutover/pipeline/history.h"
@@ -13,14 +17,23 @@
 namespace cutover::cli {
 
 // Everything one machine keeps, in one folder:
-//   objects/          blobs and manifests (LocalObjectStore), unless $CUTOVER_STORE names a store
-//   pointers/         live pointers and site settings (EmbeddedPointerStore)
+//   objects/          blobs and manifests (LocalObjectStore), unless a store URI names another
+//   pointers/         live pointers and site settings (EmbeddedPointerStore), unless a pointers
+//                     URI names another
+//   cache/            an edge's copies of blobs read from a remote object store
 //   deploys.sqlite    deploy history
 //   statcache.sqlite  hashes of deployed folder files, by identity
 //   compresscache.sqlite  precompressed forms made so far, by content hash
 //   store.lock        held shared by deploys, exclusive by gc
+//
+// Which stores: $CUTOVER_STORE / $CUTOVER_POINTERS, else the config's `store` / `pointers`, else
+// the folders above. The folder: --data-dir or $CUTOVER_DATA, else the config's data_dir, else
+// ./cutover-data.
 struct DataDir {
   std::filesystem::path root;
+  std::optional<Config> config;  // --config FILE or $CUTOVER_CONFIG, when given
+  std::string objects_uri;       // the stores opened, for messages
+  std::string pointers_uri;
   ObjectStorePtr objects;
   PointerStorePtr pointers;
   std::unique_ptr<History> history;
@@ -34,11 +47,14 @@ struct DataDir {
     with_history = 1,
     with_stat_cache = 2,
     with_compress_cache = 4,
-    all = 7
+    all = 7,
+    // A remote object store is read through the edge's cache (cache/); for `cutover serve`.
+    edge_cache = 8,
   };
 
-  // Opens (creating if needed) the data folder. Throws ConfigError if it cannot.
-  static DataDir open(const std::filesystem::path& root, unsigned parts = all);
+  // Reads the config (if one is given) and opens (creating if needed) the data folder and the
+  // stores. Throws ConfigError if it cannot.
+  static DataDir open(const GlobalOptions& global, unsigned parts = all);
 
   [[nodiscard]] std::filesystem::path lockFile() const { return root / "store.lock"; }
   [[nodiscard]] PipelineContext context() const {

@@ -70,7 +70,7 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
     return runRemoteDeploy({args.source, args.site, args.remote, token, args.no_activate, args.json,
                             args.threads});
   }
-  auto data = DataDir::open(global.data_dir);
+  auto data = DataDir::open(global);
   ProgressBar bar;
   DeployOptions options;
   options.site = args.site;

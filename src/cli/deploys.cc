@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
@@ -12,6 +13,7 @@ namespace {
 struct DeploysArgs {
   std::string site;
   std::size_t limit = 20;
+  bool json = false;
 };
 
 // What a pipeline deploy adds: its trigger, commit and the time each stage took.
@@ -38,9 +40,15 @@ void printPipelineDetails(const DeployRecord& d) {
 }
 
 int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
-  auto data = DataDir::open(global.data_dir, DataDir::with_history);
+  auto data = DataDir::open(global, DataDir::with_history);
   auto records = data.history->list(args.site, args.limit);
   if (!records) return reportError(records.error());
+  if (args.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& d : *records) list.push_back(d.toJson());
+    std::printf("%s\n", list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return kExitOk;
+  }
   if (records->empty()) std::printf("no deploys yet\n");
   for (const auto& d : *records) {
     double total = 0;
@@ -64,6 +72,9 @@ void addDeploysCommand(CLI::App& app, const GlobalOptions& global, Runner& run) 
       app.add_subcommand("deploys", "List recorded deploys, newest first, with outcome and errors");
   cmd->add_option("site", args->site, "Only this site's deploys");
   cmd->add_option("--limit,-n", args->limit, "How many (default 20)");
+  cmd->add_flag("--json", args->json,
+                "Print them as a JSON array (id, site, status, stage, trigger, commit, timeline, "
+                "error, ...)");
   cmd->footer("Example:\n  cutover deploys docs -n 5\n");
   cmd->callback(
       [&global, &run, args] { run = [&global, args] { return runDeploys(global, *args); }; });

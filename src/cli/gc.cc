@@ -1,24 +1,25 @@
+#include "cutover/pipeline/gc.h"
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
-#include "cutover/pipeline/gc.h"
 
 namespace cutover::cli {
 namespace {
 
 int runGc(const GlobalOptions& global, const GcOptions& options) {
-  auto data = DataDir::open(global.data_dir, DataDir::stores);
+  auto data = DataDir::open(global, DataDir::stores);
   auto lock = StoreLock::acquire(data.lockFile(), StoreLock::Mode::exclusive);
   if (!lock) return reportError(lock.error());
   auto report = collectGarbage(*data.objects, *data.pointers, options);
   if (!report) return reportError(report.error());
   const char* verb = options.dry_run ? "would remove" : "removed";
   for (const auto& v : report->removed_versions) std::printf("%s version %s\n", verb, v.c_str());
-  std::printf("%s %zu versions and %zu blobs; kept %zu versions and %zu blobs",
-              verb, report->removed_versions.size(), report->removed_blobs, report->kept_versions,
+  std::printf("%s %zu versions and %zu blobs; kept %zu versions and %zu blobs", verb,
+              report->removed_versions.size(), report->removed_blobs, report->kept_versions,
               report->kept_blobs);
   if (report->removed_leftovers != 0) {
     std::printf("; removed %zu leftovers of interrupted deploys", report->removed_leftovers);
@@ -38,7 +39,8 @@ void addGcCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
       "Never removes a live version, the previous one (rollback needs it), or the newest N.\n"
       "Also removes what interrupted deploys left behind. Waits for running deploys.\n\n"
       "Example:\n  cutover gc --keep 10\n");
-  cmd->callback([&global, &run, options] { run = [&global, options] { return runGc(global, *options); }; });
+  cmd->callback(
+      [&global, &run, options] { run = [&global, options] { return runGc(global, *options); }; });
 }
 
 }  // namespace cutover::cli

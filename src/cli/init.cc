@@ -18,7 +18,6 @@ constexpr std::string_view kMarker = "# cutover git hook";
 struct InitArgs {
   std::string repo;
   std::string site;
-  std::string config;
   std::string branch;
   unsigned timeout = 600;
   bool force = false;
@@ -58,11 +57,11 @@ int runInit(const GlobalOptions& global, const InitArgs& args) {
   if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
   std::optional<Config> config;
   std::string branch = args.branch;
-  if (!args.config.empty()) {
-    config = loadConfigOrExit(args.config);
+  if (!global.config.empty()) {
+    config = loadConfigOrExit(global.config);
     const SiteConfig* site = config->site(args.site);
     if (site == nullptr || !site->builds()) {
-      throw ConfigError("site " + args.site + " has no repo in " + args.config);
+      throw ConfigError("site " + args.site + " has no repo in " + global.config);
     }
     if (branch.empty()) branch = site->branch;
   }
@@ -82,13 +81,13 @@ int runInit(const GlobalOptions& global, const InitArgs& args) {
     }
   }
 
-  std::string command =
-      quote(selfBinary().string()) + " --data-dir " + quote(data_dir.string()) + " pipeline run " +
-      args.site + " --commit \"$new\" --trigger push --timeout " + std::to_string(args.timeout);
+  std::string command = quote(selfBinary().string()) + " --data-dir " + quote(data_dir.string());
   if (config) {
     command +=
-        " --config " + quote(std::filesystem::absolute(args.config).lexically_normal().string());
+        " --config " + quote(std::filesystem::absolute(global.config).lexically_normal().string());
   }
+  command += " pipeline run " + args.site + " --commit \"$new\" --trigger push --timeout " +
+             std::to_string(args.timeout);
   std::string script =
       std::string("#!/bin/sh\n") + std::string(kMarker) + ": deploys site " + args.site +
       " when branch " + branch +
@@ -137,7 +136,6 @@ void addInitCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
                   "Install a post-receive hook in this repository (usually a bare one)")
       ->required();
   cmd->add_option("--site,-s", args->site, "The site a push deploys")->required();
-  cmd->add_option("--config,-c", args->config, "The sites' configuration (its branch and build)");
   cmd->add_option("--branch", args->branch,
                   "The branch that deploys (default: the config's, or main)");
   cmd->add_option("--timeout", args->timeout,

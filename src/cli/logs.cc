@@ -17,7 +17,7 @@ struct LogsArgs {
 };
 
 int runLogs(const GlobalOptions& global, const LogsArgs& args) {
-  auto data = DataDir::open(global.data_dir, DataDir::with_history);
+  auto data = DataDir::open(global, DataDir::with_history);
   auto record = data.history->find(args.id);
   if (!record) return reportError(record.error());
   if (!*record) {

@@ -5,19 +5,15 @@
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
+#include "cli/pipeline_host.h"
 #include "cli/pipeline_support.h"
 #include "cutover/pipeline/workers.h"
 
 namespace cutover::cli {
 namespace {
 
-struct PipelineArgs {
-  std::string config;
-};
-
 struct RunArgs {
   std::string site;
-  std::string config;
   std::string commit;
   std::string branch;
   std::string archive;
@@ -27,19 +23,26 @@ struct RunArgs {
   unsigned timeout = 0;
 };
 
+struct PipelineArgs {
+  std::string api_listen;
+  bool api_listen_set = false;
+};
+
 int runPipeline(const GlobalOptions& global, const PipelineArgs& args) {
-  auto config = loadConfigOrExit(args.config);
-  auto data = DataDir::open(resolveDataDir(global, &config));
+  auto data = DataDir::open(global);
+  const Config& config = *data.config;
+  std::string api_listen = args.api_listen_set ? args.api_listen : config.api_listen;
+  if (api_listen == "off") api_listen.clear();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  WorkersOptions options;
-  options.data_dir = data.root;
-  auto workers = Workers::start(config, data.context(), options);
-  if (!workers) return reportError(workers.error());
+  // The sites answer on the edges; their URL is the edge default's, for the API's answers.
+  auto host =
+      PipelineHost::start(data, PipelineHost::Options{api_listen, "http://{site}.localhost:8080/"});
+  if (!host) return reportError(host.error());
   std::fprintf(stderr, "cutover: pipeline running with %u workers on %s (%zu sites)\n",
                config.workers, data.root.c_str(), config.sites.size());
   for (const auto& site : config.sites) {
@@ -54,7 +57,7 @@ int runPipeline(const GlobalOptions& global, const PipelineArgs& args) {
   sigwait(&signals, &signal);
   std::fprintf(stderr, "cutover: %s received, letting running builds finish (up to 10 s)\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
-  (*workers)->stop();
+  (*host)->stop();
   return kExitOk;
 }
 
@@ -76,9 +79,8 @@ void printOutcome(const DeployRecord& r) {
 }
 
 int runPipelineRun(const GlobalOptions& global, const RunArgs& args) {
-  std::optional<Config> config;
-  if (!args.config.empty()) config = loadConfigOrExit(args.config);
-  auto data = DataDir::open(resolveDataDir(global, config ? &*config : nullptr));
+  auto data = DataDir::open(global);
+  const std::optional<Config>& config = data.config;
   DeployRequest request;
   request.site = args.site;
   request.trigger = args.trigger;
@@ -89,7 +91,7 @@ int runPipelineRun(const GlobalOptions& global, const RunArgs& args) {
     const SiteConfig* site = config->site(args.site);
     if (site == nullptr || !site->builds()) {
       std::fprintf(stderr, "cutover: site %s has no repo in %s, so there is nothing to build\n",
-                   args.site.c_str(), args.config.c_str());
+                   args.site.c_str(), global.config.c_str());
       return kExitUsage;
     }
   }
@@ -153,12 +155,15 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   auto args = std::make_shared<PipelineArgs>();
   auto* cmd =
       app.add_subcommand("pipeline", "Build and deploy sites from git: the workers, polling");
-  cmd->add_option("--config,-c", args->config, "The sites' configuration (cutover.toml)");
+  cmd->add_option("--api-listen", args->api_listen,
+                  "Run the admin API (and webhooks) on this address, or off (default: the "
+                  "config's [api] listen, 127.0.0.1:8081 unless set)");
   cmd->footer(
-      "Runs the build workers for every site of the config: requests queued by git hooks,\n"
-      "webhooks, polling and `cutover pipeline run` are built (one at a time per site, the\n"
-      "newest request first) and made live. SIGTERM or SIGINT lets running builds finish for\n"
-      "10 s, then kills them; queued requests wait for the next start.\n\n"
+      "Runs the build workers for every site of the config and the admin API, without an edge\n"
+      "(for a machine that builds but does not serve): requests queued by git hooks, webhooks\n"
+      "(POST /hooks/SITE on the API), polling and `cutover pipeline run` are built (one at a\n"
+      "time per site, the newest request first) and made live. SIGTERM or SIGINT lets running\n"
+      "builds finish for 10 s, then kills them; queued requests wait for the next start.\n\n"
       "Examples:\n"
       "  cutover pipeline --config cutover.toml\n"
       "  cutover pipeline run docs --config cutover.toml\n");
@@ -167,8 +172,6 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   auto* sub =
       cmd->add_subcommand("run", "Queue a build of a site and wait for it, printing progress");
   sub->add_option("site", run_args->site, "The site to build")->required();
-  sub->add_option("--config,-c", run_args->config,
-                  "The sites' configuration; needed to build here when no pipeline is running");
   sub->add_option("--commit", run_args->commit,
                   "Build this commit (full id) instead of the branch head");
   sub->add_option("--branch", run_args->branch, "Build this branch's head (default: the site's)");
@@ -182,16 +185,17 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run
       "Stop waiting for a running pipeline after this many seconds (the build goes on)");
   sub->footer(
       "When `cutover pipeline` or `cutover serve` runs on the same data folder, it builds the\n"
-      "request; otherwise this process builds it (with --config). Exit status 0 once the deploy\n"
+      "request; otherwise this process builds it (given --config). Exit status 0 once the deploy\n"
       "is live, 1 if it failed (the live site is unchanged).\n\n"
       "Example:\n  cutover pipeline run docs --commit 4f2a... --config cutover.toml\n");
   sub->callback([&global, &run, run_args] {
     run = [&global, run_args] { return runPipelineRun(global, *run_args); };
   });
-  cmd->callback([&global, &run, args, sub] {
+  cmd->callback([&global, &run, args, sub, cmd] {
     if (sub->parsed()) return;
+    args->api_listen_set = cmd->count("--api-listen") > 0;
     run = [&global, args] {
-      if (args->config.empty()) {
+      if (global.config.empty()) {
         std::fprintf(stderr, "cutover: pipeline needs --config FILE (the sites to build)\n");
         return kExitUsage;
       }

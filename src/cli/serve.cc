@@ -6,13 +6,32 @@
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
+#include "cli/pipeline_host.h"
 #include "cutover/edge/edge_server.h"
 
 namespace cutover::cli {
 namespace {
 
-int runServe(const GlobalOptions& global, const EdgeOptions& options, const std::string& api_listen) {
-  auto data = DataDir::open(global.data_dir, DataDir::stores);
+struct ServeArgs {
+  EdgeOptions options;
+  bool listen_set = false;
+  bool no_version_header = false;
+  std::string api_listen;
+  bool api_listen_set = false;
+  bool no_pipeline = false;
+};
+
+int runServe(const GlobalOptions& global, ServeArgs args) {
+  bool pipeline = !global.config.empty() && !args.no_pipeline;
+  auto data =
+      DataDir::open(global, (pipeline ? DataDir::all : DataDir::stores) | DataDir::edge_cache);
+  EdgeOptions& options = args.options;
+  if (!args.listen_set && data.config) options.listen = data.config->serve_listen;
+  // With a config the admin API runs too, on the config's address, unless told otherwise.
+  std::string api_listen = args.api_listen;
+  if (!args.api_listen_set && data.config) api_listen = data.config->api_listen;
+  if (api_listen == "off") api_listen.clear();
+
   // Signals are taken synchronously below, so block them in every thread the server starts.
   sigset_t signals;
   sigemptyset(&signals);
@@ -20,15 +39,28 @@ int runServe(const GlobalOptions& global, const EdgeOptions& options, const std:
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Settings first, so the edge starts with the config's host names.
+  std::unique_ptr<PipelineHost> builders;
+  std::unique_ptr<ApiHost> api;
+  if (data.config && !pipeline) {
+    if (auto applied = applySiteConfig(*data.pointers, *data.config); !applied) {
+      return reportError(applied.error());
+    }
+  }
   auto server = makeEdgeServer(data.objects, data.pointers, options);
   if (auto started = server->start(); !started) return reportError(started.error());
-  // The admin API, on its own listener, when asked for.
-  std::unique_ptr<ApiHost> api;
-  if (!api_listen.empty()) {
+  std::string site_url =
+      "http://{site}." + options.preview_domain + ":" + std::to_string(server->port()) + "/";
+  if (pipeline) {
+    auto host = PipelineHost::start(data, PipelineHost::Options{api_listen, site_url});
+    if (!host) return reportError(host.error());
+    builders = std::move(*host);
+    std::fprintf(stderr, "cutover: building %zu sites of %s with %u workers\n",
+                 data.config->sites.size(), data.config->file.c_str(), data.config->workers);
+  } else if (!api_listen.empty()) {
     ApiOptions api_options;
     api_options.listen = api_listen;
-    api_options.site_url = "http://{site}." + options.preview_domain + ":" +
-                           std::to_string(server->port()) + "/";
+    api_options.site_url = site_url;
     auto host = ApiHost::start(data, std::move(api_options));
     if (!host) return reportError(host.error());
     api = std::move(*host);
@@ -37,6 +69,7 @@ int runServe(const GlobalOptions& global, const EdgeOptions& options, const std:
   sigwait(&signals, &signal);
   std::fprintf(stderr, "cutover: %s received, finishing in-flight requests\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
+  if (builders) builders->stop();
   if (api) api->stop();
   server->stop();
   return kExitOk;
@@ -45,16 +78,12 @@ int runServe(const GlobalOptions& global, const EdgeOptions& options, const std:
 }  // namespace
 
 void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
-  struct ServeArgs {
-    EdgeOptions options;
-    bool no_version_header = false;
-    std::string api_listen;
-  };
   auto args = std::make_shared<ServeArgs>();
   auto* options = &args->options;
   auto* cmd = app.add_subcommand("serve", "Serve every site's live version over HTTP");
   cmd->add_option("--listen,-l", options->listen,
-                  "Address and port to listen on (default 127.0.0.1:8080)");
+                  "Address and port to listen on (default 127.0.0.1:8080, or the config's "
+                  "[serve] listen)");
   cmd->add_option("--threads", options->threads, "Server threads (default: one per core)");
   cmd->add_option("--preview-domain", options->preview_domain, "Domain of preview host names");
   cmd->add_flag("--no-version-header", args->no_version_header, "Do not send X-Cutover-Version");
@@ -70,7 +99,11 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
                 "Stream large files through user space instead of sendfile(2)");
   cmd->add_option("--api-listen", args->api_listen,
                   "Also run the admin API (JSON over HTTP, bearer tokens) on this address, "
-                  "e.g. 127.0.0.1:8081 (default: off)");
+                  "e.g. 127.0.0.1:8081, or off (default: off; with --config the config's "
+                  "[api] listen, 127.0.0.1:8081 unless set)");
+  cmd->add_flag("--no-pipeline", args->no_pipeline,
+                "With --config, serve only: run no build workers (another machine runs "
+                "`cutover pipeline`)");
   cmd->footer(
       "A site named S answers at http://S.localhost:PORT/ and at its configured host names\n"
       "(cutover site set S --host NAME); every stored version V of it at\n"
@@ -79,10 +112,19 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
       "without a restart. An HTML page sets a cookie that keeps the page's own later requests\n"
       "on its version (skew protection); ?dpl=V or an X-Cutover-Pin: V header pins explicitly.\n"
       "SIGTERM or SIGINT stops accepting and finishes in-flight requests.\n\n"
-      "Example:\n  cutover serve --listen 127.0.0.1:8080\n");
-  cmd->callback([&global, &run, args] {
+      "With --config FILE (cutover.toml) one process does everything: the edge, the admin API\n"
+      "(webhooks at POST /hooks/SITE) and the build workers of the config's sites; the\n"
+      "config's hosts and settings are written to the pointer store at start. On a remote\n"
+      "object store (s3://...) blobs and manifests are cached in DATA/cache; an object store\n"
+      "that goes away leaves what is cached served and the rest answered 503, and a pointer\n"
+      "store that goes away leaves the last pointers served.\n\n"
+      "Examples:\n  cutover serve --listen 127.0.0.1:8080\n"
+      "  cutover --config cutover.toml serve\n");
+  cmd->callback([&global, &run, args, cmd] {
     args->options.version_header = !args->no_version_header;
-    run = [&global, args] { return runServe(global, args->options, args->api_listen); };
+    args->listen_set = cmd->count("--listen") > 0;
+    args->api_listen_set = cmd->count("--api-listen") > 0;
+    run = [&global, args] { return runServe(global, *args); };
   });
 }
 

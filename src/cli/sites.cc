@@ -47,8 +47,7 @@ Result<std::vector<SiteRow>> loadSites(DataDir& data) {
 }
 
 int runSites(const GlobalOptions& global, bool json, bool with_deploys) {
-  auto data =
-      DataDir::open(global.data_dir, with_deploys ? DataDir::with_history : DataDir::stores);
+  auto data = DataDir::open(global, with_deploys ? DataDir::with_history : DataDir::stores);
   auto rows = loadSites(data);
   if (!rows) return reportError(rows.error());
   if (json) {
@@ -106,43 +105,31 @@ struct SiteSetArgs {
 
 int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
   if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
-  auto data = DataDir::open(global.data_dir, DataDir::stores);
-  auto key = siteKey(args.site);
-  for (int attempt = 0; attempt < 10; ++attempt) {  // retried: settings edits merge, not race
-    auto raw = data.pointers->get(key);
-    if (!raw) return reportError(raw.error());
-    SiteSettings settings;
-    if (*raw) {
-      auto parsed = SiteSettings::fromJson(**raw);
-      if (!parsed) return reportError(parsed.error());
-      settings = *parsed;
-    }
-    for (const auto& h : args.add_hosts) {
-      std::string host = normalizeHost(h);
-      if (host.empty() || host.find_first_of("/ \t") != std::string::npos) {
-        return reportError(Error{Errc::invalid_argument, "'" + h + "' is not a host name"});
-      }
-      if (std::find(settings.hosts.begin(), settings.hosts.end(), host) == settings.hosts.end()) {
-        settings.hosts.push_back(host);
-      }
-    }
-    for (const auto& h : args.remove_hosts) {
-      std::erase(settings.hosts, normalizeHost(h));
-    }
-    if (args.spa) settings.spa = *args.spa;
-    if (args.max_age) settings.max_age = *args.max_age;
-    auto set = data.pointers->compareAndSet(key, *raw, settings.toJson());
-    if (set) {
-      std::string hosts = args.site + ".localhost";
-      for (const auto& h : settings.hosts) hosts += ", " + h;
-      std::printf("%s answers at %s\n", args.site.c_str(), hosts.c_str());
-      std::printf("  spa %s, max-age %us for files neither HTML nor content-hashed\n",
-                  settings.spa ? "on" : "off", settings.max_age);
-      return kExitOk;
-    }
-    if (set.error().code != Errc::conflict) return reportError(set.error());
-  }
-  return reportError(Error{Errc::conflict, "site settings kept changing; try again"});
+  auto data = DataDir::open(global, DataDir::stores);
+  auto written =
+      updateSiteSettings(*data.pointers, args.site, [&](SiteSettings& settings) -> Result<void> {
+        for (const auto& h : args.add_hosts) {
+          std::string host = normalizeHost(h);
+          if (host.empty() || host.find_first_of("/ \t") != std::string::npos) {
+            return fail(Errc::invalid_argument, "'" + h + "' is not a host name");
+          }
+          if (std::find(settings.hosts.begin(), settings.hosts.end(), host) ==
+              settings.hosts.end()) {
+            settings.hosts.push_back(host);
+          }
+        }
+        for (const auto& h : args.remove_hosts) std::erase(settings.hosts, normalizeHost(h));
+        if (args.spa) settings.spa = *args.spa;
+        if (args.max_age) settings.max_age = *args.max_age;
+        return {};
+      });
+  if (!written) return reportError(written.error());
+  std::string hosts = args.site + ".localhost";
+  for (const auto& h : written->hosts) hosts += ", " + h;
+  std::printf("%s answers at %s\n", args.site.c_str(), hosts.c_str());
+  std::printf("  spa %s, max-age %us for files neither HTML nor content-hashed\n",
+              written->spa ? "on" : "off", written->max_age);
+  return kExitOk;
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ struct TokenArgs {
 };
 
 std::unique_ptr<TokenStore> openTokens(const GlobalOptions& global) {
-  auto data = DataDir::open(global.data_dir, DataDir::stores);
+  auto data = DataDir::open(global, DataDir::stores);
   auto tokens = TokenStore::open(data.root / "tokens.sqlite");
   if (!tokens) throw ConfigError("tokens: " + tokens.error().message);
   return std::move(*tokens);

@@ -18,7 +18,7 @@ struct VersionsArgs {
 
 int runVersions(const GlobalOptions& global, const VersionsArgs& args) {
   if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
-  auto data = DataDir::open(global.data_dir, DataDir::with_history);
+  auto data = DataDir::open(global, DataDir::with_history);
   auto versions = data.objects->listVersions(args.site);
   if (!versions) return reportError(versions.error());
   auto live = readLivePointer(*data.pointers, args.site);
@@ -35,11 +35,16 @@ int runVersions(const GlobalOptions& global, const VersionsArgs& args) {
     std::string source = record && *record ? (*record)->source : "";
     std::string deploy_id = record && *record ? (*record)->id : "";
     if (args.json) {
-      out.push_back({{"version", v.version}, {"created", v.created}, {"live", v.version == live_version},
-                     {"source", source}, {"deploy", deploy_id}});
+      out.push_back({{"version", v.version},
+                     {"created", v.created},
+                     {"live", v.version == live_version},
+                     {"source", source},
+                     {"deploy", deploy_id}});
       continue;
     }
-    const char* mark = v.version == live_version ? "* live    " : v.version == previous ? "  previous" : "          ";
+    const char* mark = v.version == live_version ? "* live    "
+                       : v.version == previous   ? "  previous"
+                                                 : "          ";
     std::printf("%s %-36s %s  %s\n", mark, v.version.c_str(), v.created.c_str(), source.c_str());
   }
   if (args.json) std::printf("%s\n", out.dump().c_str());
@@ -50,11 +55,13 @@ int runVersions(const GlobalOptions& global, const VersionsArgs& args) {
 
 void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto args = std::make_shared<VersionsArgs>();
-  auto* cmd = app.add_subcommand("versions", "List a site's stored versions, newest first, marking the live one");
+  auto* cmd = app.add_subcommand(
+      "versions", "List a site's stored versions, newest first, marking the live one");
   cmd->add_option("site", args->site, "The site's name")->required();
   cmd->add_flag("--json", args->json, "Print a JSON array");
   cmd->footer("Example:\n  cutover versions docs\n");
-  cmd->callback([&global, &run, args] { run = [&global, args] { return runVersions(global, *args); }; });
+  cmd->callback(
+      [&global, &run, args] { run = [&global, args] { return runVersions(global, *args); }; });
 }
 
 }  // namespace cutover::cli

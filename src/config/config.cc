@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -192,8 +194,25 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
         site.hosts.push_back(std::move(host));
       }
     } else if (k == "settings") {
-      if (!value.is_table()) return r.at(value.source(), full + " must be a table");
-      site.settings = toJson(value);
+      auto t = r.table(value, full);
+      if (!t) return tl::unexpected(t.error());
+      for (const auto& [setting, setting_value] : **t) {
+        std::string setting_key = full + "." + std::string(setting.str());
+        if (setting.str() == "spa") {
+          auto v = r.boolean(setting_value, setting_key);
+          if (!v) return tl::unexpected(v.error());
+          site.spa = *v;
+        } else if (setting.str() == "max_age") {
+          auto v = r.seconds(setting_value, setting_key);
+          if (!v) return tl::unexpected(v.error());
+          if (v->count() > std::numeric_limits<std::int32_t>::max()) {
+            return r.at(setting_value.source(), setting_key + " is too large");
+          }
+          site.max_age = static_cast<std::uint32_t>(v->count());
+        } else {
+          return r.unknownKey(setting, "[" + full + "]", "spa, max_age");
+        }
+      }
     } else if (k == "poll_interval") {
       auto v = r.seconds(value, full);
       if (!v) return tl::unexpected(v.error());

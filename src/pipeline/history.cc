@@ -14,6 +14,35 @@
 #include "pipeline/sqlite.h"
 
 namespace cutover {
+
+nlohmann::json DeployRecord::toJson() const {
+  nlohmann::json stage_list = nlohmann::json::array();
+  for (const auto& s : stages) stage_list.push_back({{"name", s.name}, {"ms", s.ms}});
+  nlohmann::json marks = nlohmann::json::array();
+  for (const auto& m : timeline) marks.push_back({{"name", m.name}, {"at_ms", m.at_ms}});
+  return {{"id", id},
+          {"site", site},
+          {"version", version},
+          {"source", source},
+          {"trigger", trigger},
+          {"status", status},
+          {"activated", activated},
+          {"started", started},
+          {"finished", finished},
+          {"files", files},
+          {"new_files", new_files},
+          {"reused_files", reused_files},
+          {"bytes", bytes},
+          {"new_bytes", new_bytes},
+          {"stages", stage_list},
+          {"stage", stage},
+          {"timeline", marks},
+          {"branch", branch},
+          {"commit", commit},
+          {"commit_message", commit_message},
+          {"commit_author", commit_author},
+          {"error", error}};
+}
 namespace {
 
 constexpr std::string_view kSchema = R"sql(

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cutover/pointer/pointer_store.h"
+
 namespace cutover {
 
 std::string liveKey(std::string_view site) { return std::string(kLivePrefix) + std::string(site); }
@@ -47,6 +49,29 @@ Result<SiteSettings> SiteSettings::fromJson(std::string_view json) {
     s.max_age = j["max_age"].get<std::uint32_t>();
   }
   return s;
+}
+
+Result<SiteSettings> updateSiteSettings(PointerStore& pointers, std::string_view site,
+                                        const std::function<Result<void>(SiteSettings&)>& edit) {
+  auto key = siteKey(site);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto raw = pointers.get(key);
+    if (!raw) return tl::unexpected(raw.error());
+    SiteSettings settings;
+    if (*raw) {
+      auto parsed = SiteSettings::fromJson(**raw);
+      if (!parsed) return tl::unexpected(parsed.error());
+      settings = std::move(*parsed);
+    }
+    if (auto edited = edit(settings); !edited) return tl::unexpected(edited.error());
+    auto json = settings.toJson();
+    if (*raw && **raw == json) return settings;  // nothing to change: no write, no watch event
+    auto set = pointers.compareAndSet(key, *raw, json);
+    if (set) return settings;
+    if (set.error().code != Errc::conflict) return tl::unexpected(set.error());
+  }
+  return fail(Errc::conflict,
+              "site settings of " + std::string(site) + " kept changing; try again");
 }
 
 }  // namespace cutover

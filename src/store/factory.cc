@@ -5,6 +5,7 @@
 
 #include "cutover/common/config_error.h"
 #include "cutover/store/object_store.h"
+#include "store/cache/caching_object_store.h"
 #include "store/local/local_object_store.h"
 #include "store/memory/memory_object_store.h"
 #include "store/s3/s3_object_store.h"
@@ -95,6 +96,16 @@ ObjectStorePtr makeObjectStore(const std::string& uri) {
   }
   throw ConfigError(
       fmt::format("object store URI '{}': scheme '{}' is not supported: {}", uri, scheme, kForms));
+}
+
+bool isRemoteObjectStoreUri(std::string_view uri) { return schemeOf(uri) == "s3"; }
+
+Result<ObjectStorePtr> cacheObjectStore(ObjectStorePtr remote, const std::filesystem::path& dir) {
+  CachingObjectStore::Options options;
+  options.dir = dir;
+  auto cache = CachingObjectStore::open(std::move(remote), std::move(options));
+  if (!cache) return tl::unexpected(cache.error());
+  return ObjectStorePtr(std::move(*cache));
 }
 
 }  // namespace cutover

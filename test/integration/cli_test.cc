@@ -13,8 +13,8 @@
 namespace cutover {
 namespace {
 
-using testing::HttpResponse;
 using testing::httpRequest;
+using testing::HttpResponse;
 using testing::RunResult;
 using testing::TempDir;
 using testing::writeFile;
@@ -46,8 +46,8 @@ class CliTest : public ::testing::Test {
     return j.value("version", "");
   }
   std::unique_ptr<testing::ServerProcess> serve() {
-    return std::make_unique<testing::ServerProcess>(
-        std::vector<std::string>{"--data-dir", data_, "serve", "--listen", "127.0.0.1:0", "--threads", "2"});
+    return std::make_unique<testing::ServerProcess>(std::vector<std::string>{
+        "--data-dir", data_, "serve", "--listen", "127.0.0.1:0", "--threads", "2"});
   }
   // Polls until the site answers `/` with `body`, for up to 2 s.
   static bool waitForBody(std::uint16_t port, const std::string& body) {
@@ -170,10 +170,11 @@ TEST_F(CliTest, TraversalAttemptsGetNothingOutsideTheVersion) {
   deployOk((dir_ / "v1").string());
   auto server = serve();
   for (const char* target :
-       {"/../secret.txt", "/%2e%2e/secret.txt", "/.%2e/secret.txt", "/guide/%2e%2e/%2e%2e/secret.txt",
-        "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt", "/..\\secret.txt", "/%5c..%5csecret.txt",
-        "/index.html%00.js", "/%00", "/guide/..%5c..%5csecret.txt", "/%252e%252e/secret.txt",
-        "/%zz", "//../secret.txt", "/./../secret.txt"}) {
+       {"/../secret.txt", "/%2e%2e/secret.txt", "/.%2e/secret.txt",
+        "/guide/%2e%2e/%2e%2e/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt",
+        "/..\\secret.txt", "/%5c..%5csecret.txt", "/index.html%00.js", "/%00",
+        "/guide/..%5c..%5csecret.txt", "/%252e%252e/secret.txt", "/%zz", "//../secret.txt",
+        "/./../secret.txt"}) {
     auto r = httpRequest(server->port(), "docs.localhost", target);
     EXPECT_TRUE(r.status == 400 || r.status == 404) << target << " → " << r.status;
     EXPECT_EQ(r.body.find("SECRET"), std::string::npos) << target;
@@ -188,27 +189,35 @@ TEST_F(CliTest, ArchivesDeployAndHostileOnesChangeNothing) {
   writeSite(dir_ / "tarred", "tarred");
   std::string v1 = deployOk((dir_ / "v1").string());
   auto server = serve();
-  ASSERT_EQ(std::system(("cd " + (dir_ / "zipped").string() + " && zip -qr ../site.zip .").c_str()), 0);
-  ASSERT_EQ(std::system(("tar -czf " + (dir_ / "site.tgz").string() + " -C " + (dir_ / "tarred").string() + " .").c_str()), 0);
+  ASSERT_EQ(std::system(("cd " + (dir_ / "zipped").string() + " && zip -qr ../site.zip .").c_str()),
+            0);
+  ASSERT_EQ(std::system(("tar -czf " + (dir_ / "site.tgz").string() + " -C " +
+                         (dir_ / "tarred").string() + " .")
+                            .c_str()),
+            0);
 
   deployOk((dir_ / "site.zip").string());
   ASSERT_TRUE(waitForBody(server->port(), "<h1>zipped</h1>"));
   deployOk((dir_ / "site.tgz").string());
   ASSERT_TRUE(waitForBody(server->port(), "<h1>tarred</h1>"));
-  std::string live = httpRequest(server->port(), "docs.localhost", "/").headers["x-cutover-version"];
+  std::string live =
+      httpRequest(server->port(), "docs.localhost", "/").headers["x-cutover-version"];
 
   // A truncated zip, a file that is no archive, and a tar that climbs out of its folder.
   auto zip = testing::readFile(dir_ / "site.zip");
   writeFile(dir_ / "cut.zip", zip.substr(0, zip.size() / 2));
   writeFile(dir_ / "junk.tar.gz", "this is not an archive at all");
   writeFile(dir_ / "evil" / "x.html", "evil");
-  ASSERT_EQ(std::system(("tar -cf " + (dir_ / "evil.tar").string() + " -C " + (dir_ / "evil").string() +
-                         " -P --transform 's,^,../,' x.html 2>/dev/null").c_str()), 0);
+  ASSERT_EQ(std::system(("tar -cf " + (dir_ / "evil.tar").string() + " -C " +
+                         (dir_ / "evil").string() + " -P --transform 's,^,../,' x.html 2>/dev/null")
+                            .c_str()),
+            0);
   for (const char* bad : {"cut.zip", "junk.tar.gz", "evil.tar"}) {
     auto r = cutover({"deploy", (dir_ / bad).string(), "--site", "docs"});
     EXPECT_EQ(r.exit_code, 1) << bad;
     EXPECT_FALSE(r.err.empty()) << bad;
-    EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").headers["x-cutover-version"], live) << bad;
+    EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").headers["x-cutover-version"], live)
+        << bad;
   }
   auto deploys = cutover({"deploys", "docs"});
   EXPECT_NE(deploys.out.find("failed"), std::string::npos);
@@ -218,10 +227,12 @@ TEST_F(CliTest, ConcurrentDeployProcessesNeverLoseAnUpdate) {
   writeSite(dir_ / "a", "a");
   writeSite(dir_ / "b", "b");
   deployOk((dir_ / "a").string());
-  constexpr int kRounds = 5;
-  int wins = 0, conflicts = 0;
+  // Two deploys started together usually overlap; on a loaded machine one may finish before the
+  // other starts, so rounds go on (up to 40) until one has overlapped.
+  constexpr int kMinRounds = 5;
+  int rounds = 0, wins = 0, conflicts = 0;
   std::set<std::string> flipped_from;  // a lost update is two flips from the same live version
-  for (int round = 0; round < kRounds; ++round) {
+  for (; rounds < 40 && (rounds < kMinRounds || conflicts == 0); ++rounds) {
     RunResult results[2];
     auto run = [&](int i, const char* folder) {
       results[i] = cutover({"deploy", (dir_ / folder).string(), "--site", "docs", "--json"});
@@ -243,19 +254,19 @@ TEST_F(CliTest, ConcurrentDeployProcessesNeverLoseAnUpdate) {
       }
     }
   }
-  EXPECT_GE(wins, kRounds);
-  // Started together, the two deploys overlap (here: every round); had the flip been an
+  EXPECT_GE(wins, rounds);
+  // Had the flip been an
   // unconditional write, no deploy would ever see a conflict and one update would silently
   // replace the other. (ConcurrentDeploysOfOneSiteNeverLoseAnUpdate pins the exact interleaving.)
   EXPECT_GE(conflicts, 1) << "no round saw a conflict";
-  EXPECT_EQ(wins + conflicts, 2 * kRounds);
+  EXPECT_EQ(wins + conflicts, 2 * rounds);
   auto versions = cutover({"versions", "docs", "--json"});
-  EXPECT_EQ(nlohmann::json::parse(versions.out).size(), 2U * kRounds + 1);
+  EXPECT_EQ(nlohmann::json::parse(versions.out).size(), 2U * static_cast<unsigned>(rounds) + 1);
 }
 
 TEST_F(CliTest, EveryCommandExplainsItselfWithAnExample) {
   for (const char* command : {"deploy", "serve", "versions", "rollback", "activate", "gc", "sites",
-                              "status", "deploys"}) {
+                              "status", "deploys", "pipeline", "logs", "init", "doctor"}) {
     auto r = testing::runCutover({command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_NE(r.out.find("Example"), std::string::npos) << command << ":\n" << r.out;

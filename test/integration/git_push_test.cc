@@ -89,7 +89,8 @@ TEST_F(GitPushTest, APushGoesLiveAndAFailingPushLeavesTheOldVersionLive) {
 TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys) {
   auto slow = repo_.commit("exec sleep 30\n", "Slow build");
   repo_.push();  // no hook yet: queued by hand below
-  pid_t pipeline = testing::spawnCutover({"--data-dir", data_, "pipeline", "--config", config_});
+  pid_t pipeline = testing::spawnCutover(
+      {"--data-dir", data_, "pipeline", "--config", config_, "--api-listen", "off"});
   auto queued = cutover({"pipeline", "run", "docs", "--commit", slow, "--no-wait"});
   ASSERT_EQ(queued.exit_code, 0) << queued.err;
   bool building = false;
@@ -106,7 +107,8 @@ TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys
   EXPECT_NE(deploys.out.find("failed"), std::string::npos) << deploys.out;
   EXPECT_NE(deploys.out.find("interrupted"), std::string::npos) << deploys.out;
 
-  pipeline = testing::spawnCutover({"--data-dir", data_, "pipeline", "--config", config_});
+  pipeline = testing::spawnCutover(
+      {"--data-dir", data_, "pipeline", "--config", config_, "--api-listen", "off"});
   installHook();
   auto good = repo_.commit(page("after the crash"), "Recover");
   auto pushed = repo_.push();

@@ -37,9 +37,9 @@ void drain(int fd, std::string& into) {
   }
 }
 
-// The port in "serving on http://HOST:PORT", once the whole line has been printed.
-std::optional<std::uint16_t> servingPort(const std::string& text) {
-  auto at = text.find("serving on http://");
+// The port in "<marker>HOST:PORT", once the whole line has been printed.
+std::optional<std::uint16_t> portAfter(const std::string& text, const std::string& marker) {
+  auto at = text.find(marker);
   if (at == std::string::npos) return std::nullopt;
   auto end = text.find('\n', at);
   if (end == std::string::npos) return std::nullopt;
@@ -96,7 +96,7 @@ RunResult runCutover(const std::vector<std::string>& args) {
   return result;
 }
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args) {
+ServerProcess::ServerProcess(const std::vector<std::string>& args, const std::string& ready) {
   int err_pipe[2];
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   std::string binary = cutoverBinary();
@@ -117,7 +117,7 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args) {
     pollfd p{err_fd_, POLLIN, 0};
     ::poll(&p, 1, 50);
     drain(err_fd_, err_);
-    if (auto port = servingPort(err_)) {
+    if (auto port = portAfter(err_, ready)) {
       port_ = *port;
       return;
     }
@@ -129,6 +129,17 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args) {
   }
   stop();
   throw std::runtime_error("server did not start within 20 s: " + err_);
+}
+
+std::uint16_t ServerProcess::waitForPort(const std::string& marker) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{err_fd_, POLLIN, 0};
+    ::poll(&p, 1, 50);
+    drain(err_fd_, err_);
+    if (auto port = portAfter(err_, marker)) return *port;
+  }
+  throw std::runtime_error("no \"" + marker + "\" within 20 s: " + err_);
 }
 
 ServerProcess::~ServerProcess() {

@@ -26,14 +26,19 @@ RunResult runCutover(const std::vector<std::string>& args);
 // sends SIGTERM and reaps it (SIGKILL after 5 s).
 class ServerProcess {
  public:
-  // Starts `cutover <args>` and waits until it prints "serving on http://HOST:PORT".
-  explicit ServerProcess(const std::vector<std::string>& args);
+  // Starts `cutover <args>` and waits until it prints "<ready>HOST:PORT" (the edge's
+  // "serving on http://HOST:PORT"; `cutover pipeline`'s API prints "api on http://HOST:PORT").
+  explicit ServerProcess(const std::vector<std::string>& args,
+                         const std::string& ready = "serving on http://");
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] pid_t pid() const { return pid_; }
+  // Waits up to 20 s for a line "<marker>HOST:PORT" on stderr (e.g. "api on http://") and
+  // returns the port; throws std::runtime_error if none comes.
+  std::uint16_t waitForPort(const std::string& marker);
   // Sends SIGTERM and waits; returns the exit code.
   int stop();
   // What the process wrote to stderr so far.

@@ -1,9 +1,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,9 +25,13 @@ struct SiteConfig {
   std::string output = "public";           // the folder the build writes, relative to the checkout
   std::map<std::string, std::string> env;  // the build's variables besides PATH, HOME, LANG
   std::chrono::seconds build_timeout{600};
+  // Host names and [sites.NAME.settings]: written to the site's settings in the pointer store
+  // when `cutover serve` or `cutover pipeline` starts, so every edge sees them. A site that
+  // lists hosts answers at exactly those (besides NAME.localhost); unset settings keep what
+  // `cutover site set` gave them.
   std::vector<std::string> hosts;
-  // Read by the edge (spa, cache max-age, ...), kept as written: the pipeline does not look inside.
-  nlohmann::json settings = nlohmann::json::object();
+  std::optional<bool> spa;                // settings.spa
+  std::optional<std::uint32_t> max_age;   // settings.max_age, seconds
   std::chrono::seconds poll_interval{0};  // 0: no polling
   // The webhook secret, written in the file, or the name of the environment variable holding it
   // (read when a webhook arrives, so the file need not hold secrets).

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,9 @@ struct DeployRecord {
   [[nodiscard]] bool finishedOutcome() const {
     return status == "succeeded" || status == "failed" || status == "superseded";
   }
+  // The record as JSON (the API's answers, `cutover deploys --json`); the log file and pid,
+  // which are this machine's, are left out.
+  [[nodiscard]] nlohmann::json toJson() const;
 };
 
 // The deploy history: every deploy with its stages, timings, outcome and error, kept in SQLite so

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,5 +43,14 @@ struct SiteSettings {
   [[nodiscard]] std::string toJson() const;
   [[nodiscard]] static Result<SiteSettings> fromJson(std::string_view json);
 };
+
+class PointerStore;
+
+// Reads the site's settings (defaults if none), lets `edit` change them, and writes them back
+// with compare-and-set, again from a fresh read if another writer got in between (up to 10
+// times, then conflict). Returns the settings written.
+[[nodiscard]] Result<SiteSettings> updateSiteSettings(
+    PointerStore& pointers, std::string_view site,
+    const std::function<Result<void>(SiteSettings&)>& edit);
 
 }  // namespace cutover

@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cutover/common/fd.h"
@@ -106,5 +108,15 @@ using ObjectStorePtr = std::shared_ptr<ObjectStore>;
 // credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "memory:" (MemoryObjectStore,
 // for tests). Throws ConfigError on a URI it cannot serve.
 ObjectStorePtr makeObjectStore(const std::string& uri);
+
+// True for a URI makeObjectStore opens over the network (s3://): a store an edge reads through
+// a local cache.
+[[nodiscard]] bool isRemoteObjectStoreUri(std::string_view uri);
+
+// Wraps `remote` in the edge's cache: small blobs and manifests in memory, blobs as files under
+// `dir` (bounded, least recently used out, keyed by content hash so never stale), and cached
+// entries still served while the remote store is down. io if `dir` cannot be made or read.
+[[nodiscard]] Result<ObjectStorePtr> cacheObjectStore(ObjectStorePtr remote,
+                                                      const std::filesystem::path& dir);
 
 }  // namespace cutover

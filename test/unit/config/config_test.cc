@@ -31,7 +31,7 @@ NODE_ENV = "production"
 
 [sites.docs.settings]
 spa = true
-cache_max_age = 3600
+max_age = "1h"
 
 [sites.blog]
 hosts = ["blog.example.com"]
@@ -59,8 +59,8 @@ TEST(Config, ParsesSitesAndTheirSettings) {
   EXPECT_EQ(docs->poll_interval, std::chrono::seconds(30));
   EXPECT_EQ(docs->hosts, std::vector<std::string>{"docs.example.com"});
   EXPECT_EQ(docs->env.at("NODE_ENV"), "production");
-  EXPECT_EQ(docs->settings["spa"], true);
-  EXPECT_EQ(docs->settings["cache_max_age"], 3600);
+  EXPECT_EQ(docs->spa, true);
+  EXPECT_EQ(docs->max_age, 3600U);
   EXPECT_TRUE(docs->sandbox);
   EXPECT_TRUE(docs->sandbox_network);
   EXPECT_TRUE(docs->builds());
@@ -114,6 +114,8 @@ TEST(Config, ErrorsNameTheLineAndColumn) {
   expectError("[sites.a]\nhosts = [\"x.com\"]\n[sites.b]\nhosts = [\"X.com\"]\n", "",
               "more than one site");
   expectError("[api]\nport = 1\n", "2:1", "unknown key 'port'");
+  expectError("[sites.docs.settings]\nmaxage = 60\n", "2:1", "unknown key 'maxage'");
+  expectError("[sites.docs.settings]\nspa = 1\n", "2:7", "true or false");
 }
 
 TEST(Config, LoadsAFileAndSaysWhenItIsMissing) {

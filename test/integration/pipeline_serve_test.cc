@@ -1,0 +1,230 @@
+// `cutover --config cutover.toml serve` as a one-machine user runs it: one process with the edge,
+// the admin API and the build workers. Deploys start from webhooks, from polling and from
+// `cutover pipeline run`; the config's hosts and settings reach the edge; `logs --follow` tails
+// a running build.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <array>
+#include <chrono>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "unit/pipeline/git_fixture.h"
+
+namespace cutover {
+namespace {
+
+using testing::GitRepo;
+using testing::httpRequest;
+using testing::httpSend;
+using testing::RunResult;
+using testing::TempDir;
+
+std::string hmacHex(const std::string& secret, const std::string& body) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac.data(), &size);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
+  }
+  return out;
+}
+
+std::string page(const std::string& body) {
+  return "mkdir -p public && echo '" + body + "' > public/index.html\n";
+}
+
+class PipelineServeTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  std::string data_ = (dir_ / "data").string();
+  std::string config_ = (dir_ / "cutover.toml").string();
+  GitRepo repo_{dir_.path()};
+
+  void writeConfig(const std::string& extra) {
+    testing::writeFile(config_, "[sites.docs]\nrepo = \"" + repo_.bare().string() +
+                                    "\"\nbuild = \"sh build.sh\"\noutput = \"public\"\n"
+                                    "build_timeout = 60\n"
+                                    "hosts = [\"docs.example.test\"]\n"
+                                    "webhook_secret = \"s3cret\"\n" +
+                                    extra);
+  }
+  RunResult cutover(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--data-dir", data_, "--config", config_});
+    return testing::runCutover(args);
+  }
+  // The whole of cutover in one process; api_port_ is set from its "api on" line.
+  std::unique_ptr<testing::ServerProcess> serve() {
+    auto server = std::make_unique<testing::ServerProcess>(
+        std::vector<std::string>{"--data-dir", data_, "--config", config_, "serve", "--listen",
+                                 "127.0.0.1:0", "--threads", "2", "--api-listen", "127.0.0.1:0"});
+    api_port_ = server->waitForPort("api on http://");
+    return server;
+  }
+  // Polls until the site answers `body` at `host`, for up to `seconds`; the version header.
+  static std::string waitForBody(std::uint16_t port, const std::string& host,
+                                 const std::string& body, int seconds = 10) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = httpRequest(port, host, "/");
+      if (r.body == body) return r.headers["x-cutover-version"];
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return "";
+  }
+  testing::HttpResponse githubPush(const std::string& branch, const std::string& after,
+                                   const std::string& secret) {
+    std::string body =
+        nlohmann::json{
+            {"ref", "refs/heads/" + branch}, {"after", after}, {"pusher", {{"name", "ada"}}}}
+            .dump();
+    return httpSend(api_port_, "POST", "/hooks/docs",
+                    {"X-GitHub-Event: push", "Content-Type: application/json",
+                     "X-Hub-Signature-256: sha256=" + hmacHex(secret, body)},
+                    body);
+  }
+  std::size_t deployCount() {
+    auto r = cutover({"deploys", "docs", "--json"});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_array() ? j.size() : 0;
+  }
+
+  std::uint16_t api_port_ = 0;
+};
+
+TEST_F(PipelineServeTest, WebhooksBuildThePushedCommitAndBadOnesChangeNothing) {
+  writeConfig("[sites.docs.settings]\nspa = true\n");
+  auto first = repo_.commit(page("from the webhook"), "First");
+  repo_.push();
+  auto server = serve();
+
+  // A wrong signature: 401, nothing queued, nothing live.
+  auto forged = githubPush("main", first, "not the secret");
+  EXPECT_EQ(forged.status, 401) << forged.body;
+  EXPECT_EQ(deployCount(), 0U);
+  // A push to another branch: acknowledged, ignored.
+  auto other = githubPush("feature", first, "s3cret");
+  EXPECT_EQ(other.status, 202) << other.body;
+  EXPECT_NE(other.body.find("ignored"), std::string::npos) << other.body;
+  EXPECT_EQ(deployCount(), 0U);
+  EXPECT_EQ(httpRequest(server->port(), "docs.example.test", "/").status, 404);
+
+  // The real thing: queued, built, live at the config's host name.
+  auto accepted = githubPush("main", first, "s3cret");
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  auto answer = nlohmann::json::parse(accepted.body);
+  ASSERT_TRUE(answer.contains("deploy")) << accepted.body;
+  auto version = waitForBody(server->port(), "docs.example.test", "from the webhook\n");
+  EXPECT_EQ(version.substr(0, 7), first.substr(0, 7));
+  // The config's settings reached the edge: spa serves index.html for an app route.
+  auto route = httpRequest(server->port(), "docs.example.test", "/settings/profile");
+  EXPECT_EQ(route.status, 200);
+  EXPECT_EQ(route.body, "from the webhook\n");
+
+  auto shown = cutover({"deploys", "docs", "--json"});
+  auto deploys = nlohmann::json::parse(shown.out);
+  ASSERT_EQ(deploys.size(), 1U) << shown.out;
+  EXPECT_EQ(deploys[0]["trigger"], "webhook");
+  EXPECT_EQ(deploys[0]["commit"], first);
+  EXPECT_EQ(deploys[0]["status"], "succeeded");
+
+  // A GitLab delivery (token header) for the next commit.
+  auto second = repo_.commit(page("from gitlab"), "Second");
+  repo_.push();
+  std::string body =
+      nlohmann::json{{"ref", "refs/heads/main"}, {"after", second}, {"user_username", "bo"}}.dump();
+  auto gitlab = httpSend(api_port_, "POST", "/hooks/docs",
+                         {"X-Gitlab-Event: Push Hook", "X-Gitlab-Token: s3cret"}, body);
+  ASSERT_EQ(gitlab.status, 202) << gitlab.body;
+  EXPECT_EQ(waitForBody(server->port(), "docs.example.test", "from gitlab\n").substr(0, 7),
+            second.substr(0, 7));
+  auto wrong_token = httpSend(api_port_, "POST", "/hooks/docs",
+                              {"X-Gitlab-Event: Push Hook", "X-Gitlab-Token: guess"}, body);
+  EXPECT_EQ(wrong_token.status, 401);
+  EXPECT_EQ(deployCount(), 2U);
+  // A site the config does not have.
+  EXPECT_EQ(httpSend(api_port_, "POST", "/hooks/blog", {"X-Gitlab-Token: s3cret"}, body).status,
+            404);
+}
+
+TEST_F(PipelineServeTest, PollingDeploysANewCommitOnTheBranch) {
+  writeConfig("poll_interval = 1\n");
+  auto first = repo_.commit(page("polled one"), "First");
+  repo_.push();
+  auto server = serve();
+  EXPECT_EQ(waitForBody(server->port(), "docs.localhost", "polled one\n").substr(0, 7),
+            first.substr(0, 7));
+  auto second = repo_.commit(page("polled two"), "Second");
+  repo_.push();
+  EXPECT_EQ(waitForBody(server->port(), "docs.localhost", "polled two\n").substr(0, 7),
+            second.substr(0, 7));
+  auto shown = nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out);
+  ASSERT_GE(shown.size(), 2U);
+  EXPECT_EQ(shown[0]["trigger"], "poll");
+  EXPECT_EQ(shown[0]["commit"], second);
+  // Nothing new on the branch: no more deploys.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out).size(), shown.size());
+}
+
+TEST_F(PipelineServeTest, LogsFollowTailsARunningBuildToItsEnd) {
+  writeConfig("");
+  repo_.commit("echo 'step one'\nsleep 0.5\necho 'step two'\nsleep 0.5\necho 'step three' >&2\n" +
+                   page("followed"),
+               "Slow");
+  repo_.push();
+  auto server = serve();
+  auto queued = cutover({"pipeline", "run", "docs", "--no-wait"});
+  ASSERT_EQ(queued.exit_code, 0) << queued.err;
+  // "cutover: deploy ID of docs queued"
+  auto id_at = queued.out.find("deploy ") + 7;
+  std::string id = queued.out.substr(id_at, queued.out.find(' ', id_at) - id_at);
+  auto follow = std::async(std::launch::async, [&] { return cutover({"logs", id, "--follow"}); });
+  ASSERT_EQ(follow.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto followed = follow.get();
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  auto one = followed.out.find("step one");
+  auto two = followed.out.find("step two");
+  auto three = followed.out.find("step three");
+  ASSERT_NE(one, std::string::npos) << followed.out;
+  ASSERT_NE(two, std::string::npos) << followed.out;
+  ASSERT_NE(three, std::string::npos) << followed.out;
+  EXPECT_LT(one, two);
+  EXPECT_LT(two, three);
+  EXPECT_NE(followed.out.find("succeeded"), std::string::npos) << followed.out;
+  EXPECT_FALSE(waitForBody(server->port(), "docs.localhost", "followed\n").empty());
+}
+
+TEST_F(PipelineServeTest, AnArchiveQueuedWhileThePipelineRunsGoesLive) {
+  writeConfig("");
+  auto site = dir_ / "site";
+  std::filesystem::create_directories(site);
+  testing::writeFile(site / "index.html", "from an archive\n");
+  auto archive = dir_ / "site.tar.gz";
+  ASSERT_EQ(
+      std::system(("tar -czf '" + archive.string() + "' -C '" + site.string() + "' .").c_str()), 0);
+  auto server = serve();
+  auto r = cutover({"pipeline", "run", "docs", "--archive", archive.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_FALSE(waitForBody(server->port(), "docs.example.test", "from an archive\n").empty());
+  // A broken archive fails its deploy and leaves the live version alone.
+  testing::writeFile(dir_ / "broken.tar.gz", "this is not gzip");
+  auto broken =
+      cutover({"pipeline", "run", "docs", "--archive", (dir_ / "broken.tar.gz").string()});
+  EXPECT_EQ(broken.exit_code, 1) << broken.out << broken.err;
+  EXPECT_NE(broken.out.find("unchanged"), std::string::npos) << broken.out;
+  EXPECT_EQ(httpRequest(server->port(), "docs.example.test", "/").body, "from an archive\n");
+}
+
+}  // namespace
+}  // namespace cutover
