@@ -114,7 +114,10 @@ void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   cmd->add_flag("--json", args->json, "Print one JSON object instead of text");
   cmd->add_flag("--no-precompress", args->no_precompress,
                 "Store no brotli or gzip forms: the server then sends every file as it is");
-  cmd->add_option("--threads", args->threads, "Files stored in parallel (default 8; 4 uploads with --remote)");
+  cmd->add_option(
+      "--threads", args->threads,
+      "Files stored in parallel (default 8 into a folder, the S3 store's parallel=, 32, into S3; "
+      "4 uploads with --remote)");
   cmd->add_option("--remote", args->remote,
                   "Deploy to the admin API at this URL (e.g. https://host:8081) instead of the "
                   "data folder: only files the server lacks are uploaded");

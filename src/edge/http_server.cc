@@ -612,6 +612,10 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
   for (auto& worker : impl.workers) worker->ioc.stop();
   for (auto& worker : impl.workers) {
     if (worker->thread.joinable()) worker->thread.join();
+    // A loop stopped before it ran the close posted above leaves its socket listening, and new
+    // connections would queue on it unanswered: the port is closed once stop() returns.
+    error_code ignored;
+    if (worker->acceptor) worker->acceptor->close(ignored);
     if (impl.shared.options.access_log != nullptr && !worker->log_lines.empty()) {
       impl.shared.options.access_log->write(worker->log_lines);
     }

@@ -125,8 +125,8 @@ class WriterPool {
   std::vector<std::jthread> threads_;
 };
 
-unsigned writerThreads(const DeployOptions& options) {
-  return options.threads != 0 ? options.threads : 8;
+unsigned writerThreads(const DeployOptions& options, const ObjectStore& store) {
+  return options.threads != 0 ? options.threads : std::clamp(store.parallelWrites(), 1U, 64U);
 }
 
 // Whether precompression will want this file's content.
@@ -224,7 +224,7 @@ Result<UploadResult> uploadFolder(const PipelineContext& context, Source& source
   UploadResult result;
   std::vector<char> created(entries.size(), 0);
   {
-    WriterPool pool(writerThreads(options), 0);
+    WriterPool pool(writerThreads(options, *context.objects), 0);
     for (const auto& job : jobs) {
       bool queued = pool.submit(0, [&, job]() -> Result<void> {
         const auto& entry = entries[job.index];
@@ -328,7 +328,7 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
   DeployProgress none;
   ProgressMeter meter(none, 0, 0);
   std::uint64_t files = 0;
-  WriterPool pool(writerThreads(options), kMaxQueuedBytes);
+  WriterPool pool(writerThreads(options, *context.objects), kMaxQueuedBytes);
   auto visited = source.forEach(
       [&](const SourceEntry& entry, EntryReader& reader) -> Result<void> {
         ++files;

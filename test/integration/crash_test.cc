@@ -48,15 +48,37 @@ TEST(CrashTest, KilledDeploysLeaveTheLiveSiteWholeAndGcCleansUp) {
   std::size_t v1_blobs = countFiles(dir / "data" / "objects" / "blobs");
 
   testing::ServerProcess server({"--data-dir", data, "serve", "--listen", "127.0.0.1:0", "--threads", "2"});
-  // From before the deploy has opened anything to late in storing its blobs.
-  const int delays_ms[] = {5, 20, 50, 100, 150, 200, 300, 400};
+  // From before the deploy has opened anything to late in storing its blobs. Kills after a delay
+  // land early; kills once some of its blobs are stored land mid-way however slow the machine
+  // (a sanitizer build, a loaded CI runner) makes the deploy.
+  struct Kill {
+    int delay_ms;
+    std::size_t new_blobs;  // wait until this many more blobs are stored (0: just the delay)
+  };
+  const Kill kills[] = {{5, 0}, {30, 0}, {0, 1}, {0, 50}, {0, 100}, {0, 150}, {0, 200}, {0, 250}};
   int killed_mid_way = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
+    std::size_t blobs_before = countFiles(dir / "data" / "objects" / "blobs");
     pid_t pid = testing::spawnCutover({"--data-dir", data, "deploy", (dir / "v2").string(), "--site", "docs"});
-    std::this_thread::sleep_for(std::chrono::milliseconds(delays_ms[attempt]));
-    ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(kills[attempt].delay_ms));
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    bool exited = false;  // reaped already: the deploy finished before it could be killed
+    if (kills[attempt].new_blobs > 0) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+      while (std::chrono::steady_clock::now() < deadline &&
+             countFiles(dir / "data" / "objects" / "blobs") <
+                 blobs_before + kills[attempt].new_blobs) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+          exited = true;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    if (!exited) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+    }
     if (WIFSIGNALED(status)) ++killed_mid_way;
 
     auto sites = testing::runCutover({"--data-dir", data, "sites", "--json"});

@@ -44,7 +44,7 @@ struct DeployOptions {
   std::string version_prefix;    // e.g. a short commit id
   std::string deploy_id;         // without a history in the context: the id the flip records
   SourceLimits limits;
-  unsigned threads = 0;          // parallel blob writers for folders; 0: a default
+  unsigned threads = 0;          // parallel blob writers; 0: the store's parallelWrites()
   DeployProgress progress;
   bool precompress = true;       // store brotli and gzip forms of compressible files
   PrecompressOptions compression;

@@ -99,6 +99,11 @@ class ObjectStore {
   // Removes what interrupted writes left behind (temp files), returning how many (gc only; the
   // caller guarantees no write is in flight).
   [[nodiscard]] virtual Result<std::size_t> removeLeftovers() = 0;
+
+  // How many blobs a deploy should write at once. A local store gains little past 8 (the file
+  // system commits overlapping fsyncs together); a networked one is bound by round trips, so it
+  // wants as many requests in flight as it allows.
+  [[nodiscard]] virtual unsigned parallelWrites() const { return 8; }
 };
 
 using ObjectStorePtr = std::shared_ptr<ObjectStore>;

@@ -114,6 +114,7 @@ class CachingObjectStore final : public ObjectStore {
   Result<void> deleteManifest(const std::string& site, const std::string& version) override;
   Result<void> deleteBlob(const std::string& hash) override;
   Result<std::size_t> removeLeftovers() override;
+  [[nodiscard]] unsigned parallelWrites() const override { return remote_->parallelWrites(); }
 
  private:
   struct DiskEntry {

@@ -47,6 +47,7 @@ class S3ObjectStore final : public ObjectStore {
   Result<void> deleteManifest(const std::string& site, const std::string& version) override;
   Result<void> deleteBlob(const std::string& hash) override;
   Result<std::size_t> removeLeftovers() override;
+  [[nodiscard]] unsigned parallelWrites() const override { return config().parallel; }
 
   [[nodiscard]] const S3Config& config() const { return client_.config(); }
 
