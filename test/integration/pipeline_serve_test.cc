@@ -8,6 +8,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -93,10 +94,13 @@ class PipelineServeTest : public ::testing::Test {
                      "X-Hub-Signature-256: sha256=" + hmacHex(secret, body)},
                     body);
   }
+  // How many deploys the history holds; fails the test if `deploys --json` does not answer.
   std::size_t deployCount() {
     auto r = cutover({"deploys", "docs", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out, nullptr, false);
-    return j.is_array() ? j.size() : 0;
+    EXPECT_TRUE(j.is_array()) << r.out;
+    return j.is_array() ? j.size() : SIZE_MAX;
   }
 
   std::uint16_t api_port_ = 0;

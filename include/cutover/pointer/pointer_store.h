@@ -1,10 +1,12 @@
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "cutover/common/result.h"
 
@@ -54,6 +56,16 @@ class PointerStore {
 };
 
 using PointerStorePtr = std::shared_ptr<PointerStore>;
+
+// The limits every PointerStore holds its keys and values to (see the class comment).
+inline constexpr std::size_t kMaxPointerKeyBytes = 512;
+inline constexpr std::size_t kMaxPointerValueBytes = 64 * 1024;
+
+// invalid_argument, saying why, unless `key` is 1-512 bytes of printable ASCII.
+[[nodiscard]] Result<void> validatePointerKey(std::string_view key);
+// validatePointerKey, and a `desired` value of at most 64 KiB: what compareAndSet checks first.
+[[nodiscard]] Result<void> validatePointerWrite(std::string_view key,
+                                                const std::optional<std::string>& desired);
 
 // Builds a store from a URI: "file:///abs/path" or a plain path (EmbeddedPointerStore),
 // "etcd://host1:2379,host2:2379[/prefix]" (EtcdPointerStore: the members of one cluster, keys

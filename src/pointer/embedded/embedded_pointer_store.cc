@@ -26,8 +26,6 @@
 namespace cutover {
 namespace {
 
-constexpr std::size_t kMaxKeyBytes = 512;
-constexpr std::size_t kMaxValueBytes = 64 * 1024;
 // Longer percent-encoded names become "~<sha256>": NAME_MAX is 255 on every Linux file system.
 constexpr std::size_t kMaxEncodedName = 240;
 constexpr char kLockName[] = ".lock";
@@ -37,21 +35,6 @@ constexpr std::string_view kTempPrefix = ".tmp-";
 bool isUnreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_';
-}
-
-Result<void> validateKey(std::string_view key) {
-  if (key.empty()) return fail(Errc::invalid_argument, "pointer key is empty");
-  if (key.size() > kMaxKeyBytes) {
-    return fail(Errc::invalid_argument,
-                "pointer key is " + std::to_string(key.size()) + " bytes, over the limit of 512");
-  }
-  for (char c : key) {
-    if (c < 0x20 || c > 0x7e) {
-      return fail(Errc::invalid_argument,
-                  "pointer key contains a byte that is not printable ASCII");
-    }
-  }
-  return {};
 }
 
 std::string percentEncode(std::string_view key) {
@@ -101,7 +84,7 @@ std::optional<std::string> decodeName(std::string_view name) {
     i += 2;
   }
   // Only the canonical spelling counts, so one key has exactly one file.
-  if (!validateKey(key) || percentEncode(key) != name) return std::nullopt;
+  if (!validatePointerKey(key) || percentEncode(key) != name) return std::nullopt;
   return key;
 }
 
@@ -117,7 +100,7 @@ Result<std::optional<KeyFile>> readKeyFile(int dir, const std::string& name) {
     if (errno == ENOENT) return std::optional<KeyFile>{};
     return failErrno("open pointer file " + name, errno);
   }
-  constexpr std::size_t kMaxFile = kMaxKeyBytes + 1 + kMaxValueBytes;
+  constexpr std::size_t kMaxFile = kMaxPointerKeyBytes + 1 + kMaxPointerValueBytes;
   std::string content;
   std::array<char, 16 * 1024> buffer{};
   while (true) {
@@ -504,7 +487,7 @@ Result<void> EmbeddedPointerStore::lockedRemoveTempFiles() {
 }
 
 Result<std::optional<std::string>> EmbeddedPointerStore::get(const std::string& key) {
-  if (auto valid = validateKey(key); !valid) return tl::unexpected(valid.error());
+  if (auto valid = validatePointerKey(key); !valid) return tl::unexpected(valid.error());
   std::string name = fileNameOf(key);
   auto file = readKeyFile(dir_.get(), name);
   if (!file) return tl::unexpected(file.error());
@@ -515,12 +498,7 @@ Result<std::optional<std::string>> EmbeddedPointerStore::get(const std::string& 
 Result<void> EmbeddedPointerStore::compareAndSet(const std::string& key,
                                                  const std::optional<std::string>& expected,
                                                  const std::optional<std::string>& desired) {
-  if (auto valid = validateKey(key); !valid) return tl::unexpected(valid.error());
-  if (desired && desired->size() > kMaxValueBytes) {
-    return fail(Errc::invalid_argument, "value for " + key + " is " +
-                                            std::to_string(desired->size()) +
-                                            " bytes, over the limit of 64 KiB");
-  }
+  if (auto valid = validatePointerWrite(key, desired); !valid) return valid;
   std::string name = fileNameOf(key);
 
   std::lock_guard guard(write_mutex_);

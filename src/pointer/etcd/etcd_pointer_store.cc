@@ -11,23 +11,6 @@ namespace {
 
 constexpr std::string_view kScheme = "etcd://";
 constexpr std::string_view kDefaultPort = "2379";
-constexpr std::size_t kMaxKeyBytes = 512;
-constexpr std::size_t kMaxValueBytes = 64 * 1024;
-
-Result<void> validateKey(std::string_view key) {
-  if (key.empty()) return fail(Errc::invalid_argument, "pointer key is empty");
-  if (key.size() > kMaxKeyBytes) {
-    return fail(Errc::invalid_argument,
-                "pointer key is " + std::to_string(key.size()) + " bytes, over the limit of 512");
-  }
-  for (char c : key) {
-    if (c < 0x20 || c > 0x7e) {
-      return fail(Errc::invalid_argument,
-                  "pointer key contains a byte that is not printable ASCII");
-    }
-  }
-  return {};
-}
 
 bool isHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -155,7 +138,7 @@ EtcdPointerStore::~EtcdPointerStore() {
 }
 
 Result<std::optional<std::string>> EtcdPointerStore::get(const std::string& key) {
-  if (auto valid = validateKey(key); !valid) return tl::unexpected(valid.error());
+  if (auto valid = validatePointerKey(key); !valid) return tl::unexpected(valid.error());
   nlohmann::json request = {{"key", etcd::base64Encode(options_.prefix + key)}};
   auto reply = client_->call("/v3/kv/range", request, etcd::Request::read);
   if (!reply) return tl::unexpected(reply.error());
@@ -171,12 +154,7 @@ Result<std::optional<std::string>> EtcdPointerStore::get(const std::string& key)
 Result<void> EtcdPointerStore::compareAndSet(const std::string& key,
                                              const std::optional<std::string>& expected,
                                              const std::optional<std::string>& desired) {
-  if (auto valid = validateKey(key); !valid) return tl::unexpected(valid.error());
-  if (desired && desired->size() > kMaxValueBytes) {
-    return fail(Errc::invalid_argument, "value for " + key + " is " +
-                                            std::to_string(desired->size()) +
-                                            " bytes, over the limit of 64 KiB");
-  }
+  if (auto valid = validatePointerWrite(key, desired); !valid) return valid;
   const std::string etcd_key = etcd::base64Encode(options_.prefix + key);
   // etcd fails a VALUE compare on a key that does not exist, so "holds expected" never matches
   // an absent key, not even for an empty expected value; CREATE == 0 matches only absence.

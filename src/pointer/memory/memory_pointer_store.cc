@@ -36,12 +36,14 @@ Result<std::optional<std::string>> MemoryPointerStore::get(const std::string& ke
 Result<void> MemoryPointerStore::compareAndSet(const std::string& key,
                                                const std::optional<std::string>& expected,
                                                const std::optional<std::string>& desired) {
+  if (auto valid = validatePointerWrite(key, desired); !valid) return valid;
   {
     std::lock_guard lock(mutex_);
     auto it = values_.find(key);
     std::optional<std::string> current;
     if (it != values_.end()) current = it->second;
-    if (current != expected) return fail(Errc::conflict, "key " + key + " was changed by another writer");
+    if (current != expected)
+      return fail(Errc::conflict, "key " + key + " was changed by another writer");
     if (desired) {
       values_[key] = *desired;
     } else if (it != values_.end()) {
@@ -56,14 +58,15 @@ Result<void> MemoryPointerStore::compareAndSet(const std::string& key,
 Result<std::map<std::string, std::string>> MemoryPointerStore::list(const std::string& prefix) {
   std::lock_guard lock(mutex_);
   std::map<std::string, std::string> out;
-  for (auto it = values_.lower_bound(prefix); it != values_.end() && it->first.starts_with(prefix); ++it) {
+  for (auto it = values_.lower_bound(prefix); it != values_.end() && it->first.starts_with(prefix);
+       ++it) {
     out.insert(*it);
   }
   return out;
 }
 
-Result<WatchHandlePtr> MemoryPointerStore::watch(const std::string& prefix,
-                                                 std::function<void(const PointerEvent&)> callback) {
+Result<WatchHandlePtr> MemoryPointerStore::watch(
+    const std::string& prefix, std::function<void(const PointerEvent&)> callback) {
   std::lock_guard lock(mutex_);
   std::uint64_t id = next_id_++;
   watchers_.emplace(id, Watcher{prefix, std::move(callback)});

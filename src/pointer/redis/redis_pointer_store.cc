@@ -24,24 +24,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr std::size_t kMaxKeyBytes = 512;
 constexpr auto kNever = Clock::time_point::max();
-constexpr std::size_t kMaxValueBytes = 64 * 1024;
-
-Result<void> validateKey(std::string_view key) {
-  if (key.empty()) return fail(Errc::invalid_argument, "pointer key is empty");
-  if (key.size() > kMaxKeyBytes) {
-    return fail(Errc::invalid_argument,
-                "pointer key is " + std::to_string(key.size()) + " bytes, over the limit of 512");
-  }
-  for (char c : key) {
-    if (c < 0x20 || c > 0x7e) {
-      return fail(Errc::invalid_argument,
-                  "pointer key contains a byte that is not printable ASCII");
-    }
-  }
-  return {};
-}
 
 template <class T>
 tl::unexpected<Error> withContext(const Result<T>& result, std::string_view doing) {
@@ -312,7 +295,7 @@ class RedisPointerStore::Dispatcher {
         pong_deadline = Clock::time_point::max();
       } else if (kind == "message" && r.elements == 3 && r.element[2]->type == REDIS_REPLY_STRING) {
         std::string key(r.element[2]->str, r.element[2]->len);
-        if (validateKey(key) && wanted(key) && seen.insert(key).second) {
+        if (validatePointerKey(key) && wanted(key) && seen.insert(key).second) {
           keys.push_back(std::move(key));
         }
       }
@@ -513,7 +496,7 @@ Result<T> RedisPointerStore::settleLocked(Result<T> result) {
 }
 
 Result<std::optional<std::string>> RedisPointerStore::get(const std::string& key) {
-  if (auto valid = validateKey(key); !valid) return tl::unexpected(valid.error());
+  if (auto valid = validatePointerKey(key); !valid) return tl::unexpected(valid.error());
   std::lock_guard lock(mutex_);
   auto connection = connectionLocked();
   if (!connection) return withContext(connection, "get " + key);
@@ -525,12 +508,7 @@ Result<std::optional<std::string>> RedisPointerStore::get(const std::string& key
 Result<void> RedisPointerStore::compareAndSet(const std::string& key,
                                               const std::optional<std::string>& expected,
                                               const std::optional<std::string>& desired) {
-  if (auto valid = validateKey(key); !valid) return tl::unexpected(valid.error());
-  if (desired && desired->size() > kMaxValueBytes) {
-    return fail(Errc::invalid_argument, "value for " + key + " is " +
-                                            std::to_string(desired->size()) +
-                                            " bytes, over the limit of 64 KiB");
-  }
+  if (auto valid = validatePointerWrite(key, desired); !valid) return valid;
   std::string doing = "compare-and-set " + key;
   std::lock_guard lock(mutex_);
   auto connection = connectionLocked();
