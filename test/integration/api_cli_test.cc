@@ -202,9 +202,13 @@ TEST_F(ApiCliTest, RemoteDeployAimedAtTheEdgeSaysItIsNotTheApi) {
 
 TEST_F(ApiCliTest, RemoteDeployFromALongNonAsciiFolderGoesLive) {
   std::string token = createToken("docs");
-  std::string name = "d";
-  while (name.size() < 260) name += "é";  // the source name is clipped inside a character
-  auto site = dir_ / name;
+  // The API clips the source (the folder's path) to 200 bytes: make byte 199 start an 'é'.
+  std::size_t prefix = (dir_ / "").string().size();
+  std::string first((199 - prefix) % 2 == 1 ? 1 : 2, 'x');
+  for (int i = 0; i < 100; ++i) first += "é";
+  std::string second = "y";
+  for (int i = 0; i < 20; ++i) second += "é";
+  auto site = dir_ / first / second;
   writeFile(site / "index.html", "<h1>accented</h1>");
   auto server = serve();
   auto r = remoteDeploy(site.string(), token);
