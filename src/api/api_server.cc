@@ -1,5 +1,7 @@
 #include "cutover/api/api_server.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include "api/http.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "cutover/common/guard.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
 #include "cutover/store/manifest.h"
@@ -37,6 +40,45 @@ void PendingDeploys::add(PendingPtr deploy) {
   deploy->last_used_ms = steadyMs();
   std::lock_guard lock(mutex_);
   deploys_[deploy->record.id] = std::move(deploy);
+}
+
+std::optional<Crowded> PendingDeploys::crowdedLocked(const std::string& site,
+                                                     const PendingLimits& limits) const {
+  std::vector<std::string> same_site;
+  for (const auto& [id, deploy] : deploys_) {
+    if (deploy->record.site == site) same_site.push_back(id);
+  }
+  auto minutes = std::to_string(std::max<std::int64_t>(1, limits.timeout.count() / 60'000));
+  if (same_site.size() >= limits.per_site) {
+    std::string ids;
+    for (const auto& id : same_site) ids += (ids.empty() ? "" : ", ") + id;
+    return Crowded{429, "too_many_requests",
+                   fmt::format("site {} has {} remote deploys pending (the limit is {}): {}; "
+                               "finalize them, or they are dropped {} min after their last request",
+                               site, same_site.size(), limits.per_site, ids, minutes)};
+  }
+  if (deploys_.size() >= limits.total) {
+    return Crowded{503, "unavailable",
+                   fmt::format("the server has {} remote deploys pending (the limit is {}); try "
+                               "again when one is finalized or dropped ({} min after its last "
+                               "request)",
+                               deploys_.size(), limits.total, minutes)};
+  }
+  return std::nullopt;
+}
+
+std::optional<Crowded> PendingDeploys::crowded(const std::string& site,
+                                               const PendingLimits& limits) {
+  std::lock_guard lock(mutex_);
+  return crowdedLocked(site, limits);
+}
+
+std::optional<Crowded> PendingDeploys::tryAdd(PendingPtr deploy, const PendingLimits& limits) {
+  deploy->last_used_ms = steadyMs();
+  std::lock_guard lock(mutex_);
+  if (auto full = crowdedLocked(deploy->record.site, limits)) return full;
+  deploys_[deploy->record.id] = std::move(deploy);
+  return std::nullopt;
 }
 
 PendingPtr PendingDeploys::find(const std::string& id) {
@@ -125,6 +167,7 @@ struct Route {
 // The whole API, in one table.
 constexpr Route kRoutes[] = {
     {"GET", "/api/health", Access::open, getHealth},
+    {"GET", "/api/openapi.json", Access::open, getOpenApi},
     {"GET", "/api/sites", Access::token, getSites},
     {"GET", "/api/sites/{site}/deploys", Access::site, getSiteDeploys},
     {"POST", "/api/sites/{site}/deploys", Access::site, postRemoteDeploy},
@@ -308,7 +351,7 @@ class HttpApiServer final : public ApiServer {
       : state_{std::move(context), std::move(options), {}},
         router_(state_),
         http_([this](const HttpRequest& request, BodyReader& body,
-                     ResponseWriter& out) { router_.handle(request, body, out); },
+                     ResponseWriter& out) { dispatch(request, body, out); },
               listenerOptions(state_.options)) {}
 
   ~HttpApiServer() override { stop(); }
@@ -351,6 +394,17 @@ class HttpApiServer final : public ApiServer {
                            o.read_timeout,     o.write_timeout,   o.idle_timeout};
   }
 
+  // Every request's thread entry: an exception a route lets escape fails that request alone.
+  void dispatch(const HttpRequest& request, BodyReader& body, ResponseWriter& out) {
+    auto handled = guarded("the API's " + request.method + " " + request.path,
+                           [&] { router_.handle(request, body, out); });
+    if (!handled) {
+      // Ignored by the writer if the route had begun its answer; the connection then closes.
+      sendError(out, 500, "internal",
+                "an unexpected error ended this request; the server's log has the details");
+    }
+  }
+
   // Records remote deploys nobody finalized as failed; their blobs are garbage for gc.
   void sweep() {
     auto timeout = state_.options.remote_deploy_timeout;
@@ -359,11 +413,13 @@ class HttpApiServer final : public ApiServer {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       wake_.wait_for(lock, period);
-      for (auto& deploy : state_.pending.takeExpired(timeout)) {
-        state_.abandon(*deploy, "abandoned: not finalized within " +
-                                    std::to_string(timeout.count() / 1000) +
-                                    " s of its last request");
-      }
+      (void)guarded("the API's sweep of abandoned deploys", [&] {
+        for (auto& deploy : state_.pending.takeExpired(timeout)) {
+          state_.abandon(*deploy, "abandoned: not finalized within " +
+                                      std::to_string(timeout.count() / 1000) +
+                                      " s of its last request");
+        }
+      });
     }
   }
 
@@ -379,6 +435,12 @@ class HttpApiServer final : public ApiServer {
 
 }  // namespace
 }  // namespace api
+
+std::vector<ApiRoute> apiRoutes() {
+  std::vector<ApiRoute> out;
+  for (const auto& route : api::kRoutes) out.push_back({route.method, route.pattern});
+  return out;
+}
 
 std::unique_ptr<ApiServer> makeApiServer(ApiContext context, ApiOptions options) {
   return std::make_unique<api::HttpApiServer>(std::move(context), std::move(options));

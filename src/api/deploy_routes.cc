@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "cutover/common/media_type.h"
 #include "cutover/common/names.h"
 #include "cutover/common/site_path.h"
+#include "cutover/common/utf8.h"
 #include "cutover/pipeline/activate.h"
 #include "cutover/pointer/records.h"
 
@@ -132,6 +134,41 @@ nlohmann::json deployAnswer(ApiState& state, const std::string& deploy_id, const
           {"reused_files", r.reused_files},
           {"bytes", r.bytes},
           {"new_bytes", r.new_bytes}};
+}
+
+// How many of a site's versions (newest first) a remote deploy looks through for the blobs it
+// names. Sites keep about ten; a blob only an older version holds is simply uploaded again.
+constexpr std::size_t kVersionsScanned = 32;
+
+// The blobs among `wanted` that the site's own versions name, with the sizes their manifests
+// give. Another site's blobs are not looked at: whether they are stored is not this site's to
+// learn.
+Result<std::map<std::string, std::uint64_t>> blobsOfSite(
+    ObjectStore& objects, const std::string& site,
+    const std::map<std::string, std::uint64_t>& wanted) {
+  std::map<std::string, std::uint64_t> found;
+  auto versions = objects.listVersions(site);
+  if (!versions) return tl::unexpected(versions.error());
+  std::size_t scanned = 0;
+  for (const auto& version : *versions) {
+    if (found.size() == wanted.size() || scanned++ == kVersionsScanned) break;
+    auto manifest = objects.readManifest(site, version.version);
+    if (!manifest) {
+      if (manifest.error().code == Errc::not_found) continue;  // collected meanwhile
+      return tl::unexpected(manifest.error());
+    }
+    for (const auto& [path, entry] : manifest->files) {
+      for (const auto* blob : {&entry.hash, &entry.br.hash, &entry.gzip.hash}) {
+        if (!blob->empty() && wanted.contains(*blob)) {
+          std::uint64_t size = blob == &entry.hash   ? entry.size
+                               : blob == &entry.br.hash ? entry.br.size
+                                                        : entry.gzip.size;
+          found.emplace(*blob, size);
+        }
+      }
+    }
+  }
+  return found;
 }
 
 }  // namespace
@@ -253,7 +290,8 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   std::string source = "remote";
   if (auto s = body->find("source");
       s != body->end() && s->is_string() && !s->get<std::string>().empty()) {
-    source = s->get<std::string>().substr(0, 200);
+    // Parsed JSON strings are valid UTF-8; the clip keeps them so.
+    source = std::string(clipUtf8(s->get<std::string>(), 200));
   }
   bool activate = true;
   if (auto a = body->find("activate"); a != body->end()) {
@@ -262,15 +300,40 @@ void postRemoteDeploy(ApiState& state, Call& call) {
     activate = a->get<bool>();
   }
 
+  auto pending_limits = state.pendingLimits();
+  auto refuseCrowded = [&](const Crowded& full) {
+    sendError(call.out, full.status, full.code, full.message, nlohmann::json::object(),
+              {{"Retry-After", "60"}});
+  };
+  if (auto full = state.pending.crowded(site, pending_limits)) return refuseCrowded(*full);
+
   // From here on gc waits: the blobs reported present stay present until the deploy ends.
   auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared);
   if (!lock) return sendError(call.out, lock.error());
   auto before = state.context.pointers->get(liveKey(site));
   if (!before) return sendError(call.out, before.error());
-  std::vector<std::string> hashes;
-  for (const auto& [hash, size] : blobs) hashes.push_back(hash);
-  auto missing = state.context.objects->missing(hashes);
-  if (!missing) return sendError(call.out, missing.error());
+  // Present means held by this site's versions (and still stored), with the size given;
+  // everything else is missing, whoever else stores it.
+  auto held = blobsOfSite(*state.context.objects, site, blobs);
+  if (!held) return sendError(call.out, held.error());
+  for (const auto& [hash, size] : *held) {
+    if (blobs.at(hash) == size) continue;
+    auto named = std::find_if(entries.begin(), entries.end(),
+                              [&](const auto& e) { return e.second.hash == hash; });
+    return sendError(call.out, 400, "invalid_argument",
+                     fmt::format("{}: blob {} is {} bytes, not {}", named->first, hash, size,
+                                 blobs.at(hash)));
+  }
+  std::vector<std::string> held_hashes;
+  for (const auto& [hash, size] : *held) held_hashes.push_back(hash);
+  auto gone = state.context.objects->missing(held_hashes);
+  if (!gone) return sendError(call.out, gone.error());
+  std::set<std::string> present(held_hashes.begin(), held_hashes.end());
+  for (const auto& hash : *gone) present.erase(hash);
+  std::vector<std::string> missing;
+  for (const auto& [hash, size] : blobs) {
+    if (!present.contains(hash)) missing.push_back(hash);
+  }
 
   DeployRecord record;
   record.site = site;
@@ -286,12 +349,17 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   pending->expected_pointer = *before;
   pending->files = std::move(entries);
   pending->blobs = std::move(blobs);
-  pending->missing_at_start = missing->size();
+  pending->held = std::move(present);
+  pending->missing_at_start = missing.size();
   std::string id = record.id;
-  state.pending.add(pending);
+  if (auto full = state.pending.tryAdd(pending, pending_limits)) {
+    // Another start took the last place since the check above.
+    state.abandon(*pending, "refused: " + full->message);
+    return refuseCrowded(*full);
+  }
   sendJson(call.out, 201,
            {{"deploy", id},
-            {"missing", *missing},
+            {"missing", missing},
             {"files", pending->files.size()},
             {"blobs", pending->blobs.size()}});
 }
@@ -347,6 +415,7 @@ void putBlob(ApiState& state, Call& call) {
     }
     return sendError(call.out, stored.error());
   }
+  pending->received(hash);
   if (stored->created) {
     pending->uploaded += 1;
     pending->uploaded_bytes += size;
@@ -363,20 +432,28 @@ void postFinalize(ApiState& state, Call& call) {
                          " is not waiting to be finalized (it was finalized, failed "
                          "or abandoned)");
   }
+  // Every blob must be one the site holds (its size checked at the start) or one this deploy
+  // sent (its size and hash checked on upload): a hash that is merely stored, by another site,
+  // gives nothing away and cannot be used with a false size.
   std::vector<std::string> hashes;
   for (const auto& [hash, size] : pending->blobs) hashes.push_back(hash);
-  auto missing = state.context.objects->missing(hashes);
-  if (!missing) {
+  auto stored = state.context.objects->missing(hashes);
+  if (!stored) {
     state.pending.add(pending);
-    return sendError(call.out, missing.error());
+    return sendError(call.out, stored.error());
   }
-  if (!missing->empty()) {
+  std::set<std::string> absent(stored->begin(), stored->end());
+  std::vector<std::string> missing;
+  for (const auto& hash : hashes) {
+    if (absent.contains(hash) || !pending->provided(hash)) missing.push_back(hash);
+  }
+  if (!missing.empty()) {
     // Not fatal: the client may still upload them and finalize again.
     state.pending.add(pending);
     return sendError(call.out, 400, "invalid_argument",
                      fmt::format("{} of the deploy's {} blobs were never uploaded (first: {})",
-                                 missing->size(), hashes.size(), missing->front()),
-                     {{"missing", *missing}});
+                                 missing.size(), hashes.size(), missing.front()),
+                     {{"missing", missing}});
   }
 
   auto& record = pending->record;

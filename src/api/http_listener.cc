@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/http.h"
+#include "cutover/common/guard.h"
 #include "cutover/common/http.h"
 
 namespace cutover::api {
@@ -326,7 +327,7 @@ struct HttpListener::Impl {
       }
       shared.connections.push_back(std::move(connection));
       c->thread = std::thread([this, c] {
-        serve(*c, shared);
+        (void)guarded("an API connection", [&] { serve(*c, shared); });
         c->shutdown();
         c->done = true;
       });

@@ -15,7 +15,11 @@
 
 namespace cutover::api {
 
+extern const std::string_view kOpenApiJson;  // docs/api/openapi.json, compiled in
+
 void getHealth(ApiState& /*state*/, Call& call) { sendJson(call.out, 200, {{"status", "ok"}}); }
+
+void getOpenApi(ApiState& /*state*/, Call& call) { call.out.send(200, kOpenApiJson); }
 
 void getSites(ApiState& state, Call& call) {
   auto& objects = *state.context.objects;

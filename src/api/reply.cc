@@ -89,9 +89,11 @@ Result<nlohmann::json> readJsonObject(const HttpRequest& request, BodyReader& bo
   if (!text) return tl::unexpected(text.error());
   if (text->empty()) return nlohmann::json::object();
   nlohmann::json parsed;
+  // The one place request JSON is parsed. Besides parse_error, nlohmann throws out_of_range for a
+  // number past a double (1e999999); every kind is the client's mistake, none may escape.
   try {
     parsed = nlohmann::json::parse(*text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 9: ...".
     std::string what = e.what();
     auto at = what.find("] ");

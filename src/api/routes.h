@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,18 +31,57 @@ struct PendingDeploy {
   std::optional<std::string> expected_pointer;
   std::map<std::string, FileEntry> files;      // path → hash, size, media type
   std::map<std::string, std::uint64_t> blobs;  // every distinct hash → its size
+  // The blobs the site's own versions hold, with the sizes the deploy gave: no upload needed.
+  std::set<std::string> held;
   std::size_t missing_at_start = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<std::int64_t> last_used_ms{0};  // steady clock, for the abandon timeout
   std::atomic<std::uint64_t> uploaded{0};     // blobs stored by this deploy's uploads
   std::atomic<std::uint64_t> uploaded_bytes{0};
+
+  // Records that this deploy sent the bytes of `hash` (stored now, or found stored already).
+  void received(const std::string& hash) {
+    std::lock_guard guard(received_mutex_);
+    received_.insert(hash);
+  }
+  // Whether the deploy may name `hash`: the site holds it, or this deploy sent its bytes.
+  [[nodiscard]] bool provided(const std::string& hash) {
+    if (held.contains(hash)) return true;
+    std::lock_guard guard(received_mutex_);
+    return received_.contains(hash);
+  }
+
+ private:
+  std::mutex received_mutex_;
+  std::set<std::string> received_;
 };
 using PendingPtr = std::shared_ptr<PendingDeploy>;
+
+// How many remote deploys may wait at once, and how long one may sit unused.
+struct PendingLimits {
+  std::size_t per_site = 2;
+  std::size_t total = 8;
+  std::chrono::milliseconds timeout{15 * 60'000};
+};
+
+// Why one more pending deploy is refused: the status (429: this site has too many; 503: the
+// server has), the error code, and a message naming the limit and what waits.
+struct Crowded {
+  int status;
+  std::string code;
+  std::string message;
+};
 
 // The remote deploys waiting for blobs or a finalize. Thread-safe.
 class PendingDeploys {
  public:
+  // Adds it unconditionally (a finalize that failed puts its deploy back).
   void add(PendingPtr deploy);
+  // Why a new deploy of `site` would be one too many, or nullopt.
+  [[nodiscard]] std::optional<Crowded> crowded(const std::string& site,
+                                               const PendingLimits& limits);
+  // Adds it unless that makes one too many (checked under the same lock as the insert).
+  [[nodiscard]] std::optional<Crowded> tryAdd(PendingPtr deploy, const PendingLimits& limits);
   // The deploy, marked as used now; null if it is not pending.
   [[nodiscard]] PendingPtr find(const std::string& id);
   // Removes and returns it (a finalize in progress owns it alone); null if not pending.
@@ -51,6 +91,9 @@ class PendingDeploys {
   [[nodiscard]] std::vector<PendingPtr> takeAll();
 
  private:
+  [[nodiscard]] std::optional<Crowded> crowdedLocked(const std::string& site,
+                                                     const PendingLimits& limits) const;
+
   std::mutex mutex_;
   std::map<std::string, PendingPtr> deploys_;
 };
@@ -70,6 +113,10 @@ struct ApiState {
                            context.compress_cache};
   }
   [[nodiscard]] std::filesystem::path lockFile() const { return context.data_dir / "store.lock"; }
+  [[nodiscard]] PendingLimits pendingLimits() const {
+    return PendingLimits{options.max_pending_deploys_per_site, options.max_pending_deploys,
+                         options.remote_deploy_timeout};
+  }
   [[nodiscard]] std::string siteUrl(const std::string& site) const;
   // Records a pending deploy as failed with `why` and lets its lock go.
   void abandon(PendingDeploy& deploy, const std::string& why) const;
@@ -96,6 +143,7 @@ void getSiteDeploys(ApiState& state, Call& call);
 void getDeploy(ApiState& state, Call& call);
 void getDeployLog(ApiState& state, Call& call);
 void getTokens(ApiState& state, Call& call);
+void getOpenApi(ApiState& state, Call& call);
 void postWebhook(ApiState& state, Call& call);
 
 // Routes that change something (deploy_routes.cc).

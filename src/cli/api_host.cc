@@ -15,6 +15,11 @@ Result<std::unique_ptr<ApiHost>> ApiHost::start(const DataDir& data, ApiOptions 
   auto compress_cache = CompressCache::open(data.root / "compresscache.sqlite");
   if (!compress_cache) throw ConfigError("compress cache: " + compress_cache.error().message);
   host->compress_cache_ = std::move(*compress_cache);
+  if (data.config) {
+    options.max_pending_deploys = data.config->api_max_pending_deploys;
+    options.max_pending_deploys_per_site = data.config->api_max_pending_deploys_per_site;
+    options.remote_deploy_timeout = data.config->api_pending_deploy_timeout;
+  }
   ApiContext context{data.objects,
                      data.pointers,
                      host->history_.get(),

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
+#include "cli/lock_wait.h"
 #include "cli/output.h"
 
 namespace cutover::cli {
@@ -12,7 +13,10 @@ namespace {
 
 int runGc(const GlobalOptions& global, const GcOptions& options) {
   auto data = DataDir::open(global, DataDir::stores);
-  auto lock = StoreLock::acquire(data.lockFile(), StoreLock::Mode::exclusive);
+  Result<StoreLock> lock = [&] {
+    WaitNotice notice(std::chrono::seconds(1), [&] { explainStoreLockWait(data); });
+    return StoreLock::acquire(data.lockFile(), StoreLock::Mode::exclusive);
+  }();
   if (!lock) return reportError(lock.error());
   auto report = collectGarbage(*data.objects, *data.pointers, options);
   if (!report) return reportError(report.error());
@@ -37,7 +41,8 @@ void addGcCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   cmd->add_flag("--dry-run", options->dry_run, "Say what would be removed, remove nothing");
   cmd->footer(
       "Never removes a live version, the previous one (rollback needs it), or the newest N.\n"
-      "Also removes what interrupted deploys left behind. Waits for running deploys.\n\n"
+      "Also removes what interrupted deploys left behind. Waits for running deploys (pending\n"
+      "remote deploys included) and, after a second, says which.\n\n"
       "Example:\n  cutover gc --keep 10\n");
   cmd->callback(
       [&global, &run, options] { run = [&global, options] { return runGc(global, *options); }; });

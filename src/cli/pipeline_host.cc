@@ -10,7 +10,9 @@ namespace cutover::cli {
 namespace {
 
 std::string errorJson(std::string_view code, std::string_view message) {
-  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  // Messages quote what a delivery sent; bytes that are not UTF-8 are replaced, never thrown on.
+  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // POST /hooks/<site>: the config's site verifies the delivery; an accepted push is queued.
@@ -34,7 +36,8 @@ WebhookHandler webhookHandler(Workers& workers) {
       answer["commit"] = verdict.after;
       answer["branch"] = verdict.branch;
     }
-    return WebhookReply{verdict.status, answer.dump()};
+    return WebhookReply{verdict.status,
+                        answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
   };
 }
 

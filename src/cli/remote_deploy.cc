@@ -21,6 +21,7 @@
 #include "cli/output.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/hash.h"
+#include "cutover/common/utf8.h"
 
 namespace cutover::cli {
 namespace {
@@ -94,7 +95,7 @@ class ApiClient {
   ApiClient& operator=(const ApiClient&) = delete;
 
   Result<nlohmann::json> postJson(const std::string& path, const nlohmann::json& body) {
-    std::string text = body.dump();
+    std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     Payload payload{-1, text, 0, text.size(), {}};
     return call("POST", path, &payload, "application/json");
   }
@@ -140,16 +141,32 @@ class ApiClient {
     if (response.status >= 400) {
       if (json.is_object() && json.contains("error") && json["error"].is_object()) {
         const auto& e = json["error"];
-        return fail(
-            errcFromCode(e.value("code", "")),
-            fmt::format("the server refused ({}): {}", response.status, e.value("message", "")));
+        auto message = e.value("message", nlohmann::json()).is_string()
+                           ? e["message"].get<std::string>()
+                           : std::string();
+        auto code = e.value("code", nlohmann::json()).is_string() ? e["code"].get<std::string>()
+                                                                    : std::string();
+        return fail(errcFromCode(code),
+                    fmt::format("the server refused ({}): {}", response.status, message));
       }
-      return fail(Errc::io, fmt::format("{} {} answered {}", method, url, response.status));
+      return notTheApi(method, path, fmt::format("it answered {}", response.status));
     }
-    if (json.is_discarded()) {
-      return fail(Errc::io, fmt::format("{} {} answered something that is not JSON", method, url));
+    if (!json.is_object()) {
+      return notTheApi(method, path,
+                       fmt::format("it answered {} with something that is not JSON",
+                                   response.status));
     }
     return json;
+  }
+
+  // What reached the URL is something else (the edge, a proxy's page): say where the API is.
+  tl::unexpected<Error> notTheApi(const char* method, const std::string& path,
+                                  const std::string& what) const {
+    return fail(Errc::invalid_argument,
+                fmt::format("{} is not a cutover admin API ({} to {} {}); the admin API listens on "
+                            "127.0.0.1:8081 by default, or on the config's [api] listen (see "
+                            "cutover serve --help)",
+                            base_, what, method, path));
   }
 
   std::string base_;
@@ -344,7 +361,9 @@ Result<RemoteDeployReport> remoteDeploy(const RemoteDeployOptions& options) {
   ApiClient api(base, options.token);
   auto started = api.postJson(
       "/api/sites/" + options.site + "/deploys",
-      {{"files", list}, {"source", (*source)->describe()}, {"activate", options.activate}});
+      {{"files", list},
+       {"source", std::string(clipUtf8(escapeInvalidUtf8((*source)->describe()), 200))},
+       {"activate", options.activate}});
   if (!started) return tl::unexpected(started.error());
   std::string id = started->value("deploy", "");
   std::map<std::string, std::uint64_t> missing;

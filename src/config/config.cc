@@ -79,6 +79,30 @@ class Reader {
   std::string file_;
 };
 
+// [api] keys besides listen: the limits on pending remote deploys.
+Result<void> parseApiLimit(const Reader& r, const toml::key& key, const toml::node& value,
+                           Config& config) {
+  std::string name(key.str());
+  if (name == "max_pending_deploys" || name == "max_pending_deploys_per_site") {
+    auto v = r.integer(value, "api." + name, 1, 10'000);
+    if (!v) return tl::unexpected(v.error());
+    (name == "max_pending_deploys" ? config.api_max_pending_deploys
+                                   : config.api_max_pending_deploys_per_site) =
+        static_cast<std::size_t>(*v);
+    return {};
+  }
+  if (name == "pending_deploy_timeout") {
+    auto v = r.seconds(value, "api.pending_deploy_timeout");
+    if (!v) return tl::unexpected(v.error());
+    if (v->count() == 0) return r.at(value.source(), "api.pending_deploy_timeout must be over 0");
+    config.api_pending_deploy_timeout = *v;
+    return {};
+  }
+  return r.unknownKey(key, "[api]",
+                      "listen, max_pending_deploys, max_pending_deploys_per_site, "
+                      "pending_deploy_timeout");
+}
+
 nlohmann::json toJson(const toml::node& node) {
   if (const auto* t = node.as_table()) {
     nlohmann::json out = nlohmann::json::object();
@@ -318,6 +342,11 @@ Result<Config> parseConfig(std::string_view text, const std::filesystem::path& f
       auto t = r.table(value, k);
       if (!t) return tl::unexpected(t.error());
       for (const auto& [sub, subvalue] : **t) {
+        if (k == "api" && sub.str() != "listen") {
+          auto ok = parseApiLimit(r, sub, subvalue, config);
+          if (!ok) return tl::unexpected(ok.error());
+          continue;
+        }
         if (sub.str() != "listen") {
           return r.unknownKey(sub, "[" + std::string(k) + "]", "listen");
         }

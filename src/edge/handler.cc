@@ -7,6 +7,7 @@
 
 #include "cutover/common/ascii.h"
 #include "cutover/common/names.h"
+#include "cutover/common/utf8.h"
 #include "edge/cache_policy.h"
 #include "edge/conditional.h"
 #include "edge/encoding.h"
@@ -19,8 +20,8 @@
 namespace cutover::edge {
 namespace {
 
-// Refusals echo user input; keep it short.
-std::string_view clip(std::string_view s) { return s.substr(0, 200); }
+// Refusals echo user input; keep it short (and whole characters).
+std::string_view clip(std::string_view s) { return clipUtf8(s, 200); }
 
 bool isFramingHeader(std::string_view name) {
   for (std::string_view framing :
@@ -261,29 +262,46 @@ bool Handler::ifRangeHolds(std::string_view if_range, const Reply& reply) {
 }
 
 void Handler::sendFile(const std::string& hash, std::uint64_t size, Reply& reply) const {
+  // The head (length, range) was computed from the manifest's size: bytes of another length are
+  // never sent under it, whether they come from the store or the cache.
   if (size <= options_.memory_cache_max_file) {
     auto bytes = cache_.find(hash);
     if (!bytes) {
       // Read outside any lock; a concurrent miss may read it too, and insert() keeps one copy.
       auto read = objects_.readBlob(hash);
       if (!read) return serverError(reply, read.error());
-      if (read->size() != size) {
-        return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}", hash,
-                                                              read->size(), size)});
-      }
+      if (read->size() != size) return sizeMismatch(reply, hash, read->size(), size);
       bytes = cache_.insert(hash, std::move(*read));
     }
+    if (bytes->size() != size) return sizeMismatch(reply, hash, bytes->size(), size);
     reply.memory = std::move(bytes);
     reply.body = std::string_view(*reply.memory).substr(reply.file_offset, reply.content_length);
     return;
   }
   auto blob = objects_.openBlob(hash);
   if (!blob) return serverError(reply, blob.error());
-  if (blob->size != size) {
-    return serverError(reply, Error{Errc::io, fmt::format("blob {} has {} bytes, not {}", hash,
-                                                          blob->size, size)});
-  }
+  if (blob->size != size) return sizeMismatch(reply, hash, blob->size, size);
   reply.file = std::move(blob->fd);
+}
+
+void Handler::sizeMismatch(Reply& reply, std::string_view hash, std::uint64_t actual,
+                           std::uint64_t claimed) {
+  // A manifest that lies about a blob: the file cannot be served as the version describes it,
+  // so the version is answered as not having it (never a head the body does not match).
+  std::fprintf(stderr,
+               "cutover edge: blob %.*s has %llu bytes, but version %.*s says %llu; answering "
+               "404 for it\n",
+               static_cast<int>(hash.size()), hash.data(),
+               static_cast<unsigned long long>(actual), static_cast<int>(reply.version.size()),
+               reply.version.data(), static_cast<unsigned long long>(claimed));
+  std::string_view version = reply.version;
+  auto pin = std::move(reply.pin);
+  auto stored = std::move(reply.stored);
+  reply.reset();
+  reply.setText(404, "not found");
+  reply.version = version;
+  reply.pin = std::move(pin);
+  reply.stored = std::move(stored);
 }
 
 void Handler::serverError(Reply& reply, const Error& error) const {

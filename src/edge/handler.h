@@ -72,6 +72,9 @@ class Handler {
                                     bool& from_live) const;
   void sendFile(const std::string& hash, std::uint64_t size, Reply& reply) const;
   void serverError(Reply& reply, const Error& error) const;
+  // Logs a blob whose length is not the manifest's and answers 404 for the file.
+  static void sizeMismatch(Reply& reply, std::string_view hash, std::uint64_t actual,
+                           std::uint64_t claimed);
   static void addRuleHeaders(const VersionIndex& version, const RequestScratch& scratch,
                              Reply& reply, rules::HeaderMatch& match);
   static bool notModified(const RequestHead& request, const Reply& reply);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cutover/common/ascii.h"
+#include "cutover/common/guard.h"
 #include "cutover/common/http.h"
 
 namespace cutover::edge {
@@ -581,7 +582,9 @@ void HttpServer::start() {
     Worker* w = worker.get();
     w->thread = std::thread([w] {
       auto guard = asio::make_work_guard(w->ioc);
-      w->ioc.run();
+      // An exception out of a handler ends the session it came from; the loop runs on.
+      while (!guarded("an edge worker", [&] { w->ioc.run(); })) {
+      }
     });
   }
 }

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cutover/common/ascii.h"
+#include "cutover/common/utf8.h"
 #include "cutover/pipeline/workers.h"
 
 namespace cutover {
@@ -117,7 +118,10 @@ WebhookVerdict verifyWebhook(const SiteConfig& site, const WebhookHeaders& heade
 
   bool is_push = provider == "gitlab" ? event == "Push Hook" : event == "push";
   if (!is_push)
-    return verdict(202, fmt::format("ignored: event '{}' is not a push", event), provider);
+    return verdict(202,
+                   fmt::format("ignored: event '{}' is not a push",
+                               escapeInvalidUtf8(clipUtf8(event, 100))),  // a header: any bytes
+                   provider);
 
   auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {

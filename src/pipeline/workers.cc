@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "cutover/common/fd.h"
+#include "cutover/common/guard.h"
 #include "cutover/common/names.h"
+#include "cutover/store/manifest.h"
 #include "pipeline/build/command.h"
 #include "pipeline/build/git.h"
 #include "pipeline/deploy_job.h"
@@ -130,7 +132,7 @@ class Poller {
       auto next = now + std::chrono::hours(1);
       for (auto& w : watched) {
         if (w.due <= now) {
-          check(w, stop);
+          (void)guarded("polling " + w.site->name, [&] { check(w, stop); });
           w.due = std::chrono::steady_clock::now() + w.site->poll_interval;
         }
         next = std::min(next, w.due);
@@ -183,6 +185,21 @@ struct Workers::State {
   std::vector<std::jthread> threads;
   std::unique_ptr<Poller> poller;
 
+  // A job that ended by an exception is a failed deploy, not a running one forever.
+  void recordFailed(const std::string& id, const std::string& why) const {
+    auto found = context.history->find(id);
+    if (!found || !*found || (*found)->finishedOutcome()) return;
+    DeployRecord record = **found;
+    record.status = "failed";
+    record.stage.clear();
+    record.finished = nowRfc3339();
+    record.error = why;
+    if (auto saved = context.history->update(record); !saved) {
+      std::fprintf(stderr, "cutover: recording deploy %s: %s\n", id.c_str(),
+                   saved.error().message.c_str());
+    }
+  }
+
   void work(std::stop_token stop) {
     while (true) {
       {
@@ -192,7 +209,11 @@ struct Workers::State {
       }
       auto claimed = context.history->claim(options.only_sites);
       if (claimed && *claimed) {
-        runDeployJob(std::move(**claimed), config, context, options.data_dir, stop);
+        std::string id = (*claimed)->id;
+        auto ran = guarded("deploy " + id, [&] {
+          runDeployJob(std::move(**claimed), config, context, options.data_dir, stop);
+        });
+        if (!ran) recordFailed(id, ran.error().message);
       } else if (!claimed) {
         std::fprintf(stderr, "cutover: taking a queued deploy: %s\n",
                      claimed.error().message.c_str());

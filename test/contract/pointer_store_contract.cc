@@ -1,6 +1,9 @@
 // The PointerStore contract's tests; see pointer_store_contract.h.
 #include "pointer_store_contract.h"
 
+#include <atomic>
+#include <stdexcept>
+
 namespace cutover::contract {
 namespace {
 
@@ -135,6 +138,23 @@ TEST_P(PointerStoreContract, SeveralWatchesEachGetTheirChanges) {
   ASSERT_TRUE(all.waitForValue("site/docs", "s1"));
   EXPECT_FALSE(live.lastValue("site/docs"));
   EXPECT_FALSE(site.lastValue("live/docs"));
+}
+
+TEST_P(PointerStoreContract, AWatcherThatThrowsFailsOnlyItsOwnCallback) {
+  std::atomic<int> thrown{0};
+  auto throwing = store_->watch("live/", [&](const PointerEvent&) {
+    ++thrown;
+    throw std::runtime_error("a broken watcher");
+  });
+  ASSERT_TRUE(throwing);
+  Recorder recorder;
+  auto handle = watch("live/", recorder);
+  set("live/docs", std::nullopt, "v1");
+  ASSERT_TRUE(recorder.waitForValue("live/docs", "v1"));
+  // The process and the dispatcher go on: later changes still reach every watcher.
+  set("live/docs", "v1", "v2");
+  ASSERT_TRUE(recorder.waitForValue("live/docs", "v2"));
+  EXPECT_GE(thrown.load(), 1);
 }
 
 TEST_P(PointerStoreContract, DestroyedHandleGetsNoMoreCallbacks) {

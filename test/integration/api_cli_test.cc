@@ -1,13 +1,20 @@
 // The admin API as a user runs it: `cutover serve --api-listen`, tokens made with `cutover token`,
 // deploys sent with `cutover deploy --remote` and by uploading an archive; the edge serves them.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
+#include "cutover/common/hash.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -173,6 +180,133 @@ TEST_F(ApiCliTest, ArchiveUploadGoesLiveOnTheEdge) {
   auto revoked =
       testing::httpSend(api_port_, "GET", "/api/sites", {"Authorization: Bearer " + token}, "");
   EXPECT_EQ(revoked.status, 401);
+}
+
+TEST_F(ApiCliTest, RemoteDeployAimedAtTheEdgeSaysItIsNotTheApi) {
+  std::string token = createToken("docs");
+  auto site = dir_ / "public";
+  writeFile(site / "index.html", "<h1>v1</h1>");
+  auto server = serve();
+  ::setenv("CUTOVER_TOKEN", token.c_str(), 1);
+  std::string edge = "http://127.0.0.1:" + std::to_string(server->port());
+  auto r = testing::runCutover({"deploy", site.string(), "--site", "docs", "--remote", edge});
+  ::unsetenv("CUTOVER_TOKEN");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(edge + " is not a cutover admin API (it answered 405 to POST "
+                              "/api/sites/docs/deploys)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("127.0.0.1:8081"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cutover serve --help"), std::string::npos) << r.err;
+}
+
+TEST_F(ApiCliTest, RemoteDeployFromALongNonAsciiFolderGoesLive) {
+  std::string token = createToken("docs");
+  // The API clips the source (the folder's path) to 200 bytes: make byte 199 start an 'é'.
+  std::size_t prefix = (dir_ / "").string().size();
+  std::string first((199 - prefix) % 2 == 1 ? 1 : 2, 'x');
+  for (int i = 0; i < 100; ++i) first += "é";
+  std::string second = "y";
+  for (int i = 0; i < 20; ++i) second += "é";
+  auto site = dir_ / first / second;
+  writeFile(site / "index.html", "<h1>accented</h1>");
+  auto server = serve();
+  auto r = remoteDeploy(site.string(), token);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_TRUE(waitForBody(server->port(), "/", "<h1>accented</h1>"));
+}
+
+// Runs `cutover args...` in the background, reading its stderr as it comes.
+class Background {
+ public:
+  explicit Background(const std::vector<std::string>& args) {
+    int pipe[2];
+    EXPECT_EQ(::pipe2(pipe, O_CLOEXEC), 0);
+    std::string binary = testing::cutoverBinary();
+    std::vector<char*> argv{binary.data()};
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(pipe[1], 2);
+      ::execvp(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(pipe[1]);
+    fd_ = pipe[0];
+  }
+  ~Background() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(fd_);
+  }
+  // Reads stderr until it holds `text` (true) or `seconds` pass (false).
+  bool waitFor(const std::string& text, int seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (err_.find(text) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count()))) > 0) {
+        char buffer[4096];
+        ssize_t n = ::read(fd_, buffer, sizeof buffer);
+        if (n <= 0) return false;  // the process closed stderr without saying it
+        err_.append(buffer, static_cast<std::size_t>(n));
+      } else if (left.count() <= 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+  // Waits up to `seconds` for the exit; the exit code, or -1 if it is still running.
+  int exitCode(int seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (true) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return -1;
+      (void)waitFor("\x01never", 0);  // keeps the pipe drained
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  [[nodiscard]] const std::string& errors() const { return err_; }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string err_;
+};
+
+TEST_F(ApiCliTest, GcSaysWhichPendingRemoteDeployItWaitsFor) {
+  std::string token = createToken("docs");
+  auto server = serve();
+  std::string bytes = "<h1>pending</h1>";
+  nlohmann::json list{{"files", {{"index.html", {{"hash", sha256Hex(bytes)}, {"size", bytes.size()}}}}}};
+  auto auth = "Authorization: Bearer " + token;
+  auto started = testing::httpSend(api_port_, "POST", "/api/sites/docs/deploys", {auth}, list.dump());
+  ASSERT_EQ(started.status, 201) << started.body;
+  std::string id = nlohmann::json::parse(started.body)["deploy"];
+
+  Background gc({"--data-dir", data_, "gc"});
+  ASSERT_TRUE(gc.waitFor(id + ": site docs, a remote deploy", 20)) << gc.errors();
+  EXPECT_NE(gc.errors().find("waiting for the store lock"), std::string::npos) << gc.errors();
+  EXPECT_EQ(gc.exitCode(0), -1);  // still waiting
+
+  // The deploy ends; gc goes on.
+  EXPECT_EQ(testing::httpSend(api_port_, "PUT", "/api/deploys/" + id + "/blobs/" + sha256Hex(bytes),
+                              {auth}, bytes)
+                .status,
+            201);
+  EXPECT_EQ(testing::httpSend(api_port_, "POST", "/api/deploys/" + id + "/finalize", {auth}, "")
+                .status,
+            200);
+  EXPECT_EQ(gc.exitCode(20), 0) << gc.errors();
 }
 
 }  // namespace

@@ -161,6 +161,25 @@ TEST_F(PipelineServeTest, WebhooksBuildThePushedCommitAndBadOnesChangeNothing) {
             404);
 }
 
+TEST_F(PipelineServeTest, AWebhookEventThatIsNotUtf8IsAnsweredAndTheServerGoesOn) {
+  writeConfig("");
+  repo_.commit(page("a page"), "First");
+  repo_.push();
+  auto server = serve();
+  std::string body = R"({"zen": "replayed"})";
+  auto odd = httpSend(api_port_, "POST", "/hooks/docs",
+                      {"X-GitHub-Event: p\xFF\xFEsh", "Content-Type: application/json",
+                       "X-Hub-Signature-256: sha256=" + hmacHex("s3cret", body)},
+                      body);
+  EXPECT_EQ(odd.status, 202) << odd.body;
+  auto answer = nlohmann::json::parse(odd.body, nullptr, false);
+  ASSERT_TRUE(answer.is_object()) << odd.body;
+  EXPECT_NE(answer["message"].get<std::string>().find("p\\xFF\\xFEsh"), std::string::npos)
+      << odd.body;
+  EXPECT_EQ(httpSend(api_port_, "GET", "/api/health", {}, "").status, 200);
+  EXPECT_EQ(deployCount(), 0U);
+}
+
 TEST_F(PipelineServeTest, PollingDeploysANewCommitOnTheBranch) {
   writeConfig("poll_interval = 1\n");
   auto first = repo_.commit(page("polled one"), "First");

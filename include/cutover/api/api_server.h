@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cutover/api/tokens.h"
 #include "cutover/common/result.h"
@@ -57,6 +58,10 @@ struct ApiOptions {
   // A remote deploy (POST /api/sites/S/deploys) not finalized this long after its last request
   // is recorded as failed and its blobs are left for gc.
   std::chrono::milliseconds remote_deploy_timeout{15 * 60'000};
+  // Remote deploys pending at once (each holds its file list in memory and keeps gc waiting):
+  // beyond these, starting one gets 429 (this site has too many) or 503 (the server has).
+  std::size_t max_pending_deploys_per_site = 2;
+  std::size_t max_pending_deploys = 8;
 
   WebhookHandler webhook;  // POST /hooks/<site>; without one that route answers 404
 };
@@ -77,6 +82,7 @@ struct ApiContext {
 // nothing. Errors are {"error": {"code": "...", "message": "..."}} with a matching status.
 //
 //   GET  /api/health                       {"status": "ok"}
+//   GET  /api/openapi.json                 this list in full: docs/api/openapi.json
 //   GET  /api/sites                        sites with their live versions
 //   GET  /api/sites/S/deploys[?limit=N]    the site's deploy history, newest first
 //   GET  /api/deploys/ID                   one deploy
@@ -108,5 +114,13 @@ class ApiServer {
 };
 
 [[nodiscard]] std::unique_ptr<ApiServer> makeApiServer(ApiContext context, ApiOptions options);
+
+// One route of the API: a method and a path whose "{name}" segments match any one segment.
+struct ApiRoute {
+  std::string_view method;
+  std::string_view path;
+};
+// Every route the API answers, in the form its OpenAPI document (GET /api/openapi.json) uses.
+[[nodiscard]] std::vector<ApiRoute> apiRoutes();
 
 }  // namespace cutover

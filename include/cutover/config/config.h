@@ -53,6 +53,10 @@ struct Config {
   std::string pointers;            // PointerStore URI; empty: <data>/pointers
   std::string serve_listen = "127.0.0.1:8080";  // [serve] listen: the edge
   std::string api_listen = "127.0.0.1:8081";    // [api] listen: the admin API
+  // [api] limits on remote deploys waiting for their uploads and finalize (see ApiOptions).
+  std::size_t api_max_pending_deploys = 8;           // [api] max_pending_deploys
+  std::size_t api_max_pending_deploys_per_site = 2;  // [api] max_pending_deploys_per_site
+  std::chrono::seconds api_pending_deploy_timeout{15 * 60};  // [api] pending_deploy_timeout
   unsigned workers = 2;                         // builds run at once (one per site at a time)
   std::vector<SiteConfig> sites;                // sorted by name
 

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "cutover/common/guard.h"
 #include "cutover/common/hash.h"
 
 namespace cutover {
@@ -374,7 +375,8 @@ class EmbeddedPointerStore::Dispatcher {
       auto callback = it->second.callback;
       calling_ = id;
       lock.unlock();
-      (*callback)(event);
+      // A watcher that throws fails its own update, never the dispatcher.
+      (void)guarded("a pointer watch callback", [&] { (*callback)(event); });
       lock.lock();
       calling_ = 0;
       cv_.notify_all();

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "cutover/common/guard.h"
 #include "pointer/etcd/base64.h"
 
 namespace cutover::etcd {
@@ -89,7 +90,8 @@ void Dispatcher::run() {
       auto callback = it->second.callback;
       calling_ = id;
       lock.unlock();
-      (*callback)(event);
+      // A watcher that throws fails its own update, never the dispatcher.
+      (void)guarded("a pointer watch callback", [&] { (*callback)(event); });
       lock.lock();
       calling_ = 0;
       cv_.notify_all();

@@ -1,5 +1,7 @@
 #include "pointer/memory/memory_pointer_store.h"
 
+#include "cutover/common/guard.h"
+
 namespace cutover {
 namespace {
 
@@ -99,7 +101,8 @@ void MemoryPointerStore::dispatchLoop() {
       auto callback = it->second.callback;
       calling_ = id;
       lock.unlock();
-      callback(event);
+      // A watcher that throws fails its own update, never the dispatcher.
+      (void)guarded("a pointer watch callback", [&] { callback(event); });
       lock.lock();
       calling_ = 0;
       cv_.notify_all();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cutover/common/fd.h"
+#include "cutover/common/guard.h"
 #include "pointer/redis/redis_commands.h"
 
 namespace cutover {
@@ -403,7 +404,8 @@ class RedisPointerStore::Dispatcher {
     auto callback = watchers_.at(id).callback;
     calling_ = id;
     lock.unlock();
-    (*callback)(event);
+    // A watcher that throws fails its own update, never the dispatcher.
+    (void)guarded("a pointer watch callback", [&] { (*callback)(event); });
     lock.lock();
     calling_ = 0;
     cv_.notify_all();

@@ -5,7 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <cstdlib>
+#include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "api_fixture.h"
@@ -215,6 +218,68 @@ TEST_F(ApiTest, MalformedJsonIsRefusedSayingWhere) {
 
   auto bad_site = call("POST", "/api/sites/Not_A_Site/rollback", admin_token_);
   EXPECT_EQ(bad_site.status, 400);
+}
+
+TEST_F(ApiTest, TheOpenApiDocumentListsEveryRouteAndNoOther) {
+  auto reply = call("GET", "/api/openapi.json", "");
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.headers["content-type"], "application/json");
+  auto doc = json(reply);
+  ASSERT_TRUE(doc.is_object()) << reply.body.substr(0, 200);
+  EXPECT_EQ(doc["openapi"].get<std::string>().substr(0, 2), "3.");
+  std::set<std::string> documented;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    for (const auto& [method, operation] : item.items()) {
+      if (method == "parameters" || method == "summary" || method == "description") continue;
+      std::string upper = method;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      documented.insert(upper + " " + path);
+      EXPECT_TRUE(operation.contains("responses")) << upper << " " << path;
+    }
+  }
+  std::set<std::string> routed;
+  for (const auto& route : apiRoutes()) {
+    routed.insert(std::string(route.method) + " " + std::string(route.path));
+  }
+  EXPECT_EQ(documented, routed);
+  EXPECT_TRUE(routed.contains("POST /api/sites/{site}/archive"));
+}
+
+TEST_F(ApiTest, NumbersPastADoubleAreRefusedAndTheServerAnswersOn) {
+  std::string v1 = deployLocal("v1");
+  auto files = call("POST", "/api/sites/docs/deploys", docs_token_, R"({"files": 1e999999})");
+  EXPECT_EQ(files.status, 400) << files.body;
+  auto message = json(files)["error"]["message"].get<std::string>();
+  EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
+  EXPECT_NE(message.find("1e999999"), std::string::npos) << message;
+
+  auto version = call("POST", "/api/sites/docs/activate", docs_token_, R"({"version": 1e400})");
+  EXPECT_EQ(version.status, 400) << version.body;
+  auto nested = call("POST", "/api/sites/docs/deploys", docs_token_,
+                     R"({"files": {"a.html": {"hash": "x", "size": -1e309}}})");
+  EXPECT_EQ(nested.status, 400) << nested.body;
+
+  EXPECT_EQ(call("GET", "/api/health", "").status, 200);
+  EXPECT_EQ(live(), v1);
+  EXPECT_EQ(deployCount(), 1U);
+}
+
+TEST_F(ApiTest, ARouteThatThrowsIsA500AndTheServerAnswersOn) {
+  ApiOptions options;
+  options.webhook = [](const std::string&, const HeaderMap&, const std::string&) -> WebhookReply {
+    throw std::runtime_error("the handler broke \xff");
+  };
+  restart(options);
+  auto broken = call("POST", "/hooks/docs", "", "{}");
+  EXPECT_EQ(broken.status, 500) << broken.body;
+  auto j = json(broken);
+  ASSERT_TRUE(j.is_object()) << broken.body;
+  EXPECT_EQ(j["error"]["code"], "internal");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("unexpected"), std::string::npos);
+  // The connection and the server go on.
+  EXPECT_EQ(call("GET", "/api/health", "").status, 200);
+  EXPECT_EQ(call("POST", "/hooks/docs", "", "{}").status, 500);
+  EXPECT_EQ(call("GET", "/api/health", "").status, 200);
 }
 
 TEST_F(ApiTest, OversizedBodiesGet413) {

@@ -1,4 +1,5 @@
 // The incremental remote deploy protocol, spoken by hand: file list → missing blobs → finalize.
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -38,6 +39,26 @@ class RemoteDeployTest : public ApiTest {
   std::optional<DeployRecord> record(const std::string& id) {
     auto found = history_->find(id);
     return found ? *found : std::nullopt;
+  }
+  // Deploys `files` to `site` through the API (uploading what is missing); the finalize answer.
+  nlohmann::json deployRemote(const std::string& site, const std::string& token,
+                              const std::vector<File>& files, bool activate) {
+    auto list = fileList(files);
+    list["activate"] = activate;
+    auto started = call("POST", "/api/sites/" + site + "/deploys", token, list.dump());
+    EXPECT_EQ(started.status, 201) << started.body;
+    auto j = nlohmann::json::parse(started.body, nullptr, false);
+    std::string id = j.value("deploy", "");
+    for (const auto& f : files) {
+      if (std::find(j["missing"].begin(), j["missing"].end(), sha256Hex(f.bytes)) ==
+          j["missing"].end()) {
+        continue;
+      }
+      call("PUT", "/api/deploys/" + id + "/blobs/" + sha256Hex(f.bytes), token, f.bytes);
+    }
+    auto done = call("POST", "/api/deploys/" + id + "/finalize", token);
+    EXPECT_EQ(done.status, 200) << done.body;
+    return nlohmann::json::parse(done.body, nullptr, false);
   }
   bool stored(const std::string& bytes) {
     std::vector<std::string> hashes{sha256Hex(bytes)};
@@ -187,6 +208,107 @@ TEST_F(RemoteDeployTest, UnfinishedDeploysAreRecordedFailedAfterTheTimeout) {
   auto open = begin({{"index.html", "open"}});
   server_->stop();
   EXPECT_EQ(record(open["deploy"])->status, "failed");
+}
+
+TEST_F(RemoteDeployTest, MissingIsAnsweredFromThisSitesVersionsOnly) {
+  // Another site holds an unpublished file; this site's token must not learn it is stored.
+  deployRemote("other", other_token_, {{"draft.html", "other's unpublished draft"}},
+               /*activate=*/false);
+  ASSERT_TRUE(stored("other's unpublished draft"));
+  auto mine = begin({{"index.html", "mine"}, {"guess.html", "other's unpublished draft"}});
+  std::string id = mine["deploy"];
+  EXPECT_EQ(mine["missing"].size(), 2U) << mine.dump();
+
+  // Finalizing without sending it is refused: the site neither had it nor uploaded it.
+  EXPECT_EQ(putBlob(id, "mine").status, 201);
+  auto refused = finalize(id);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(json(refused)["missing"][0], sha256Hex("other's unpublished draft"));
+  EXPECT_EQ(live(), "");
+  // Sending the bytes proves them; the store keeps its one copy.
+  auto again = putBlob(id, "other's unpublished draft");
+  EXPECT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(json(again)["stored"], false);
+  ASSERT_EQ(finalize(id).status, 200);
+
+  // What this site's own versions hold is not asked for again.
+  auto next = begin({{"index.html", "mine"}, {"guess.html", "other's unpublished draft"},
+                     {"new.html", "new"}});
+  EXPECT_EQ(next["missing"], nlohmann::json::array({sha256Hex("new")})) << next.dump();
+}
+
+TEST_F(RemoteDeployTest, ASizeThatIsNotTheBlobsIsRefused) {
+  deployRemote("docs", docs_token_, {{"index.html", "ten bytes!"}}, true);
+  std::string v1 = live();
+  // The same hash with a false size: refused at the start, nothing recorded live.
+  nlohmann::json list{
+      {"files", {{"index.html", {{"hash", sha256Hex("ten bytes!")}, {"size", 100000}}}}}};
+  auto lying = call("POST", "/api/sites/docs/deploys", docs_token_, list.dump());
+  EXPECT_EQ(lying.status, 400) << lying.body;
+  auto message = json(lying)["error"]["message"].get<std::string>();
+  EXPECT_NE(message.find("10 bytes"), std::string::npos) << message;
+  EXPECT_EQ(live(), v1);
+
+  // Another site's blob named with a false size cannot be finalized either.
+  deployRemote("other", other_token_, {{"public.txt", "other's public file"}}, true);
+  nlohmann::json foreign{
+      {"files", {{"a.txt", {{"hash", sha256Hex("other's public file")}, {"size", 4096}}}}}};
+  auto started = call("POST", "/api/sites/docs/deploys", docs_token_, foreign.dump());
+  ASSERT_EQ(started.status, 201) << started.body;
+  std::string id = json(started)["deploy"];
+  EXPECT_EQ(json(started)["missing"].size(), 1U);
+  EXPECT_EQ(putBlob(id, "other's public file", sha256Hex("other's public file")).status, 400);
+  EXPECT_EQ(finalize(id).status, 400);
+  EXPECT_EQ(live(), v1);
+}
+
+TEST_F(RemoteDeployTest, ALongNonAsciiSourceIsClippedOnACharacterBoundary) {
+  std::string name = "a";
+  while (name.size() < 300) name += "é";  // two bytes each: byte 200 is the middle of one
+  auto list = fileList({{"index.html", "accented"}});
+  list["source"] = name;
+  auto started = call("POST", "/api/sites/docs/deploys", docs_token_, list.dump());
+  ASSERT_EQ(started.status, 201) << started.body;
+  std::string id = json(started)["deploy"];
+  EXPECT_EQ(putBlob(id, "accented").status, 201);
+  auto done = finalize(id);
+  ASSERT_EQ(done.status, 200) << done.body;
+  auto source = record(id)->source;
+  EXPECT_LE(source.size(), 200U);
+  EXPECT_GT(source.size(), 190U);
+  EXPECT_EQ(source, name.substr(0, source.size()));
+  EXPECT_TRUE(nlohmann::json::parse(nlohmann::json(source).dump(), nullptr, false).is_string());
+}
+
+TEST_F(RemoteDeployTest, PendingDeploysAreCappedPerSiteAndInAll) {
+  ApiOptions options;
+  options.max_pending_deploys_per_site = 2;
+  options.max_pending_deploys = 3;
+  restart(options);
+  std::string first = begin({{"a.html", "a"}})["deploy"];
+  begin({{"b.html", "b"}});
+  auto third = call("POST", "/api/sites/docs/deploys", docs_token_,
+                    fileList({{"c.html", "c"}}).dump());
+  EXPECT_EQ(third.status, 429) << third.body;
+  auto message = json(third)["error"]["message"].get<std::string>();
+  EXPECT_NE(message.find("2 remote deploys pending"), std::string::npos) << message;
+  EXPECT_NE(message.find(first), std::string::npos) << message;
+  EXPECT_FALSE(third.headers["retry-after"].empty());
+
+  auto elsewhere = call("POST", "/api/sites/other/deploys", other_token_,
+                        fileList({{"o.html", "o"}}).dump());
+  EXPECT_EQ(elsewhere.status, 201) << elsewhere.body;
+  auto full = call("POST", "/api/sites/other/deploys", other_token_,
+                   fileList({{"p.html", "p"}}).dump());
+  EXPECT_EQ(full.status, 503) << full.body;
+  EXPECT_NE(full.body.find("3 remote deploys pending"), std::string::npos) << full.body;
+
+  // Finishing one makes room.
+  EXPECT_EQ(putBlob(first, "a").status, 201);
+  EXPECT_EQ(finalize(first).status, 200);
+  EXPECT_EQ(call("POST", "/api/sites/docs/deploys", docs_token_, fileList({{"c.html", "c"}}).dump())
+                .status,
+            201);
 }
 
 }  // namespace

@@ -118,6 +118,27 @@ TEST(Config, ErrorsNameTheLineAndColumn) {
   expectError("[sites.docs.settings]\nspa = 1\n", "2:7", "true or false");
 }
 
+TEST(Config, ApiLimitsOnPendingRemoteDeploys) {
+  auto defaults = parse("");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->api_max_pending_deploys, 8U);
+  EXPECT_EQ(defaults->api_max_pending_deploys_per_site, 2U);
+  EXPECT_EQ(defaults->api_pending_deploy_timeout, std::chrono::minutes(15));
+  auto set = parse(
+      "[api]\nlisten = \"127.0.0.1:9000\"\nmax_pending_deploys = 20\n"
+      "max_pending_deploys_per_site = 4\npending_deploy_timeout = \"2m\"\n");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->api_max_pending_deploys, 20U);
+  EXPECT_EQ(set->api_max_pending_deploys_per_site, 4U);
+  EXPECT_EQ(set->api_pending_deploy_timeout, std::chrono::minutes(2));
+  auto zero = parse("[api]\nmax_pending_deploys = 0\n");
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().message.find("api.max_pending_deploys"), std::string::npos);
+  auto unknown = parse("[api]\npending = 1\n");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("pending_deploy_timeout"), std::string::npos);
+}
+
 TEST(Config, LoadsAFileAndSaysWhenItIsMissing) {
   testing::TempDir dir;
   testing::writeFile(dir / "cutover.toml", "[sites.docs]\n");

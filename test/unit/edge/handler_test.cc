@@ -153,6 +153,34 @@ TEST_F(HandlerTest, AMissingBlobIsA500) {
   EXPECT_EQ(get("/big.bin").status, 500);
 }
 
+TEST_F(HandlerTest, ASizeTheBytesDoNotHaveIsNeverSent) {
+  // A manifest whose sizes lie about stored blobs: one small (from memory), one large (streamed).
+  Manifest lying = v1_;
+  lying.version = "v2";
+  lying.files = {{"cached.html", FileEntry{v1_.files["about.html"].hash, 60, "text/html"}},
+                 {"streamed.bin", FileEntry{v1_.files["about.html"].hash, 5000, "text/plain"}}};
+  ASSERT_TRUE(objects_->commitManifest(lying));
+  ASSERT_EQ(get("/about").status, 200);  // the blob's 5 real bytes are in the memory cache now
+  ASSERT_EQ(cache_.bytes(), 5U);
+
+  for (std::string_view path : {"/cached.html", "/streamed.bin"}) {
+    for (std::string_view range : {"", "bytes=50-59", "bytes=0-"}) {
+      RequestHead head;
+      head.target = path;
+      head.host = "v2--docs.localhost";
+      head.has_host = true;
+      head.range = range;
+      head.has_range = !range.empty();
+      EXPECT_NO_THROW(handler_.handle(head, reply_, scratch_)) << path << " " << range;
+      EXPECT_EQ(reply_.status, 404) << path << " " << range;
+      EXPECT_EQ(reply_.content_length, reply_.body.size()) << path << " " << range;
+      EXPECT_FALSE(reply_.file.valid());
+    }
+  }
+  EXPECT_EQ(get("/about").status, 200);  // the honest version still answers
+  EXPECT_EQ(body(reply_), "about");
+}
+
 TEST_F(HandlerTest, TheVersionHeaderCanBeTurnedOff) {
   Handler quiet(state_, *objects_, cache_, HandlerOptions{false, 64});
   RequestHead head;
