@@ -30,8 +30,8 @@ VersionIndex::VersionIndex(const Manifest& manifest)
   }
   files_.reserve(manifest.files.size());
   for (const auto& [path, entry] : manifest.files) {
-    IndexedFile file{entry, path, fmt::format("\"{}\"", entry.hash),
-                     {},    {},   hasContentHashName(path) && !manifest.short_cache.contains(path)};
+    IndexedFile file{entry, path, fmt::format("\"{}\"", entry.hash), {}, {}};
+    file.immutable_name = hasContentHashName(path) && !manifest.short_cache.contains(path);
     if (entry.br.present()) file.br_etag = fmt::format("\"{}\"", entry.br.hash);
     if (entry.gzip.present()) file.gzip_etag = fmt::format("\"{}\"", entry.gzip.hash);
     files_.emplace(path, std::move(file));
