@@ -133,7 +133,8 @@ nlohmann::json deployAnswer(ApiState& state, const std::string& deploy_id, const
           {"new_files", r.new_files},
           {"reused_files", r.reused_files},
           {"bytes", r.bytes},
-          {"new_bytes", r.new_bytes}};
+          {"new_bytes", r.new_bytes},
+          {"warnings", r.warnings}};
 }
 
 // How many of a site's versions (newest first) a remote deploy looks through for the blobs it

@@ -44,6 +44,7 @@ void printReport(const DeployReport& r) {
     std::printf("  not live: cutover activate %s %s\n", r.site.c_str(), r.version.c_str());
   }
   std::printf("  deploy   %s\n", r.deploy_id.c_str());
+  for (const auto& warning : r.warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
 }
 
 std::string reportJson(const DeployReport& r) {
@@ -54,7 +55,8 @@ std::string reportJson(const DeployReport& r) {
                    {"activated", r.activated},    {"previous", r.previous},
                    {"files", r.files},            {"new_files", r.new_files},
                    {"reused_files", r.reused_files}, {"bytes", r.bytes},
-                   {"new_bytes", r.new_bytes},    {"stages", stages}};
+                   {"new_bytes", r.new_bytes},    {"stages", stages},
+                   {"warnings", r.warnings}};
   const auto& c = r.precompressed;
   j["precompressed"] = {{"files", c.files},         {"bytes", c.bytes},
                         {"br_files", c.br_files},   {"br_bytes", c.br_bytes},

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "cutover/common/content_hash_name.h"
+
 namespace cutover::edge {
 
 // Cache-Control by what a file is. A flip must be seen at once, so anything whose URL stays the
@@ -12,18 +14,13 @@ namespace cutover::edge {
 inline constexpr std::string_view kRevalidate = "public, max-age=0, must-revalidate";
 inline constexpr std::string_view kImmutable = "public, max-age=31536000, immutable";
 
-// Whether the file name (the last segment of `path`) carries a content hash, the way bundlers
-// name their output: "app.3f9a1c2e.js", "index-B4kq9x2Z.css", "chunk.5d41402abc4b2a76.js".
-// The hash is a dot- or dash-separated part of the name, other than its first part and its
-// extension, of 8 to 64 characters from [A-Za-z0-9_] with both letters and digits.
-[[nodiscard]] bool hasContentHashName(std::string_view path);
-
 // "public, max-age=N".
 [[nodiscard]] std::string shortMaxAge(std::uint32_t seconds);
 
-// The policy for one file: HTML → kRevalidate; content-hashed names → kImmutable; the rest →
-// `short_policy`. Returns a view of one of the three.
-[[nodiscard]] std::string_view cacheControlFor(std::string_view path, std::string_view media_type,
+// The policy for one file: HTML → kRevalidate; a content-hashed name (`immutable_name`: see
+// hasContentHashName, unless its version's manifest lists the path in short_cache) →
+// kImmutable; the rest → `short_policy`. Returns a view of one of the three.
+[[nodiscard]] std::string_view cacheControlFor(bool immutable_name, std::string_view media_type,
                                                std::string_view short_policy);
 
 }  // namespace cutover::edge

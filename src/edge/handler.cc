@@ -7,7 +7,11 @@
 
 #include "cutover/common/ascii.h"
 #include "cutover/common/names.h"
+<<<<<<< HEAD
 #include "cutover/common/utf8.h"
+=======
+#include "edge/asset_fallback.h"
+>>>>>>> realapps
 #include "edge/cache_policy.h"
 #include "edge/conditional.h"
 #include "edge/encoding.h"
@@ -82,6 +86,21 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
   // 4. Path → entry (router.cc lists the steps).
   Route route =
       edge::route(*version, scratch.target, scratch.route, RouteOptions{site->settings.spa});
+  // 4a. A page's content-hashed file that its pin's version lacks: from another recently live
+  //     version (asset_fallback.h says why this is safe, and for which paths only).
+  if (route.kind == RouteKind::not_found && !reply.noindex &&
+      !isNavigation(request.sec_fetch_mode, request.accept)) {
+    auto fallback = findHashedAsset(routes_, *site, version->version(),
+                                    std::string_view(scratch.target.path).substr(1),
+                                    std::time(nullptr), options_.pin_window_seconds);
+    if (fallback.file != nullptr) {
+      reply.stored = std::move(fallback.version);
+      version = reply.stored.get();
+      from_live = version == site->index.get();
+      if (options_.version_header) reply.version = version->version();
+      route = Route{RouteKind::file, fallback.file, {}, 200, fallback.file->path};
+    }
+  }
   switch (route.kind) {
     case RouteKind::file:
       break;
@@ -104,7 +123,8 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
   const IndexedFile& file = *route.file;
   const FileEntry& entry = file.entry;
   reply.content_type = entry.media_type;
-  reply.cache_control = cacheControlFor(route.path, entry.media_type, site->short_cache_control);
+  reply.cache_control =
+      cacheControlFor(file.immutable_name, entry.media_type, site->short_cache_control);
   reply.last_modified = from_live ? std::string_view(site->live_since) : version->created();
   addRuleHeaders(*version, scratch, reply, scratch.headers);  // may override Cache-Control
   bool ok_status = reply.status == 200;

@@ -1,11 +1,31 @@
 #include "edge/routing_state.h"
 
+#include <array>
 #include <cstdio>
 
 #include "cutover/common/names.h"
 #include "cutover/pointer/records.h"
+#include "edge/http_date.h"
 
 namespace cutover::edge {
+namespace {
+
+// Remembers the versions `pointer` retires: the one this edge served until now and the pointer's
+// `previous` (all an edge started after the flip knows). Both stopped being live at the flip.
+void noteRetired(RoutingTable::SiteInput& input, const LivePointer& pointer) {
+  std::time_t until = parseRfc3339(pointer.since).value_or(std::time(nullptr));
+  auto& retired = input.retired;
+  std::erase_if(retired, [&](const RetiredVersion& r) { return r.version == pointer.version; });
+  for (const std::string* version :
+       std::array<const std::string*, 2>{&pointer.previous, &input.version}) {
+    if (version->empty() || *version == pointer.version) continue;
+    std::erase_if(retired, [&](const RetiredVersion& r) { return r.version == *version; });
+    retired.insert(retired.begin(), RetiredVersion{*version, until});
+  }
+  if (retired.size() > RoutingTable::kRetiredKept) retired.resize(RoutingTable::kRetiredKept);
+}
+
+}  // namespace
 
 RoutingState::RoutingState(ObjectStorePtr objects, PointerStorePtr pointers,
                            std::string preview_domain)
@@ -111,6 +131,7 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
     std::lock_guard lock(stored_mutex_);
     keepStoredLocked(site + "/" + state.input.version, state.input.index);
   }
+  noteRetired(state.input, *pointer);
   state.input.version = pointer->version;
   state.input.index = std::move(index);
   state.input.since = pointer->since;

@@ -31,6 +31,7 @@ VersionIndex::VersionIndex(const Manifest& manifest)
   files_.reserve(manifest.files.size());
   for (const auto& [path, entry] : manifest.files) {
     IndexedFile file{entry, path, fmt::format("\"{}\"", entry.hash), {}, {}};
+    file.immutable_name = hasContentHashName(path) && !manifest.short_cache.contains(path);
     if (entry.br.present()) file.br_etag = fmt::format("\"{}\"", entry.br.hash);
     if (entry.gzip.present()) file.gzip_etag = fmt::format("\"{}\"", entry.gzip.hash);
     files_.emplace(path, std::move(file));
@@ -45,9 +46,9 @@ const IndexedFile* VersionIndex::find(std::string_view key) const {
 RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
                            std::string_view preview_domain) {
   for (const auto& [name, input] : sites) {
-    auto [it, inserted] =
-        sites_.emplace(name, SiteRoute{name, input.version, input.index, httpDateOf(input.since),
-                                       input.settings, shortMaxAge(input.settings.max_age)});
+    auto [it, inserted] = sites_.emplace(
+        name, SiteRoute{name, input.version, input.index, httpDateOf(input.since), input.settings,
+                        shortMaxAge(input.settings.max_age), input.retired});
     const SiteRoute* route = &it->second;
     auto claim = [&](std::string host) {
       if (host.empty()) return;

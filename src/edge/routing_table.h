@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +34,9 @@ struct IndexedFile {
   std::string etag;     // "\"<hash>\"": strong, the content hash
   std::string br_etag;  // the brotli form's, when it has one
   std::string gzip_etag;
+  // Served as immutable: named by its content hash (hasContentHashName) and not listed in its
+  // manifest's short_cache. Also what lets another version's page fetch it from this version.
+  bool immutable_name = false;
 };
 
 // A loaded manifest, indexed for the request path. Immutable once built; shared by every table
@@ -61,6 +65,12 @@ class VersionIndex {
   rules::RulesMatcher rules_;
 };
 
+// A version that was live before the site's live one, and when it stopped being live.
+struct RetiredVersion {
+  std::string version;
+  std::time_t until = 0;  // unix seconds
+};
+
 // Where one site's requests go.
 struct SiteRoute {
   std::string site;
@@ -71,6 +81,9 @@ struct SiteRoute {
   std::string live_since;
   SiteSettings settings;
   std::string short_cache_control;  // "public, max-age=<settings.max_age>"
+  // Versions live before `version`, most recent first (at most RoutingTable::kRetiredKept):
+  // what this edge saw flip out, and the live pointer's `previous`.
+  std::vector<RetiredVersion> retired;
 };
 
 // What the edge knows, at one moment: host → site → live version → manifest. Immutable: a change
@@ -83,7 +96,10 @@ class RoutingTable {
     std::shared_ptr<const VersionIndex> index;
     std::string since;      // the live pointer's RFC 3339 time
     SiteSettings settings;  // from site/<site>; hosts are normalized here
+    std::vector<RetiredVersion> retired;
   };
+
+  static constexpr std::size_t kRetiredKept = 8;
 
   // Every site answers at "<site>.<preview_domain>" and at its settings' hosts. When two sites
   // claim one host, the site whose name sorts first keeps it (and the other is logged).

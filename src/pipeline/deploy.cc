@@ -8,6 +8,7 @@
 #include "cutover/pipeline/activate.h"
 #include "cutover/pipeline/gc.h"
 #include "cutover/pointer/records.h"
+#include "pipeline/immutable_guard.h"
 #include "pipeline/precompress.h"
 #include "pipeline/rules_stage.h"
 #include "pipeline/upload.h"
@@ -89,9 +90,14 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
   StageClock clock(report.stages);
   // Between storing the files and committing the manifest, the version gains what is not a file:
   // its rules (the `_redirects` and `_headers` files, parsed and taken out of the file list) and
-  // the precompressed forms of its files. A failure here still changes nothing live.
+  // the precompressed forms of its files, and the names it must not serve as immutable. A failure
+  // here still changes nothing live.
   auto rules = takeRules(*context.objects, input.files);
   if (!rules) return tl::unexpected(rules.error());
+  auto guard =
+      guardImmutableNames(*context.objects, input.site, input.expected_pointer, input.files);
+  if (!guard) return tl::unexpected(guard.error());
+  report.warnings = std::move(guard->warnings);
   if (input.precompress) {
     PrecompressProgress progress;
     if (input.progress) {
@@ -113,6 +119,7 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
   manifest.source = input.source;
   manifest.files = std::move(input.files);
   manifest.rules = std::move(*rules);
+  manifest.short_cache = std::move(guard->short_cache);
   auto version = commitVersion(*context.objects, manifest, input.version_prefix);
   if (!version) return tl::unexpected(version.error());
   report.version = *version;

@@ -77,6 +77,7 @@ std::string Manifest::toJson() const {
   nlohmann::json j{{"format", 1},        {"site", site},     {"version", version},
                    {"created", created}, {"source", source}, {"files", std::move(out_files)}};
   if (!rules.empty()) j["rules"] = rulesToJson(rules);
+  if (!short_cache.empty()) j["short_cache"] = short_cache;
   return j.dump();
 }
 
@@ -116,6 +117,15 @@ Result<Manifest> Manifest::fromJson(std::string_view json) {
       auto rules = rulesFromJson(j["rules"]);
       if (!rules) return bad(rules.error().message);
       m.rules = std::move(*rules);
+    }
+    if (j.contains("short_cache")) {
+      if (!j["short_cache"].is_array()) return bad("short_cache is not a list");
+      for (const auto& path : j["short_cache"]) {
+        auto text = path.get<std::string>();
+        auto normal = normalizeSitePath(text);
+        if (!normal || *normal != text) return bad(fmt::format("bad short_cache path '{}'", text));
+        m.short_cache.insert(std::move(text));
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     return bad(e.what());

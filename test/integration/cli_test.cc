@@ -114,6 +114,43 @@ TEST_F(CliTest, DeployJsonReportsCountsOfNewAndReusedFiles) {
   EXPECT_EQ(j2["previous"], j1["version"]);
 }
 
+TEST_F(CliTest, AChangedFileUnderAnImmutableNameIsAWarningAndServedShort) {
+  // A Vite name whose content changed without a new name: the live version served it as
+  // immutable, so browsers would keep the old bytes for a year.
+  writeSite(dir_ / "site", "v1");
+  writeFile(dir_ / "site" / "assets" / "index-DqTC_HVI.js", "console.log(1)");
+  deployOk((dir_ / "site").string());
+  auto server = serve();
+  auto first = httpRequest(server->port(), "docs.localhost", "/assets/index-DqTC_HVI.js");
+  EXPECT_EQ(first.headers["cache-control"], "public, max-age=31536000, immutable");
+
+  writeFile(dir_ / "site" / "assets" / "index-DqTC_HVI.js", "console.log(2)");
+  auto json = cutover({"deploy", (dir_ / "site").string(), "--site", "docs", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto j = nlohmann::json::parse(json.out);
+  ASSERT_EQ(j["warnings"].size(), 1U) << json.out;
+  EXPECT_NE(j["warnings"][0].get<std::string>().find("assets/index-DqTC_HVI.js"),
+            std::string::npos);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  HttpResponse second;
+  while (
+      (second = httpRequest(server->port(), "docs.localhost", "/assets/index-DqTC_HVI.js")).body !=
+          "console.log(2)" &&
+      std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(second.body, "console.log(2)");
+  EXPECT_EQ(second.headers["cache-control"], "public, max-age=60");
+
+  // The text report names the path too.
+  writeFile(dir_ / "site" / "assets" / "Home-DRjBlKSy.js", "a");
+  deployOk((dir_ / "site").string());
+  writeFile(dir_ / "site" / "assets" / "Home-DRjBlKSy.js", "b");
+  auto text = cutover({"deploy", (dir_ / "site").string(), "--site", "docs"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.err.find("warning: assets/Home-DRjBlKSy.js"), std::string::npos) << text.err;
+}
+
 TEST_F(CliTest, ServesIndexCleanUrlsRedirectsAnd404Page) {
   writeSite(dir_ / "v1", "v1");
   deployOk((dir_ / "v1").string());

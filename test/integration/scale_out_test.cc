@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iterator>
 #include <map>
@@ -385,6 +386,50 @@ struct OutageFleet {
     }
   }
 };
+
+// Two tabs across a deploy, seen by two edges on S3 and etcd: one edge saw the flip, the other
+// started after it and knows the previous version only from the live pointer. The first tab's
+// lazy chunk, asked for under the second tab's pin, comes from the version that has it.
+TEST(ScaleOutTest, TwoEdgesAnswerAFirstTabsHashedChunkAfterASecondTabMovedThePin) {
+  auto s3 = testing::S3TestService::fromEnvOrSkip();
+  if (!s3) return;
+  if (!testing::EtcdCluster::installedOrSkip()) return;
+  testing::EtcdCluster etcd(1);
+  ScopedEnv env{{"CUTOVER_STORE", s3->uniqueUri()}, {"CUTOVER_POINTERS", etcd.uri()}};
+  TempDir dir;
+  // Two builds of one app, as Vite names them: each has its own About chunk.
+  writeFile(dir / "r1" / "index.html", "<p>release 1</p>");
+  writeFile(dir / "r1" / "assets" / "About-BBH89ct8.js", "export default 'about 1';");
+  writeFile(dir / "r1" / "secret.txt", "SECRET=1");
+  writeFile(dir / "r2" / "index.html", "<p>release 2</p>");
+  writeFile(dir / "r2" / "assets" / "About-B8slI0pE.js", "export default 'about 2';");
+
+  auto seen_flip = startEdge(dir / "edge-a");
+  std::string v1 = deploy(dir / "deployer", dir / "r1");
+  ASSERT_FALSE(v1.empty());
+  ASSERT_TRUE(
+      waitForVersion(seen_flip->port(), v1, "release 1", Clock::now(), std::chrono::seconds(10)));
+  std::string v2 = deploy(dir / "deployer", dir / "r2");
+  ASSERT_FALSE(v2.empty());
+  auto started_after = startEdge(dir / "edge-b");
+  for (auto* edge : {seen_flip.get(), started_after.get()}) {
+    ASSERT_TRUE(
+        waitForVersion(edge->port(), v2, "release 2", Clock::now(), std::chrono::seconds(10)));
+    std::string pin = "Cookie: cutover_pin=" + v2 + "." + std::to_string(std::time(nullptr));
+    auto chunk = httpRequest(edge->port(), kHost, "/assets/About-BBH89ct8.js",
+                             {pin, "Sec-Fetch-Mode: cors", "Accept: */*"});
+    EXPECT_EQ(chunk.status, 200) << edge->port();
+    EXPECT_EQ(chunk.body, "export default 'about 1';");
+    EXPECT_EQ(versionOf(chunk), v1);
+    // A file removed on purpose stays gone (v1's own pages still have it).
+    std::string pin1 = "Cookie: cutover_pin=" + v1 + "." + std::to_string(std::time(nullptr));
+    EXPECT_EQ(
+        httpRequest(edge->port(), kHost, "/secret.txt", {pin1, "Sec-Fetch-Mode: cors"}).status,
+        200);
+    EXPECT_EQ(httpRequest(edge->port(), kHost, "/secret.txt", {pin, "Sec-Fetch-Mode: cors"}).status,
+              404);
+  }
+}
 
 TEST(ScaleOutTest, EdgesServeOnThroughAnEtcdOutageAndFollowTheNextFlip) {
   auto s3 = testing::S3TestService::fromEnvOrSkip();

@@ -61,6 +61,9 @@ struct DeployReport {
   std::uint64_t bytes = 0, new_bytes = 0;
   std::vector<StageTiming> stages;
   PrecompressReport precompressed;  // all zero when precompression was off
+  // What the deploy did but the user should know: a changed file under a name the live version
+  // served as immutable (see pipeline/immutable_guard.h), each naming the path.
+  std::vector<std::string> warnings;
 };
 
 // Runs one deploy: read the source, store every blob the store lacks, commit the manifest, and

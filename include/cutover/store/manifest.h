@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,10 @@ struct Manifest {
   std::string source;   // where it came from: a folder path or an archive's file name
   std::map<std::string, FileEntry> files;  // normalized path (no leading '/') → entry
   SiteRules rules;  // from the deploy's `_redirects` and `_headers`, which are not files
+  // Paths named like content-hashed files (hasContentHashName) whose content changed under that
+  // name while a live version served them as immutable: the edge serves them with the site's
+  // short policy instead, and the deploy that found them warned.
+  std::set<std::string> short_cache;
 
   [[nodiscard]] std::uint64_t totalBytes() const;
   [[nodiscard]] std::string toJson() const;

@@ -27,6 +27,7 @@ Manifest sample() {
   m.rules.headers = {
       {"/*", {{"X-Frame-Options", "DENY"}, {"Link", "</a.css>; rel=preload"}}, {}, 1},
       {"/assets/:file", {{"Cache-Control", "immutable"}}, {"X-Frame-Options"}, 4}};
+  m.short_cache = {"app.js"};
   return m;
 }
 

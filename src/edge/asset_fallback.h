@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "edge/routing_state.h"
+#include "edge/routing_table.h"
+
+namespace cutover::edge {
+
+// Skew protection across tabs. The pin cookie is one per site, so a second tab loaded after a
+// flip moves the first tab's pin to the new version, and the first tab's next lazy chunk, which
+// only its own version has, would be a 404. A content-hashed name means the same bytes in every
+// version that has it, so such a request may be answered from another recent version of the site.
+
+// The versions of `site` a page may still be running, newest first: the live one, then each
+// version that stopped being live no more than `window_seconds` before `now`. The one place that
+// decides which versions count as recently live.
+[[nodiscard]] std::vector<std::string_view> recentlyLiveVersions(const SiteRoute& site,
+                                                                 std::time_t now,
+                                                                 std::uint32_t window_seconds);
+
+struct AssetFallback {
+  std::shared_ptr<const VersionIndex> version;  // keeps the version loaded while it answers
+  const IndexedFile* file = nullptr;
+};
+
+// For a page's own request (not a navigation) that version `chosen` of `site` has no file for:
+// the file at `path` (a manifest key) in the newest recently live version that has it, if `path`
+// is content-hashed there (IndexedFile::immutable_name). Nothing otherwise: a file someone
+// removed on purpose (a leaked `.env`, a page) must not stay reachable through an older version.
+// May read a retired version's manifest through `routes` (as pinned requests do).
+[[nodiscard]] AssetFallback findHashedAsset(const RoutingState& routes, const SiteRoute& site,
+                                            std::string_view chosen, std::string_view path,
+                                            std::time_t now, std::uint32_t window_seconds);
+
+}  // namespace cutover::edge
