@@ -7,11 +7,8 @@
 
 #include "cutover/common/ascii.h"
 #include "cutover/common/names.h"
-<<<<<<< HEAD
 #include "cutover/common/utf8.h"
-=======
 #include "edge/asset_fallback.h"
->>>>>>> realapps
 #include "edge/cache_policy.h"
 #include "edge/conditional.h"
 #include "edge/encoding.h"
