@@ -219,28 +219,6 @@ struct Worker {
 
 constexpr std::size_t kLogFlushBytes = 64 * 1024;  // or once a second, whichever comes first
 
-// Whom a connection counts against: an IPv4 address, or the /64 of an IPv6 one (what one
-// subscriber usually holds).
-using ClientKey = std::array<unsigned char, 16>;
-
-struct ClientKeyHash {
-  std::size_t operator()(const ClientKey& key) const noexcept {
-    return std::hash<std::string_view>{}(
-        std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
-  }
-};
-
-ClientKey clientKey(const asio::ip::address& address) {
-  if (address.is_v4()) {
-    return asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()).to_bytes();
-  }
-  auto v6 = address.to_v6();
-  if (v6.is_v4_mapped()) return v6.to_bytes();
-  ClientKey key = v6.to_bytes();
-  std::fill(key.begin() + 8, key.end(), 0);
-  return key;
-}
-
 struct Shared {
   const Handler& handler;
   ServerOptions options;
@@ -603,10 +581,9 @@ struct HttpServer::Impl {
         });
         return;
       }
-      error_code remote_ec;
-      auto remote = socket.remote_endpoint(remote_ec);
-      ClientKey client = remote_ec ? ClientKey{} : clientKey(remote.address());
-      bool admitted = !remote_ec && shared.admitClient(client);
+      auto peer = clientKeyOfPeer(socket.native_handle());
+      ClientKey client = peer.value_or(ClientKey{});
+      bool admitted = peer && shared.admitClient(client);
       if (admitted &&
           shared.connections.load(std::memory_order_relaxed) >= shared.options.max_connections &&
           !reclaimIdle(worker)) {
