@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "cutover/common/ascii.h"
+
 namespace cutover::edge {
 namespace {
 
@@ -43,6 +45,23 @@ bool hasContentHashName(std::string_view path) {
     start = end;
   }
   return false;
+}
+
+void privateCacheControl(std::string_view policy, std::string& out) {
+  out.assign("private");
+  while (!policy.empty()) {
+    auto comma = policy.find(',');
+    std::string_view directive = trimBlanks(policy.substr(0, comma));
+    policy = comma == std::string_view::npos ? std::string_view{} : policy.substr(comma + 1);
+    std::string_view name = directive.substr(0, directive.find('='));
+    if (directive.empty() || equalsIgnoreCase(name, "public") ||
+        equalsIgnoreCase(name, "private") || equalsIgnoreCase(name, "s-maxage") ||
+        equalsIgnoreCase(name, "proxy-revalidate")) {
+      continue;
+    }
+    out.append(", ");
+    out.append(directive);
+  }
 }
 
 std::string shortMaxAge(std::uint32_t seconds) {

@@ -71,6 +71,12 @@ struct SiteRoute {
   std::string live_since;
   SiteSettings settings;
   std::string short_cache_control;  // "public, max-age=<settings.max_age>"
+  // Versions this edge knows to have been live (see RoutingTable::SiteInput::been_live).
+  std::shared_ptr<const std::vector<std::string>> been_live;
+
+  // Whether a pin on the site's own hosts may choose `version`: the live one, or one that has
+  // been live. A version never published is for preview hosts only.
+  [[nodiscard]] bool hasBeenLive(std::string_view version) const;
 };
 
 // What the edge knows, at one moment: host → site → live version → manifest. Immutable: a change
@@ -83,6 +89,9 @@ class RoutingTable {
     std::shared_ptr<const VersionIndex> index;
     std::string since;      // the live pointer's RFC 3339 time
     SiteSettings settings;  // from site/<site>; hosts are normalized here
+    // Versions that have been live, newest last: each live pointer's version and `previous`, as
+    // the edge saw them since it started (so at least the live one and the one before it).
+    std::shared_ptr<const std::vector<std::string>> been_live;
   };
 
   // Every site answers at "<site>.<preview_domain>" and at its settings' hosts. When two sites
