@@ -20,8 +20,8 @@
 #include <boost/intrusive/list.hpp>
 #include <cassert>
 #include <cstdio>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -204,8 +204,8 @@ using IdleList = boost::intrusive::list<IdleLink, boost::intrusive::constant_tim
 // One thread and its event loop. Sessions live on exactly one worker and are only touched from
 // its thread, so they need no locks.
 struct Worker {
-  std::unordered_set<Session*> sessions;  // declared before ioc: sessions die with ioc
-  IdleList idle;                          // owned by the thread; the atomics below mirror it
+  std::unordered_set<Session*> sessions;   // declared before ioc: sessions die with ioc
+  IdleList idle;                           // owned by the thread; the atomics below mirror it
   std::atomic<Clock::rep> oldest_idle{0};  // when the first in `idle` went idle; 0: none
   std::atomic<std::size_t> idle_count{0};
   std::atomic<std::size_t> reclaims_pending{0};  // posted by other workers, not yet run
@@ -556,8 +556,7 @@ constexpr std::string_view kBusyReply =
     "the server is busy; try again shortly\n";
 
 struct HttpServer::Impl {
-  Impl(const Handler& handler, ServerOptions options)
-      : shared{handler, options, {}, {}, {}, {}} {
+  Impl(const Handler& handler, ServerOptions options) : shared{handler, options, {}, {}, {}, {}} {
     unsigned n = std::max(1U, options.threads);
     for (unsigned i = 0; i < n; ++i) {
       auto worker = std::make_unique<Worker>();

@@ -2,9 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
-#include <initializer_list>
 #include <mutex>
 #include <set>
 #include <string>

@@ -1,9 +1,8 @@
 #include "edge/routing_table.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cutover/common/names.h"
@@ -52,10 +51,9 @@ bool SiteRoute::hasBeenLive(std::string_view v) const {
 RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
                            std::string_view preview_domain) {
   for (const auto& [name, input] : sites) {
-    auto [it, inserted] =
-        sites_.emplace(name, SiteRoute{name, input.version, input.index, httpDateOf(input.since),
-                                       input.settings, shortMaxAge(input.settings.max_age),
-                                       input.been_live});
+    auto [it, inserted] = sites_.emplace(
+        name, SiteRoute{name, input.version, input.index, httpDateOf(input.since), input.settings,
+                        shortMaxAge(input.settings.max_age), input.been_live});
     const SiteRoute* route = &it->second;
     auto claim = [&](std::string host) {
       if (host.empty()) return;

@@ -94,7 +94,8 @@ class HttpClient {
       pos = next == head.size() ? std::string::npos : next;
     }
     if (r.status < 200) return r;
-    std::size_t length = r.header("content-length").empty() ? 0 : std::stoull(r.header("content-length"));
+    std::size_t length =
+        r.header("content-length").empty() ? 0 : std::stoull(r.header("content-length"));
     while (buffer_.size() < length) {
       if (!fill()) throw std::runtime_error("connection closed in a response body");
     }
@@ -154,14 +155,14 @@ class ListenerTest : public ApiTest {
 
 TEST_F(ListenerTest, TransferEncodingsOtherThanChunkedGet400AndClose) {
   const std::string next = "GET /api/health HTTP/1.1\r\nHost: api\r\n\r\n";
-  for (std::string fields : {"Transfer-Encoding: identity\r\n", "Transfer-Encoding: gzip\r\n",
-                             "Transfer-Encoding: xchunked\r\n",
-                             "Transfer-Encoding: chunked, identity\r\n",
-                             "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
-                             "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
-                             "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-                             "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
-                             "Content-Length: 5\r\nContent-Length: 6\r\n"}) {
+  for (std::string fields :
+       {"Transfer-Encoding: identity\r\n", "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: xchunked\r\n", "Transfer-Encoding: chunked, identity\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n"}) {
     HttpClient client(port_);
     client.send("GET /api/health HTTP/1.1\r\nHost: api\r\n" + fields + "\r\n" + next);
     auto r = client.read();

@@ -419,14 +419,14 @@ TEST_F(EdgeServerTest, TransferEncodingsOtherThanChunkedGet400AndClose) {
   // RFC 9112 §6.3: a request whose framing is not chunked-last cannot be delimited. Answering it
   // and reading what follows as the next request would let a client smuggle one past a proxy.
   const std::string next = "GET /about HTTP/1.1\r\nHost: docs.localhost\r\n\r\n";
-  for (std::string fields : {"Transfer-Encoding: identity\r\n", "Transfer-Encoding: gzip\r\n",
-                             "Transfer-Encoding: xchunked\r\n",
-                             "Transfer-Encoding: chunked, identity\r\n",
-                             "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
-                             "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
-                             "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-                             "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
-                             "Content-Length: 5\r\nContent-Length: 6\r\n"}) {
+  for (std::string fields :
+       {"Transfer-Encoding: identity\r\n", "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: xchunked\r\n", "Transfer-Encoding: chunked, identity\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n"}) {
     HttpClient client(port());
     client.send("GET / HTTP/1.1\r\nHost: docs.localhost\r\n" + fields + "\r\n" + next);
     HttpResponse r = client.read();

@@ -78,8 +78,8 @@ class HttpClient {
   // "GET <target> HTTP/1.1" with Host and `extra` header lines (each ending in \r\n).
   void sendGet(std::string_view target, std::string_view host = "docs.localhost",
                std::string_view extra = "", std::string_view method = "GET") {
-    send(std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: " +
-         std::string(host) + "\r\n" + std::string(extra) + "\r\n");
+    send(std::string(method) + " " + std::string(target) +
+         " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n" + std::string(extra) + "\r\n");
   }
 
   HttpResponse get(std::string_view target, std::string_view host = "docs.localhost",
@@ -115,8 +115,8 @@ class HttpClient {
       pos = next + 2;
     }
     if (no_body || r.status == 304 || r.status == 204) return r;
-    std::size_t length = std::stoull(r.header("content-length").empty() ? "0"
-                                                                          : r.header("content-length"));
+    std::size_t length =
+        std::stoull(r.header("content-length").empty() ? "0" : r.header("content-length"));
     std::size_t want = std::min(length, max_body);
     while (buffer_.size() < want) {
       if (!fill()) throw std::runtime_error("connection closed in a response body");

@@ -205,7 +205,9 @@ TEST(RedirectMatcher, ARuleWhoseLocationWouldBeTooLongDoesNotApply) {
   EXPECT_EQ(follow(m, "/r/ab"), "302 /" + sixteen_ab);
   // A 1 KiB path would make a 16 KiB Location: the rule does not apply, the next one does.
   // (Compared by their first bytes and size: a failure must not print megabytes.)
-  auto brief = [](const std::string& s) { return s.substr(0, 40) + " (" + std::to_string(s.size()) + ")"; };
+  auto brief = [](const std::string& s) {
+    return s.substr(0, 40) + " (" + std::to_string(s.size()) + ")";
+  };
   std::string kib(1024, 'x');
   EXPECT_EQ(brief(follow(m, "/r/" + kib)), "302 /fallback (13)");
   // Escaping counts too: 6,000 spaces become 18,000 bytes.
