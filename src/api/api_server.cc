@@ -391,7 +391,8 @@ class HttpApiServer final : public ApiServer {
  private:
   static ListenerOptions listenerOptions(const ApiOptions& o) {
     return ListenerOptions{o.max_header_bytes, o.max_connections, o.header_timeout,
-                           o.read_timeout,     o.write_timeout,   o.idle_timeout};
+                           o.read_timeout,     o.write_timeout,   o.idle_timeout,
+                           o.max_connections_per_client};
   }
 
   // Every request's thread entry: an exception a route lets escape fails that request alone.

@@ -65,11 +65,17 @@ struct ListenerOptions {
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds idle_timeout{30'000};
+  std::size_t max_connections_per_client = 32;  // per address (IPv6: per /64); 0: no bound
 };
 
 // HTTP/1.1 with request bodies, one thread per connection (an admin API has few clients, and
 // its routes block on disks and deploys). A watchdog thread enforces every timeout by shutting
 // the socket of a connection whose deadline passed.
+// A new connection that would go beyond max_connections, or beyond its client's share, first
+// closes the connection (of all, or of that client) that has waited the longest for a request
+// head: one kept alive between requests, or one sending its head slowly. Only when every
+// connection is working on a request does it get 503. So slow or idle clients cannot keep a
+// webhook or a deploy out.
 class HttpListener {
  public:
   HttpListener(HttpHandler handler, ListenerOptions options);

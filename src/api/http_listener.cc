@@ -1,6 +1,7 @@
 // The API's only Boost.Beast translation unit: accepting, parsing requests, reading bodies.
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,6 +20,7 @@
 
 #include "api/http.h"
 #include "cutover/common/guard.h"
+#include "cutover/common/ascii.h"
 #include "cutover/common/http.h"
 
 namespace cutover::api {
@@ -46,18 +48,50 @@ std::string errorJson(std::string_view code, std::string_view message) {
 
 struct Shared;
 
+// Where a connection is. Only a waiting one may be reclaimed (closed to make room for another);
+// the switch to working or reclaimed is one compare-and-set, so a connection whose request head
+// has just arrived is never cut off.
+enum class Phase { waiting, working, reclaimed };
+
 // One accepted connection and the thread serving it. The watchdog may shut its socket down
 // (never close it) while holding Shared::mutex; the thread closes it after unregistering.
 struct Connection {
   tcp::socket socket;
   int fd;  // for shutdown() from the watchdog: a plain syscall, safe beside a blocked read
+  ClientKey client;
   std::atomic<std::int64_t> deadline_ms{0};  // 0: no deadline (the route is working)
-  std::atomic<bool> idle{true};              // waiting for a request head
+  std::atomic<Phase> phase{Phase::waiting};  // waiting: for (the rest of) a request head
+  std::atomic<std::int64_t> waiting_since_ms{0};
   std::atomic<bool> timed_out{false};
   std::atomic<bool> done{false};
   std::thread thread;
 
-  explicit Connection(tcp::socket s) : socket(std::move(s)), fd(socket.native_handle()) {}
+  Connection(tcp::socket s, const ClientKey& key)
+      : socket(std::move(s)), fd(socket.native_handle()), client(key) {
+    waiting_since_ms = nowMs();
+  }
+
+  [[nodiscard]] bool waiting() const { return phase == Phase::waiting; }
+  // Counts against the limits: not finished, and not closed to make room.
+  [[nodiscard]] bool open() const { return !done && phase != Phase::reclaimed; }
+
+  // The serving thread, between requests.
+  void startWaiting() {
+    waiting_since_ms = nowMs();
+    phase = Phase::waiting;
+  }
+  // The serving thread, once a head is read; false if the connection was reclaimed meanwhile.
+  bool startWorking() {
+    Phase expected = Phase::waiting;
+    return phase.compare_exchange_strong(expected, Phase::working);
+  }
+  // Another thread, under Shared::mutex; false if the connection is working after all.
+  bool reclaim() {
+    Phase expected = Phase::waiting;
+    if (!phase.compare_exchange_strong(expected, Phase::reclaimed)) return false;
+    shutdown();
+    return true;
+  }
 
   void expiresAfter(std::chrono::milliseconds timeout) {
     timed_out = false;
@@ -230,6 +264,20 @@ void sendRaw(Connection& c, Shared& shared, int status, std::string_view code,
   c.noDeadline();
 }
 
+// RFC 9112 §6.3: a request's body is delimited only by a Content-Length or by chunked as its one
+// and last coding; the parser refuses the two together and a repeated chunked, but takes "gzip",
+// "identity" or "chunked, gzip" as no body at all, and the rest as the next request.
+bool framingIsValid(const Parser& parser) {
+  std::size_t encodings = 0;
+  for (const auto& field : parser.get()) {
+    if (field.name() != http::field::transfer_encoding) continue;
+    if (++encodings > 1 || !equalsIgnoreCase(trimBlanks(view(field.value())), "chunked")) {
+      return false;
+    }
+  }
+  return true;
+}
+
 HttpRequest toRequest(const Parser& parser) {
   const auto& message = parser.get();
   HttpRequest request;
@@ -257,12 +305,12 @@ void serve(Connection& c, Shared& shared) {
     Parser parser;
     parser.header_limit(static_cast<std::uint32_t>(shared.options.max_header_bytes));
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // each route sets its own
-    c.idle = true;
+    if (!first) c.startWaiting();
     c.expiresAfter(first ? shared.options.header_timeout : shared.options.idle_timeout);
     first = false;
     http::read_header(c.socket, buffer, parser, ec);
-    c.idle = false;
     c.noDeadline();
+    if (!c.startWorking()) return;  // closed to make room for another connection
     if (ec) {
       if (ec == http::error::header_limit) {
         sendRaw(c, shared, 431, "too_large", "the request head is too large");
@@ -270,6 +318,12 @@ void serve(Connection& c, Shared& shared) {
                  !shared.stopping && ec != asio::error::connection_reset) {
         sendRaw(c, shared, 400, "invalid_argument", "malformed HTTP request");
       }
+      return;
+    }
+    if (!framingIsValid(parser)) {
+      sendRaw(c, shared, 400, "invalid_argument",
+              "the request's Transfer-Encoding is not chunked alone, so its body cannot be "
+              "delimited");
       return;
     }
     HttpRequest request = toRequest(parser);
@@ -313,9 +367,10 @@ struct HttpListener::Impl {
       }
       reap();
       std::lock_guard lock(shared.mutex);
-      auto connection = std::make_unique<Connection>(std::move(socket));
+      auto peer = clientKeyOfPeer(socket.native_handle());
+      auto connection = std::make_unique<Connection>(std::move(socket), peer.value_or(ClientKey{}));
       Connection* c = connection.get();
-      if (shared.connections.size() >= shared.options.max_connections) {
+      if (!peer || !makeRoom(c->client)) {
         // Answered here, without a thread; the socket buffer takes this small reply at once.
         std::string body = errorJson("unavailable", "too many connections, try again later");
         std::string busy =
@@ -332,6 +387,35 @@ struct HttpListener::Impl {
         c->done = true;
       });
     }
+  }
+
+  // Whether a connection from `client` may open, closing the connection that has waited the
+  // longest for a request head (of that client when it is at its share, else of all) when that
+  // makes room. Caller holds shared.mutex.
+  bool makeRoom(const ClientKey& client) {
+    auto count = [&](bool of_client) {
+      return std::count_if(shared.connections.begin(), shared.connections.end(), [&](auto& c) {
+        return c->open() && (!of_client || c->client == client);
+      });
+    };
+    auto reclaimOldest = [&](bool of_client) {
+      while (true) {
+        Connection* oldest = nullptr;
+        for (auto& c : shared.connections) {
+          if (!c->waiting() || c->done || (of_client && c->client != client)) continue;
+          if (oldest == nullptr || c->waiting_since_ms < oldest->waiting_since_ms) oldest = c.get();
+        }
+        if (oldest == nullptr) return false;
+        if (oldest->reclaim()) return true;  // else it started working just now: the next one
+      }
+    };
+    std::size_t per_client = shared.options.max_connections_per_client;
+    if (per_client != 0 && static_cast<std::size_t>(count(true)) >= per_client &&
+        !reclaimOldest(true)) {
+      return false;
+    }
+    return static_cast<std::size_t>(count(false)) < shared.options.max_connections ||
+           reclaimOldest(false);
   }
 
   // Joins the threads of finished connections and frees them.
@@ -415,7 +499,7 @@ void HttpListener::stop(std::chrono::milliseconds grace) {
   {
     std::lock_guard lock(impl.shared.mutex);
     for (auto& c : impl.shared.connections) {
-      if (c->idle) c->shutdown();
+      if (c->waiting()) c->shutdown();
     }
   }
   auto deadline = Clock::now() + grace;
@@ -426,7 +510,7 @@ void HttpListener::stop(std::chrono::milliseconds grace) {
       if (impl.shared.connections.empty()) break;
       // A connection that went idle after its last response is closed now, not at the deadline.
       for (auto& c : impl.shared.connections) {
-        if (c->idle) c->shutdown();
+        if (c->waiting()) c->shutdown();
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -94,7 +94,11 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
                   "Seconds a page load's later requests stay on the version its HTML came from "
                   "(default 3600)");
   cmd->add_option("--max-connections", options->max_connections,
-                  "Open connections beyond which new ones get 503 (default 10000)");
+                  "Open connections; at the limit a new one closes the one idle the longest, "
+                  "or gets 503 when none is idle (default 10000)");
+  cmd->add_option("--max-connections-per-client", options->max_connections_per_client,
+                  "Open connections from one client address (IPv6: one /64); beyond, 503; "
+                  "0: no bound (default 256)");
   cmd->add_flag("!--no-sendfile", options->sendfile,
                 "Stream large files through user space instead of sendfile(2)");
   cmd->add_option("--api-listen", args->api_listen,

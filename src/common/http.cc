@@ -1,8 +1,12 @@
 #include "cutover/common/http.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace cutover {
 
@@ -97,6 +101,25 @@ Result<ListenAddress> parseListenAddress(const std::string& host_port) {
     return fail(Errc::invalid_argument, "listen address '" + host_port + "' is not valid");
   }
   return ListenAddress{std::move(host), static_cast<std::uint16_t>(port)};
+}
+
+std::optional<ClientKey> clientKeyOfPeer(int fd) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return std::nullopt;
+  ClientKey key{};
+  if (peer.ss_family == AF_INET) {
+    // As an IPv4-mapped IPv6 address, so both families compare alike.
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(peer);
+    key[10] = key[11] = 0xff;
+    std::memcpy(key.data() + 12, &v4.sin_addr, 4);
+    return key;
+  }
+  if (peer.ss_family != AF_INET6) return std::nullopt;
+  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer);
+  std::memcpy(key.data(), &v6.sin6_addr, 16);
+  if (!IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) std::fill(key.begin() + 8, key.end(), 0);
+  return key;
 }
 
 }  // namespace cutover

@@ -17,6 +17,12 @@ inline constexpr std::string_view kImmutable = "public, max-age=31536000, immuta
 // "public, max-age=N".
 [[nodiscard]] std::string shortMaxAge(std::uint32_t seconds);
 
+// A response chosen by a pin (a version other than the live one, on the site's own host) is for
+// the browser that asked: a shared cache must not keep it under a URL the plain site answers
+// too. Writes `policy` with `public` (and the shared-cache-only `s-maxage`, `proxy-revalidate`)
+// replaced by `private`, the other directives kept: "public, max-age=60" → "private, max-age=60".
+void privateCacheControl(std::string_view policy, std::string& out);
+
 // The policy for one file: HTML → kRevalidate; a content-hashed name (`immutable_name`: see
 // hasContentHashName, unless its version's manifest lists the path in short_cache) →
 // kImmutable; the rest → `short_policy`. Returns a view of one of the three.

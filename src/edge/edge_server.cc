@@ -62,6 +62,7 @@ class BeastEdgeServer final : public EdgeServer {
                                o.idle_timeout,
                                o.write_timeout,
                                o.max_connections,
+                               o.max_connections_per_client,
                                log,
                                o.sendfile};
   }

@@ -53,6 +53,11 @@ Handler::Handler(const RoutingState& routes, ObjectStore& objects, FileCache& ca
 void Handler::handle(const RequestHead& request, Reply& reply, RequestScratch& scratch) const {
   reply.reset();
   answer(request, reply, scratch);
+  // A version chosen by a pin on the site's own host is the asking browser's alone.
+  if (reply.vary_pin && reply.stored) {
+    privateCacheControl(reply.cache_control, reply.own_cache_control);
+    reply.cache_control = reply.own_cache_control;
+  }
   // HEAD gets the head GET would get, whatever the answer.
   if (request.method == Method::head) reply.omit_body = true;
 }
@@ -219,14 +224,17 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
   }
   // Skew protection: an explicit pin (header or ?dpl=), or the cookie of the page this request
   // belongs to, keeps it on that page's version while the version is stored; a navigation starts
-  // a new page load on the live version.
+  // a new page load on the live version. Only a version that has been live: one never published
+  // is for preview hosts, not for the site's origin. Whatever the outcome, it depended on the
+  // pin's header and cookie (the query is part of the URL already): a shared cache must know.
+  reply.vary_pin = true;
   std::string_view pinned = request.pin;
   if (pinned.empty() && scratch.target.has_query) pinned = pinnedByQuery(scratch.target.query);
   if (pinned.empty() && !request.cookie.empty() &&
       !isNavigation(request.sec_fetch_mode, request.accept)) {
     pinned = pinnedByCookie(request.cookie, std::time(nullptr), options_.pin_window_seconds);
   }
-  if (!pinned.empty() && pinned != site->version) {
+  if (!pinned.empty() && pinned != site->version && site->hasBeenLive(pinned)) {
     reply.stored = routes_.storedVersion(*site, pinned);
     if (reply.stored) {
       if (options_.version_header) reply.version = reply.stored->version();

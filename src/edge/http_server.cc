@@ -17,10 +17,13 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/intrusive/list.hpp>
 #include <cassert>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -140,6 +143,13 @@ class HeadParser final : public http::basic_parser<true> {
       case http::field::user_agent:
         fields_.user_agent.assign(v);
         break;
+      case http::field::transfer_encoding:
+        // RFC 9112 §6.3: a request's body is delimited only when chunked is its one and last
+        // coding (the parser already refuses it beside a Content-Length, or twice). Anything else
+        // ("gzip", "identity", "chunked, gzip") leaves its end unknown: refused, and the
+        // connection closes rather than read the rest as the next request.
+        if (!equalsIgnoreCase(trimBlanks(v), "chunked")) ec = http::error::bad_transfer_encoding;
+        break;
       default: {
         std::string_view n = view(name_string);
         if (equalsIgnoreCase(n, "sec-fetch-mode")) {
@@ -182,10 +192,24 @@ class HeadParser final : public http::basic_parser<true> {
 
 class Session;
 
+using Clock = std::chrono::steady_clock;
+
+// A session waiting for its next request, in its worker's list of idle ones (oldest first).
+struct IdleLink
+    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+  Session* session = nullptr;
+  Clock::rep since = 0;
+};
+using IdleList = boost::intrusive::list<IdleLink, boost::intrusive::constant_time_size<false>>;
+
 // One thread and its event loop. Sessions live on exactly one worker and are only touched from
 // its thread, so they need no locks.
 struct Worker {
-  std::unordered_set<Session*> sessions;  // declared before ioc: sessions die with ioc
+  std::unordered_set<Session*> sessions;   // declared before ioc: sessions die with ioc
+  IdleList idle;                           // owned by the thread; the atomics below mirror it
+  std::atomic<Clock::rep> oldest_idle{0};  // when the first in `idle` went idle; 0: none
+  std::atomic<std::size_t> idle_count{0};
+  std::atomic<std::size_t> reclaims_pending{0};  // posted by other workers, not yet run
   asio::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;    // this thread's socket on the shared port
   std::optional<asio::steady_timer> retry;  // pauses accepting after an accept error
@@ -201,17 +225,45 @@ struct Shared {
   ServerOptions options;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> connections{0};
+  std::mutex clients_mutex;  // taken once when a connection opens and once when it closes
+  std::unordered_map<ClientKey, std::size_t, ClientKeyHash> clients;
+
+  // Counts a new connection from `key`; false if that client has its share already.
+  bool admitClient(const ClientKey& key) {
+    if (options.max_connections_per_client == 0) return true;
+    std::lock_guard lock(clients_mutex);
+    std::size_t& open = clients[key];
+    if (open >= options.max_connections_per_client) return false;
+    ++open;
+    return true;
+  }
+  void releaseClient(const ClientKey& key) {
+    if (options.max_connections_per_client == 0) return;
+    std::lock_guard lock(clients_mutex);
+    auto it = clients.find(key);
+    if (it != clients.end() && --it->second == 0) clients.erase(it);
+  }
 };
+
+// Keeps the atomics other workers read in step with the worker's idle list.
+void publishIdle(Worker& worker) {
+  worker.oldest_idle.store(worker.idle.empty() ? 0 : worker.idle.front().since,
+                           std::memory_order_relaxed);
+}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Shared& shared, Worker& worker)
-      : stream_(std::move(socket)), shared_(shared), worker_(worker) {
+  // `client`: counted against its address by Shared::admitClient; released when the session ends.
+  Session(tcp::socket socket, Shared& shared, Worker& worker, const ClientKey& client)
+      : stream_(std::move(socket)), shared_(shared), worker_(worker), client_(client) {
     shared_.connections.fetch_add(1, std::memory_order_relaxed);
+    idle_.session = this;
   }
 
   ~Session() {
+    leaveIdle();
     if (registered_) worker_.sessions.erase(this);
+    shared_.releaseClient(client_);
     shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -229,7 +281,8 @@ class Session : public std::enable_shared_from_this<Session> {
       auto remote = stream_.socket().remote_endpoint(ec);
       if (!ec) remote_ = remote.address().to_string();
     }
-    readHead();
+    // The first request's whole head is due within header_timeout of the accept.
+    waitForRequest(Clock::now() + shared_.options.header_timeout);
   }
 
   // Server shutdown: a connection between requests closes now; one answering a request closes
@@ -238,27 +291,62 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_ != State::writing) stream_.close();
   }
 
+  // The worker needs room for a new connection: this one, idle the longest, closes. Its client
+  // sent nothing since its last response, so it loses nothing but the connection (RFC 9112 §9.3.1
+  // lets a client retry a request that found its kept-alive connection closed).
+  void reclaim() {
+    leaveIdle();
+    stream_.close();  // the pending read ends with an error, and the session with it
+  }
+
  private:
   enum class State { idle, reading, writing };
 
-  void waitForRequest() {
-    if (buffer_.size() > 0) return readHead();  // a pipelined request is here already
-    if (shared_.stopping.load(std::memory_order_relaxed)) return stream_.close();
-    state_ = State::idle;
-    stream_.expires_after(shared_.options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](error_code ec, std::size_t n) {
-                              if (ec) return self->stream_.close();
-                              self->buffer_.commit(n);
-                              self->readHead();
-                            });
+  void enterIdle() {
+    idle_.since = Clock::now().time_since_epoch().count();
+    worker_.idle.push_back(idle_);
+    worker_.idle_count.fetch_add(1, std::memory_order_relaxed);
+    publishIdle(worker_);
   }
 
-  void readHead() {
+  void leaveIdle() {
+    if (!idle_.is_linked()) return;
+    idle_.unlink();
+    worker_.idle_count.fetch_sub(1, std::memory_order_relaxed);
+    publishIdle(worker_);
+  }
+
+  // Waits, without a parser, for the first byte of the next request: until then the connection
+  // is idle and may be reclaimed. `head_deadline`: when the first request's head is due, or
+  // nothing for a kept-alive connection (idle_timeout, then header_timeout from its first byte).
+  void waitForRequest(std::optional<Clock::time_point> head_deadline = std::nullopt) {
+    if (buffer_.size() > 0) return readHead(head_deadline);  // a pipelined request is here already
+    if (shared_.stopping.load(std::memory_order_relaxed)) return stream_.close();
+    state_ = State::idle;
+    enterIdle();
+    if (head_deadline) {
+      stream_.expires_at(*head_deadline);
+    } else {
+      stream_.expires_after(shared_.options.idle_timeout);
+    }
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this(), head_deadline](
+                                                       error_code ec, std::size_t n) {
+      self->leaveIdle();
+      if (ec) return self->stream_.close();
+      self->buffer_.commit(n);
+      self->readHead(head_deadline);
+    });
+  }
+
+  void readHead(std::optional<Clock::time_point> deadline = std::nullopt) {
     state_ = State::reading;
     parser_.emplace(fields_);
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
-    stream_.expires_after(shared_.options.header_timeout);
+    if (deadline) {
+      stream_.expires_at(*deadline);
+    } else {
+      stream_.expires_after(shared_.options.header_timeout);
+    }
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->onHead(ec); });
@@ -434,6 +522,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   Shared& shared_;
   Worker& worker_;
+  ClientKey client_;
+  IdleLink idle_;  // linked into worker_.idle while waiting for a request
   bool registered_ = false;
   State state_ = State::reading;
   beast::flat_buffer buffer_;
@@ -467,7 +557,7 @@ constexpr std::string_view kBusyReply =
     "the server is busy; try again shortly\n";
 
 struct HttpServer::Impl {
-  Impl(const Handler& handler, ServerOptions options) : shared{handler, options, {}, {}} {
+  Impl(const Handler& handler, ServerOptions options) : shared{handler, options, {}, {}, {}, {}} {
     unsigned n = std::max(1U, options.threads);
     for (unsigned i = 0; i < n; ++i) {
       auto worker = std::make_unique<Worker>();
@@ -491,17 +581,59 @@ struct HttpServer::Impl {
         });
         return;
       }
-      if (shared.connections.load(std::memory_order_relaxed) >= shared.options.max_connections) {
+      auto peer = clientKeyOfPeer(socket.native_handle());
+      ClientKey client = peer.value_or(ClientKey{});
+      bool admitted = peer && shared.admitClient(client);
+      if (admitted &&
+          shared.connections.load(std::memory_order_relaxed) >= shared.options.max_connections &&
+          !reclaimIdle(worker)) {
+        shared.releaseClient(client);
+        admitted = false;
+      }
+      if (admitted) {
+        std::make_shared<Session>(std::move(socket), shared, worker, client)->start();
+      } else {
         // Best effort, without waiting: the socket's buffer takes this much at once.
         ::send(socket.native_handle(), kBusyReply.data(), kBusyReply.size(),
                MSG_DONTWAIT | MSG_NOSIGNAL);
         error_code ignored;
         socket.close(ignored);
-      } else {
-        std::make_shared<Session>(std::move(socket), shared, worker)->start();
       }
       accept(worker);
     });
+  }
+
+  // Closes the connection idle the longest, on whichever worker holds it, to make room for a new
+  // one; false if no connection is idle. Another worker's is closed on its own thread, a moment
+  // later: until then the count may exceed the limit by the reclaims under way.
+  bool reclaimIdle(Worker& self) {
+    Worker* oldest = nullptr;
+    Clock::rep oldest_since = 0;
+    for (auto& w : workers) {
+      Clock::rep since = w->oldest_idle.load(std::memory_order_relaxed);
+      if (since == 0) continue;
+      // Idle sessions already promised to earlier reclaims are not counted twice.
+      if (w->idle_count.load(std::memory_order_relaxed) <=
+          w->reclaims_pending.load(std::memory_order_relaxed)) {
+        continue;
+      }
+      if (oldest == nullptr || since < oldest_since) {
+        oldest = w.get();
+        oldest_since = since;
+      }
+    }
+    if (oldest == nullptr) return false;
+    if (oldest == &self) {
+      self.idle.front().session->reclaim();
+      return true;
+    }
+    oldest->reclaims_pending.fetch_add(1, std::memory_order_relaxed);
+    asio::post(oldest->ioc, [oldest] {
+      oldest->reclaims_pending.fetch_sub(1, std::memory_order_relaxed);
+      // It may have become busy meanwhile; then nothing is closed.
+      if (!oldest->idle.empty()) oldest->idle.front().session->reclaim();
+    });
+    return true;
   }
 
   // Writes what the worker's access log buffer holds, once a second.

@@ -17,7 +17,9 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10'000};  // to receive a whole request head
   std::chrono::milliseconds idle_timeout{60'000};    // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{60'000};   // for each piece of a response to drain
-  std::size_t max_connections = 10'000;              // beyond this, new connections get 503
+  // At the limit, a new connection closes the one idle the longest; with none idle, 503.
+  std::size_t max_connections = 10'000;
+  std::size_t max_connections_per_client = 256;  // per address (IPv6: per /64); 0: no bound
   AccessLogFile* access_log = nullptr;               // null: no access log
   bool sendfile = true;  // streamed bodies go from the file to the socket in the kernel
 };

@@ -16,6 +16,7 @@ void Reply::reset() {
   last_modified = {};
   content_encoding = {};
   vary_encoding = false;
+  vary_pin = false;
   accept_ranges = false;
   noindex = false;
   content_range.clear();
@@ -29,6 +30,7 @@ void Reply::reset() {
   omit_body = false;
   body = {};
   text.clear();
+  own_cache_control.clear();
   memory.reset();
   file.reset();
   pin.reset();
@@ -77,7 +79,12 @@ void appendHead(std::string& out, const Reply& reply, bool keep_alive, bool http
   if (!reply.content_encoding.empty()) appendField(out, "Content-Encoding", reply.content_encoding);
   if (!reply.content_range.empty()) appendField(out, "Content-Range", reply.content_range);
   if (reply.accept_ranges) appendField(out, "Accept-Ranges", "bytes");
-  if (reply.vary_encoding) appendField(out, "Vary", "Accept-Encoding");
+  if (reply.vary_encoding || reply.vary_pin) {
+    appendField(out, "Vary",
+                reply.vary_encoding && reply.vary_pin ? "Accept-Encoding, Cookie, X-Cutover-Pin"
+                : reply.vary_encoding                 ? "Accept-Encoding"
+                                                      : "Cookie, X-Cutover-Pin");
+  }
   if (!reply.etag.empty()) appendField(out, "ETag", reply.etag);
   if (!reply.last_modified.empty()) appendField(out, "Last-Modified", reply.last_modified);
   if (!reply.cache_control.empty()) appendField(out, "Cache-Control", reply.cache_control);

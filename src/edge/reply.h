@@ -25,6 +25,7 @@ struct Reply {
   std::string_view last_modified;     // sent when not empty
   std::string_view content_encoding;  // "br" or "gzip" when a precompressed form is sent
   bool vary_encoding = false;         // "Vary: Accept-Encoding": the file has precompressed forms
+  bool vary_pin = false;  // "Vary: Cookie, X-Cutover-Pin": a pin could have chosen the version
   bool accept_ranges = false;         // "Accept-Ranges: bytes"
   bool noindex = false;               // "X-Robots-Tag: noindex" (previews)
   std::string content_range;          // sent when not empty
@@ -39,6 +40,7 @@ struct Reply {
 
   std::string_view body;                       // the body, when it comes from memory
   std::string text;                            // a short message the body may point at
+  std::string own_cache_control;               // a Cache-Control made for this reply
   std::shared_ptr<const std::string> memory;   // cached file bytes the body may point at
   UniqueFd file;                               // a streamed body, read from offset 0
   std::shared_ptr<const RoutingTable> pin;     // the table (and versions) this request resolved

@@ -1,6 +1,7 @@
 #include "edge/routing_state.h"
 
 #include <array>
+#include <algorithm>
 #include <cstdio>
 
 #include "cutover/common/names.h"
@@ -118,6 +119,7 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
   SiteState& state = sites_[site];
   bool was_live = state.has_live;
   state.has_live = true;
+  rememberBeenLive(state.input, {state.input.version, pointer->previous, pointer->version});
   if (state.input.index && state.input.version == pointer->version) {
     bool changed = !was_live || state.input.since != pointer->since;
     state.input.since = pointer->since;
@@ -136,6 +138,20 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
   state.input.index = std::move(index);
   state.input.since = pointer->since;
   return true;
+}
+
+void RoutingState::rememberBeenLive(RoutingTable::SiteInput& input,
+                                    std::initializer_list<std::string_view> versions) {
+  std::vector<std::string> list = input.been_live ? *input.been_live : std::vector<std::string>{};
+  bool changed = false;
+  for (std::string_view version : versions) {
+    if (version.empty() || std::find(list.begin(), list.end(), version) != list.end()) continue;
+    list.emplace_back(version);
+    changed = true;
+  }
+  if (!changed) return;
+  if (list.size() > kBeenLiveKept) list.erase(list.begin(), list.end() - kBeenLiveKept);
+  input.been_live = std::make_shared<const std::vector<std::string>>(std::move(list));
 }
 
 bool RoutingState::applySettings(const std::string& site, const std::optional<std::string>& value) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cutover/common/names.h"
@@ -43,12 +44,17 @@ const IndexedFile* VersionIndex::find(std::string_view key) const {
   return it == files_.end() ? nullptr : &it->second;
 }
 
+bool SiteRoute::hasBeenLive(std::string_view v) const {
+  if (!version.empty() && v == version) return true;
+  return been_live && std::find(been_live->begin(), been_live->end(), v) != been_live->end();
+}
+
 RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
                            std::string_view preview_domain) {
   for (const auto& [name, input] : sites) {
     auto [it, inserted] = sites_.emplace(
         name, SiteRoute{name, input.version, input.index, httpDateOf(input.since), input.settings,
-                        shortMaxAge(input.settings.max_age), input.retired});
+                        shortMaxAge(input.settings.max_age), input.retired, input.been_live});
     const SiteRoute* route = &it->second;
     auto claim = [&](std::string host) {
       if (host.empty()) return;

@@ -84,6 +84,12 @@ struct SiteRoute {
   // Versions live before `version`, most recent first (at most RoutingTable::kRetiredKept):
   // what this edge saw flip out, and the live pointer's `previous`.
   std::vector<RetiredVersion> retired;
+  // Versions this edge knows to have been live (see RoutingTable::SiteInput::been_live).
+  std::shared_ptr<const std::vector<std::string>> been_live;
+
+  // Whether a pin on the site's own hosts may choose `version`: the live one, or one that has
+  // been live. A version never published is for preview hosts only.
+  [[nodiscard]] bool hasBeenLive(std::string_view version) const;
 };
 
 // What the edge knows, at one moment: host → site → live version → manifest. Immutable: a change
@@ -97,6 +103,9 @@ class RoutingTable {
     std::string since;      // the live pointer's RFC 3339 time
     SiteSettings settings;  // from site/<site>; hosts are normalized here
     std::vector<RetiredVersion> retired;
+    // Versions that have been live, newest last: each live pointer's version and `previous`, as
+    // the edge saw them since it started (so at least the live one and the one before it).
+    std::shared_ptr<const std::vector<std::string>> been_live;
   };
 
   static constexpr std::size_t kRetiredKept = 8;

@@ -49,8 +49,11 @@ RulesMatcher::RulesMatcher(const SiteRules& rules) {
       ++skipped_;
       continue;
     }
-    HeaderBlock block{std::move(*pattern), {}, {}};
-    for (const auto& [name, value] : rule.set) block.set.push_back({nameId(name), name, value});
+    HeaderBlock block{std::move(*pattern), {}, {}, 0};
+    for (const auto& [name, value] : rule.set) {
+      block.set.push_back({nameId(name), name, value});
+      block.bytes += name.size() + value.size() + 4;  // "Name: value\r\n"
+    }
     header_index_.add(static_cast<std::uint32_t>(headers_.size()), block.pattern);
     headers_.push_back(std::move(block));
   }
@@ -66,10 +69,12 @@ RulesMatcher::RulesMatcher(const SiteRules& rules) {
   }
 }
 
-void RulesMatcher::expand(const Redirect& rule, std::string_view query, RedirectMatch& out,
+bool RulesMatcher::expand(const Redirect& rule, std::string_view query, RedirectMatch& out,
                           std::size_t& path_end, std::size_t& query_begin,
                           std::size_t& query_end) const {
   bool redirect = isRedirectStatus(rule.status);
+  // Checked after each piece: the target never grows past the bound by more than one capture
+  // (itself bounded by the request head).
   auto put = [&](const std::vector<TargetPiece>& pieces,
                  void (*encode)(std::string&, std::string_view)) {
     for (const auto& piece : pieces) {
@@ -81,16 +86,27 @@ void RulesMatcher::expand(const Redirect& rule, std::string_view query, Redirect
         // A rewrite names a file by its decoded path, which the capture already is.
         out.target.append(out.captures[static_cast<std::size_t>(piece.capture)]);
       }
+      if (out.target.size() > kMaxSubstitutedTargetBytes) return false;
     }
+    return true;
   };
   out.target.clear();
-  put(rule.to.path, appendEncodedPath);
+  if (!put(rule.to.path, appendEncodedPath)) return false;
+  if (redirect && !rule.to.absolute) {
+    // "//host" or "/\host" in a Location is another host. The rule's own text cannot start so
+    // (the parser refuses it), but a capture after its leading '/' can: one slash is kept.
+    std::size_t extra = 1;
+    while (extra < out.target.size() && (out.target[extra] == '/' || out.target[extra] == '\\')) {
+      ++extra;
+    }
+    out.target.erase(1, extra - 1);
+  }
   path_end = query_begin = query_end = out.target.size();
-  if (!redirect) return;
+  if (!redirect) return true;
   if (rule.to.has_query) {
     out.target.push_back('?');
     query_begin = out.target.size();
-    put(rule.to.query, appendEncodedQuery);
+    if (!put(rule.to.query, appendEncodedQuery)) return false;
   } else if (!query.empty()) {
     out.target.push_back('?');
     query_begin = out.target.size();
@@ -99,8 +115,9 @@ void RulesMatcher::expand(const Redirect& rule, std::string_view query, Redirect
   query_end = out.target.size();
   if (rule.to.has_fragment) {
     out.target.push_back('#');
-    put(rule.to.fragment, appendEncodedPath);
+    if (!put(rule.to.fragment, appendEncodedPath)) return false;
   }
+  return out.target.size() <= kMaxSubstitutedTargetBytes;
 }
 
 bool RulesMatcher::redirect(std::string_view path, std::string_view query, bool file_exists,
@@ -117,7 +134,7 @@ bool RulesMatcher::redirect(std::string_view path, std::string_view query, bool 
     std::size_t path_end = 0;
     std::size_t query_begin = 0;
     std::size_t query_end = 0;
-    expand(rule, query, out, path_end, query_begin, query_end);
+    if (!expand(rule, query, out, path_end, query_begin, query_end)) return false;
     if (isRedirectStatus(rule.status) && !rule.to.absolute) {
       // Redirecting a request to itself would loop; the rule does not apply to this path.
       std::string_view target(out.target);
@@ -147,9 +164,12 @@ void RulesMatcher::headers(std::string_view path, HeaderMatch& out) const {
     out.count.resize(header_names_, 0);
   }
 
+  std::size_t bytes = 0;
   header_index_.forEachCandidate(path, [&](std::uint32_t id) {
     const HeaderBlock& block = headers_[id];
     if (!matchPattern(block.pattern, path, nullptr)) return false;
+    bytes += block.bytes;
+    if (bytes > kMaxRuleHeaderBytes) return true;  // this block and later ones do not apply
     for (std::uint32_t name : block.remove) {
       out.cut[name] = static_cast<std::uint32_t>(out.work.size());
       out.touched.push_back(name);

@@ -74,14 +74,19 @@ class RulesMatcher {
   // The first rule, in file order, that applies to a request: its pattern matches `path` (the
   // decoded request path, leading '/') and either no file exists at the path or the rule has
   // `!`. A redirect whose target is the request itself (as "/docs /docs/ 301" would be for
-  // "/docs/") does not apply, so no rule loops. `query` is the raw query string, without '?'.
-  // Returns out.matched().
+  // "/docs/") does not apply, so no rule loops; nor does a rule whose substituted target would be
+  // longer than kMaxSubstitutedTargetBytes. A redirect to a path of the site stays on the site:
+  // leading slashes a substitution adds collapse into one ("/go/* /:splat" sends "/go//x.example"
+  // to "/x.example", never to "//x.example", another host). `query` is the raw query string,
+  // without '?'. Returns out.matched().
   bool redirect(std::string_view path, std::string_view query, bool file_exists,
                 RedirectMatch& out) const;
 
   // The headers every `_headers` block matching `path` adds, in file order: a name set again is
   // joined with ", ", and `! Name` drops what earlier matching blocks set (names compare without
-  // case). Replaces out.fields.
+  // case). The matching blocks apply whole, in file order, as long as their fields together stay
+  // within kMaxRuleHeaderBytes; the first that would go beyond it and every later one do not.
+  // Replaces out.fields.
   void headers(std::string_view path, HeaderMatch& out) const;
 
   [[nodiscard]] bool hasRedirects() const { return !redirects_.empty(); }
@@ -105,10 +110,14 @@ class RulesMatcher {
     Pattern pattern;
     std::vector<Setter> set;
     std::vector<std::uint32_t> remove;  // name ids; names no block sets are dropped
+    std::size_t bytes = 0;              // what its fields add to a response head
   };
 
-  void expand(const Redirect& rule, std::string_view query, RedirectMatch& out,
-              std::size_t& path_end, std::size_t& query_begin, std::size_t& query_end) const;
+  // Writes the rule's target for this request into out.target; false (and the rule does not
+  // apply) if it would be longer than kMaxSubstitutedTargetBytes.
+  [[nodiscard]] bool expand(const Redirect& rule, std::string_view query, RedirectMatch& out,
+                            std::size_t& path_end, std::size_t& query_begin,
+                            std::size_t& query_end) const;
 
   std::vector<Redirect> redirects_;
   PatternIndex redirect_index_;

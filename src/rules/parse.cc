@@ -117,7 +117,51 @@ tl::unexpected<Error> lineError(std::string_view file, int line, std::string_vie
   return fail(Errc::invalid_argument, fmt::format("{}:{}: {}", file, line, message));
 }
 
+// Rules files are echoed in errors; a very long field is shown by its start.
+std::string clipped(std::string_view text) {
+  constexpr std::size_t kShown = 80;
+  if (text.size() <= kShown) return std::string(text);
+  return fmt::format("{}... ({} bytes)", text.substr(0, kShown), text.size());
+}
+
+std::size_t placeholdersOf(const rules::Target& target) {
+  std::size_t n = 0;
+  for (const auto* pieces : {&target.path, &target.query, &target.fragment}) {
+    for (const auto& piece : *pieces) n += piece.capture >= 0 ? 1 : 0;
+  }
+  return n;
+}
+
+// What one `Name: value` line adds to every response head the block applies to.
+std::size_t fieldBytes(std::string_view name, std::string_view value) {
+  return name.size() + 2 + value.size() + 2;
+}
+
+std::size_t blockBytes(const HeaderRule& rule) {
+  std::size_t bytes = 0;
+  for (const auto& [name, value] : rule.set) bytes += fieldBytes(name, value);
+  return bytes;
+}
+
+std::string tooManyFields(const HeaderRule& rule) {
+  return fmt::format(
+      "the block for '{}' (line {}) has more than {} header lines, the most one block may hold",
+      clipped(rule.pattern), rule.line, kMaxHeaderFieldsPerBlock);
+}
+
+std::string tooManyBytes(const HeaderRule& rule) {
+  return fmt::format(
+      "the block for '{}' (line {}) would add more than {} bytes of header fields to every "
+      "response it matches, the most one block may add",
+      clipped(rule.pattern), rule.line, kMaxHeaderBytesPerBlock);
+}
+
 Result<void> checkRedirect(const RedirectRule& rule) {
+  if (rule.to.size() > kMaxTargetBytes) {
+    return fail(Errc::invalid_argument,
+                fmt::format("target '{}' is longer than {} bytes, the most a target may be",
+                            clipped(rule.to), kMaxTargetBytes));
+  }
   if (isAbsoluteUrl(rule.from)) {
     return fail(Errc::invalid_argument,
                 fmt::format("'{}': 'from' must be a path; rules for other hosts are not supported",
@@ -133,6 +177,12 @@ Result<void> checkRedirect(const RedirectRule& rule) {
   bool redirect = isRedirectStatus(rule.status);
   auto to = rules::parseTarget(rule.to, *from, !redirect);
   if (!to) return tl::unexpected(to.error());
+  if (std::size_t n = placeholdersOf(*to); n > kMaxTargetPlaceholders) {
+    return fail(Errc::invalid_argument,
+                fmt::format("target '{}' uses {} placeholders, more than {} placeholders, the most "
+                            "a target may use (each repeats part of the request)",
+                            clipped(rule.to), n, kMaxTargetPlaceholders));
+  }
   if (to->absolute && rule.status == 200) {
     return fail(
         Errc::invalid_argument,
@@ -164,6 +214,12 @@ Result<void> checkHeaderRule(const HeaderRule& rule) {
   }
   for (const auto& name : rule.remove) {
     if (auto ok = validateHeaderName(name); !ok) return ok;
+  }
+  if (rule.set.size() + rule.remove.size() > kMaxHeaderFieldsPerBlock) {
+    return fail(Errc::invalid_argument, tooManyFields(rule));
+  }
+  if (blockBytes(rule) > kMaxHeaderBytesPerBlock) {
+    return fail(Errc::invalid_argument, tooManyBytes(rule));
   }
   return {};
 }
@@ -270,6 +326,9 @@ Result<std::vector<HeaderRule>> parseHeaders(std::string_view text) {
                         content));
       }
       HeaderRule& rule = rules.back();
+      if (rule.set.size() + rule.remove.size() == kMaxHeaderFieldsPerBlock) {
+        return bad(tooManyFields(rule));
+      }
       if (content.front() == '!') {
         std::string_view name = trimBlanks(content.substr(1));
         if (name.empty()) return bad("'!' needs the name of the header to remove");
@@ -285,6 +344,9 @@ Result<std::vector<HeaderRule>> parseHeaders(std::string_view text) {
       std::string_view value = trimBlanks(content.substr(colon + 1));
       if (auto ok = validateHeaderName(name); !ok) return bad(ok.error().message);
       if (auto ok = validateHeaderValue(name, value); !ok) return bad(ok.error().message);
+      if (blockBytes(rule) + fieldBytes(name, value) > kMaxHeaderBytesPerBlock) {
+        return bad(tooManyBytes(rule));
+      }
       rule.set.emplace_back(name, value);
       return {};
     }

@@ -224,7 +224,8 @@ Result<Target> parseTarget(std::string_view text, const Pattern& from, bool deco
     target.absolute = true;
     authority = text.substr(0, host_end);
     rest = text.substr(host_end);
-  } else if (text.starts_with("//")) {
+  } else if (text.starts_with("//") || text.starts_with("/\\")) {
+    // A browser reads "/\host" as "//host" too.
     return bad("names another host without a scheme; write it as https://host/...");
   } else if (text.front() != '/') {
     return bad("must be a path starting with '/' or an http:// or https:// URL");

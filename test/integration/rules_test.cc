@@ -85,6 +85,41 @@ TEST_F(RulesCliTest, ABadRulesFileFailsTheDeployNamingItsLineAndChangesNothingLi
   EXPECT_EQ(page.headers["x-cutover-version"], v1);
 }
 
+TEST_F(RulesCliTest, RulesThatWouldBloatEveryResponseOrLeaveTheSiteAreBounded) {
+  writeFile(dir_ / "v1" / "index.html", "v1");
+  writeFile(dir_ / "v1" / "_redirects", "/go/* /:splat 301\n");
+  std::string v1 = deployOk(dir_ / "v1");
+  ASSERT_FALSE(v1.empty());
+  auto server = serve();
+
+  // A block of 100 fields would ride on every response: refused at its 65th line.
+  std::string headers = "/*\n";
+  for (int i = 0; i < 100; ++i) headers += "  X-Field-" + std::to_string(i) + ": 1\n";
+  writeFile(dir_ / "v2" / "index.html", "v2");
+  writeFile(dir_ / "v2" / "_headers", headers);
+  auto bad_headers = cutover({"deploy", (dir_ / "v2").string(), "--site", "docs"});
+  EXPECT_NE(bad_headers.exit_code, 0);
+  EXPECT_NE(bad_headers.err.find("_headers:66:"), std::string::npos) << bad_headers.err;
+  EXPECT_NE(bad_headers.err.find("more than 64 header lines"), std::string::npos)
+      << bad_headers.err;
+
+  // A target repeating the request 2,000 times: refused, naming its line.
+  std::string splats;
+  for (int i = 0; i < 2000; ++i) splats += ":splat";
+  std::filesystem::remove(dir_ / "v2" / "_headers");
+  writeFile(dir_ / "v2" / "_redirects", "/ok /fine\n/x/* /" + splats + "\n");
+  auto bad_redirects = cutover({"deploy", (dir_ / "v2").string(), "--site", "docs"});
+  EXPECT_NE(bad_redirects.exit_code, 0);
+  EXPECT_NE(bad_redirects.err.find("_redirects:2:"), std::string::npos) << bad_redirects.err;
+  EXPECT_EQ(versions().size(), 1u);
+
+  // What a splat substitutes keeps the redirect on this site.
+  auto r = httpRequest(server->port(), "docs.localhost", "/go//evil.example/x");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.headers["location"], "/evil.example/x");
+  EXPECT_EQ(r.headers["x-cutover-version"], v1);
+}
+
 TEST_F(RulesCliTest, AGoodDeployStoresItsRulesInTheManifestAndNotAsFiles) {
   writeFile(dir_ / "site" / "index.html", "home");
   writeFile(dir_ / "site" / "404.html", "not here");

@@ -48,7 +48,11 @@ struct ApiOptions {
   std::uint64_t max_upload_bytes = 1ULL << 30;  // an archive or a blob; larger bodies get 413
   std::uint64_t max_json_bytes = 16ULL << 20;   // a JSON (or webhook) body; larger ones get 413
   std::size_t max_header_bytes = 16 * 1024;     // a larger request head gets 431
-  std::size_t max_connections = 64;             // beyond this, new connections get 503
+  // Open connections. At the limit a new one closes the connection that has waited the longest
+  // for a request head (idle between requests, or sending its head slowly); with none, 503.
+  std::size_t max_connections = 64;
+  // Open connections from one client address (IPv6: one /64); beyond it, the same. 0: no bound.
+  std::size_t max_connections_per_client = 32;
   std::chrono::milliseconds header_timeout{10'000};  // to send a whole request head
   std::chrono::milliseconds read_timeout{30'000};    // longest pause while sending a body
   std::chrono::milliseconds write_timeout{30'000};   // for each piece of a response to drain

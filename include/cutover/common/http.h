@@ -1,6 +1,10 @@
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +25,19 @@ struct ListenAddress {
 // Parses "host:port", "[v6]:port", "*:port" or ":port" (every address), "localhost:port"
 // (127.0.0.1). invalid_argument, naming the text, for anything else.
 [[nodiscard]] Result<ListenAddress> parseListenAddress(const std::string& host_port);
+
+// Whom a connection counts against where connections per client are bounded: its peer's IPv4
+// address, or the /64 of an IPv6 one (what one subscriber usually holds).
+using ClientKey = std::array<unsigned char, 16>;
+
+struct ClientKeyHash {
+  std::size_t operator()(const ClientKey& key) const noexcept {
+    return std::hash<std::string_view>{}(
+        std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  }
+};
+
+// The key of a connected socket's peer; nullopt if it has none (the client is gone already).
+[[nodiscard]] std::optional<ClientKey> clientKeyOfPeer(int fd);
 
 }  // namespace cutover

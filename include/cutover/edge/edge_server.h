@@ -29,7 +29,11 @@ struct EdgeOptions {
   std::chrono::milliseconds header_timeout{10'000};  // to send a whole request head
   std::chrono::milliseconds idle_timeout{60'000};    // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{60'000};   // for each piece of a response to drain
-  std::size_t max_connections = 10'000;              // beyond this, new connections get 503
+  // Open connections. At the limit a new connection closes the one idle the longest (between
+  // requests of a kept-alive connection); with none idle it gets 503.
+  std::size_t max_connections = 10'000;
+  // Open connections from one client address (IPv6: one /64); beyond it, 503. 0: no bound.
+  std::size_t max_connections_per_client = 256;
   std::string access_log;  // combined log format: "" off, "-" standard output, else a file path
   bool sendfile = true;    // large files go from the page cache to the socket with sendfile(2)
   std::chrono::milliseconds stop_grace{5'000};  // how long stop() lets in-flight requests run

@@ -12,6 +12,18 @@ namespace cutover {
 // Most rules one file may hold: `_redirects` lines, or `_headers` path blocks.
 inline constexpr std::size_t kMaxRules = 10000;
 
+// Bounds on what one rule may make the edge send: every response a `_headers` block matches
+// carries the block, and a redirect's target grows with each placeholder it repeats.
+inline constexpr std::size_t kMaxHeaderFieldsPerBlock = 64;   // `Name: value` and `! Name` lines
+inline constexpr std::size_t kMaxHeaderBytesPerBlock = 8192;  // "Name: value\r\n" of its lines
+inline constexpr std::size_t kMaxTargetPlaceholders = 16;     // `:name`/`:splat` in one target
+inline constexpr std::size_t kMaxTargetBytes = 2048;          // a target as written
+// At the edge: what every block matching one path adds together (later blocks that would go
+// beyond it are not applied), and the longest target a substitution may make (a rule whose
+// target would be longer does not apply to that request).
+inline constexpr std::size_t kMaxRuleHeaderBytes = 32768;
+inline constexpr std::size_t kMaxSubstitutedTargetBytes = 16384;
+
 // Parses a `_redirects` file: one rule a line, `from to [status][!]`; `#` starts a comment (a
 // whole line, or a field starting with '#'); blank lines are ignored; CRLF line ends are fine.
 //   from    a path: literal segments, `:name` placeholders (whole segments), a trailing `/*`

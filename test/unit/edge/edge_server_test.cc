@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "edge_fixture.h"
 #include "http_client.h"
@@ -54,7 +56,7 @@ class EdgeServerTest : public ::testing::Test {
 
   void startServer(EdgeOptions options) {
     options.listen = "127.0.0.1:0";
-    options.threads = 2;
+    if (options.threads == 0) options.threads = 2;
     options.memory_cache_max_file = kCacheMaxFile;
     server_ = makeEdgeServer(objects_, pointers_, options);
     auto started = server_->start();
@@ -344,16 +346,98 @@ TEST_F(EdgeServerTest, TheAccessLogHasOneCombinedLinePerRequest) {
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2);
 }
 
-TEST_F(EdgeServerTest, ConnectionsOverTheLimitGet503) {
-  server_.reset();
+TEST_F(EdgeServerTest, AtTheLimitTheOldestIdleConnectionMakesRoomForANewClient) {
+  // One client holding every connection idle must not lock everyone else out.
+  for (unsigned threads : {1U, 2U}) {
+    EdgeOptions options;
+    options.threads = threads;
+    options.max_connections = 6;
+    startServer(options);
+    std::vector<std::unique_ptr<HttpClient>> idle;
+    for (int i = 0; i < 6; ++i) {
+      idle.push_back(std::make_unique<HttpClient>(port()));
+      ASSERT_EQ(idle.back()->get("/").status, 200);
+    }
+    HttpClient newcomer(port(), 0, "127.0.0.2");
+    EXPECT_EQ(newcomer.get("/about").status, 200) << threads << " threads";
+    auto closed = [&] {
+      return std::count_if(idle.begin(), idle.end(), [](auto& c) { return c->closedNow(); });
+    };
+    ASSERT_TRUE(eventually([&] { return closed() > 0; })) << threads << " threads";
+    EXPECT_EQ(closed(), 1) << threads << " threads";
+    // One thread sees the order in which connections went idle exactly: the first one goes.
+    if (threads == 1) {
+      EXPECT_TRUE(idle.front()->closedNow());
+    }
+    for (auto& c : idle) {
+      if (!c->closedNow()) {
+        EXPECT_EQ(c->get("/about").status, 200) << threads << " threads";
+      }
+    }
+  }
+}
+
+TEST_F(EdgeServerTest, AtTheLimitWithNothingIdleNewConnectionsGet503) {
   EdgeOptions options;
   options.max_connections = 1;
   startServer(options);
   HttpClient first(port());
-  EXPECT_EQ(first.get("/").status, 200);
+  // A request, and the start of the next one in the same packet: once the first is answered,
+  // the connection is in the middle of a request, never idle.
+  first.send("GET / HTTP/1.1\r\nHost: docs.localhost\r\n\r\nGET /about HTTP/1.1\r\n");
+  ASSERT_EQ(first.read().status, 200);
   HttpClient second(port());
   EXPECT_EQ(second.read().status, 503);
-  EXPECT_EQ(first.get("/about").status, 200);  // the first keeps being served
+  first.send("Host: docs.localhost\r\n\r\n");
+  EXPECT_EQ(first.read().body, "about one");  // the first is served all the same
+}
+
+TEST_F(EdgeServerTest, OneAddressCannotTakeMoreThanItsShare) {
+  EdgeOptions options;
+  options.max_connections_per_client = 3;
+  startServer(options);
+  std::vector<std::unique_ptr<HttpClient>> mine;
+  for (int i = 0; i < 3; ++i) {
+    mine.push_back(std::make_unique<HttpClient>(port(), 0, "127.0.0.2"));
+    ASSERT_EQ(mine.back()->get("/").status, 200);
+  }
+  HttpClient fourth(port(), 0, "127.0.0.2");
+  EXPECT_EQ(fourth.read().status, 503);
+  HttpClient someone_else(port(), 0, "127.0.0.3");
+  EXPECT_EQ(someone_else.get("/").status, 200);
+  for (auto& c : mine) EXPECT_EQ(c->get("/about").status, 200);
+  // A connection that ends gives its place back.
+  mine.pop_back();
+  EXPECT_TRUE(eventually([&] {
+    HttpClient again(port(), 0, "127.0.0.2");
+    again.sendGet("/");
+    return again.read().status == 200;
+  }));
+}
+
+TEST_F(EdgeServerTest, TransferEncodingsOtherThanChunkedGet400AndClose) {
+  // RFC 9112 §6.3: a request whose framing is not chunked-last cannot be delimited. Answering it
+  // and reading what follows as the next request would let a client smuggle one past a proxy.
+  const std::string next = "GET /about HTTP/1.1\r\nHost: docs.localhost\r\n\r\n";
+  for (std::string fields :
+       {"Transfer-Encoding: identity\r\n", "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: xchunked\r\n", "Transfer-Encoding: chunked, identity\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n"}) {
+    HttpClient client(port());
+    client.send("GET / HTTP/1.1\r\nHost: docs.localhost\r\n" + fields + "\r\n" + next);
+    HttpResponse r = client.read();
+    EXPECT_EQ(r.status, 400) << fields;
+    EXPECT_EQ(r.header("connection"), "close") << fields;
+    EXPECT_TRUE(client.closedByServer()) << fields;
+  }
+  HttpClient chunked(port());
+  chunked.send("GET / HTTP/1.1\r\nHost: docs.localhost\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(chunked.read().status, 413);  // well framed, but a static site takes no body
+  EXPECT_TRUE(chunked.closedByServer());
 }
 
 TEST_F(EdgeServerTest, ASecondServerOnTheSamePortIsRefused) {

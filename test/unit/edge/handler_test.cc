@@ -319,6 +319,83 @@ TEST_F(HandlerSemanticsTest, ARequestPinnedByCookieHeaderOrQueryIsServedFromThat
   EXPECT_EQ(send(expired).version, "v2");
 }
 
+TEST_F(HandlerSemanticsTest, PinsOnAProductionHostReachOnlyVersionsThatHaveBeenLive) {
+  // v3 is stored but was never live: for previews only. On the site's own hosts a link with
+  // ?dpl=, a header or a cookie (one a preview host could set for its parent domain) must not
+  // put it on the production origin.
+  EXPECT_EQ(get("/?dpl=v3").version, "v2");
+  RequestHead header;
+  header.target = "/";
+  header.pin = "v3";
+  EXPECT_EQ(send(header).version, "v2");
+  std::string cookie = "cutover_pin=v3." + std::to_string(std::time(nullptr));
+  RequestHead asset;
+  asset.target = "/index.html";
+  asset.sec_fetch_mode = "no-cors";
+  asset.cookie = cookie;
+  EXPECT_EQ(send(asset).version, "v2");
+  EXPECT_EQ(get("/", "v3--docs.localhost").version, "v3");  // its preview answers
+
+  // v1 was live before v2: it stays reachable by pin (open pages on it keep working).
+  EXPECT_EQ(get("/?dpl=v1").version, "v1");
+  // Once v3 has been live, it is reachable too, also after the site moves on.
+  setLive(*pointers_, "docs", "v3");
+  ASSERT_TRUE(eventually([&] { return get("/").version == "v3"; }));
+  setLive(*pointers_, "docs", "v2");
+  ASSERT_TRUE(eventually([&] { return get("/").version == "v2"; }));
+  EXPECT_EQ(get("/?dpl=v3").version, "v3");
+}
+
+TEST_F(HandlerSemanticsTest, PinnedResponsesAreNotShareableAndVaryOnThePin) {
+  // The live version: shareable, but a shared cache must key it by what could pin a request.
+  Reply& live = get("/style.css");
+  EXPECT_EQ(live.version, "v2");
+  EXPECT_EQ(live.cache_control, "public, max-age=60");
+  EXPECT_TRUE(live.vary_pin);
+
+  // Chosen by a pin: for the one browser that asked, with the same lifetimes.
+  RequestHead header;
+  header.target = "/";
+  header.pin = "v1";
+  Reply& pinned = send(header);
+  EXPECT_EQ(pinned.version, "v1");
+  EXPECT_EQ(pinned.cache_control, "private, max-age=0, must-revalidate");
+  EXPECT_TRUE(pinned.vary_pin);
+  EXPECT_EQ(get("/big.bin?dpl=v1").cache_control, "private, max-age=60");
+  std::string cookie = "cutover_pin=v1." + std::to_string(std::time(nullptr));
+  RequestHead asset;
+  asset.target = "/big.bin";
+  asset.sec_fetch_mode = "no-cors";
+  asset.cookie = cookie;
+  EXPECT_EQ(send(asset).cache_control, "private, max-age=60");
+  EXPECT_EQ(reply_.version, "v1");
+  // A redirect and a 404 chosen by the pin are the pinned version's too.
+  EXPECT_EQ(get("/guide?dpl=v1").cache_control, "private, max-age=0, must-revalidate");
+  EXPECT_EQ(get("/nope?dpl=v1").status, 404);
+  EXPECT_TRUE(reply_.cache_control.empty() || reply_.cache_control.starts_with("private"))
+      << reply_.cache_control;
+
+  // On the wire: one Vary field naming everything the choice read.
+  std::string head;
+  appendHead(head, get("/big.bin?dpl=v1"), true, false);
+  EXPECT_NE(head.find("\r\nVary: Cookie, X-Cutover-Pin\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nCache-Control: private, max-age=60\r\n"), std::string::npos) << head;
+
+  // A preview host names its version itself: nothing to vary on.
+  EXPECT_FALSE(get("/", "v1--docs.localhost").vary_pin);
+  EXPECT_EQ(reply_.cache_control, kRevalidate);
+
+  setLive(*pointers_, "docs", "v3");  // the version with precompressed forms
+  ASSERT_TRUE(eventually([&] { return get("/").version == "v3"; }));
+  RequestHead encoded;
+  encoded.target = "/text.txt";
+  encoded.accept_encoding = "br";
+  head.clear();
+  appendHead(head, send(encoded), true, false);
+  EXPECT_NE(head.find("\r\nVary: Accept-Encoding, Cookie, X-Cutover-Pin\r\n"), std::string::npos)
+      << head;
+}
+
 TEST_F(HandlerSemanticsTest, CacheControlFollowsThePolicyAndTheSiteSetting) {
   EXPECT_EQ(get("/").cache_control, kRevalidate);
   EXPECT_EQ(get("/app.3f9a1c2e.js").cache_control, kImmutable);
@@ -401,7 +478,7 @@ TEST_F(HandlerSemanticsTest, ARangeOfAStreamedFileStartsAtItsOffset) {
 TEST_F(HandlerSemanticsTest, PrecompressedFormsAreChosenByAcceptEncodingWithTheirOwnETags) {
   RequestHead head;
   head.target = "/text.txt";
-  head.pin = "v3";
+  head.host = "v3--docs.localhost";  // v3 was never live: a preview reaches it
   head.accept_encoding = "gzip, deflate, br";
   Reply& r = send(head);
   EXPECT_EQ(r.content_encoding, "br");

@@ -35,11 +35,22 @@ struct HttpResponse {
 class HttpClient {
  public:
   // Connects to 127.0.0.1:port. `receive_buffer` > 0 shrinks the socket's receive buffer.
-  explicit HttpClient(std::uint16_t port, int receive_buffer = 0) {
+  // `source`: the client's own address, another loopback one such as "127.0.0.2", so one test
+  // can speak as several clients.
+  explicit HttpClient(std::uint16_t port, int receive_buffer = 0, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error("socket");
     if (receive_buffer > 0) {
       ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
+    if (source != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      if (::inet_pton(AF_INET, source, &local.sin_addr) != 1 ||
+          ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd_);
+        throw std::runtime_error("bind");
+      }
     }
     timeval tv{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -67,8 +78,8 @@ class HttpClient {
   // "GET <target> HTTP/1.1" with Host and `extra` header lines (each ending in \r\n).
   void sendGet(std::string_view target, std::string_view host = "docs.localhost",
                std::string_view extra = "", std::string_view method = "GET") {
-    send(std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: " +
-         std::string(host) + "\r\n" + std::string(extra) + "\r\n");
+    send(std::string(method) + " " + std::string(target) +
+         " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n" + std::string(extra) + "\r\n");
   }
 
   HttpResponse get(std::string_view target, std::string_view host = "docs.localhost",
@@ -104,8 +115,8 @@ class HttpClient {
       pos = next + 2;
     }
     if (no_body || r.status == 304 || r.status == 204) return r;
-    std::size_t length = std::stoull(r.header("content-length").empty() ? "0"
-                                                                          : r.header("content-length"));
+    std::size_t length =
+        std::stoull(r.header("content-length").empty() ? "0" : r.header("content-length"));
     std::size_t want = std::min(length, max_body);
     while (buffer_.size() < want) {
       if (!fill()) throw std::runtime_error("connection closed in a response body");
@@ -125,6 +136,14 @@ class HttpClient {
     buffer_.erase(0, remaining_);
     remaining_ = 0;
     return rest;
+  }
+
+  // True if the server has closed the connection already (without waiting).
+  bool closedNow() {
+    if (!buffer_.empty()) return false;
+    char c;
+    ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
   }
 
   // True if the server closed the connection (and sent nothing more) within the receive timeout.

@@ -177,6 +177,68 @@ TEST(RedirectMatcher, SkipsRulesThatNeverPassedValidation) {
   EXPECT_EQ(follow(RulesMatcher(), "/c"), "none");
 }
 
+TEST(RedirectMatcher, ASubstitutedTargetStaysOnTheSite) {
+  // "//evil.example/x" in a Location is another host: a splat must not make one.
+  auto m = redirects(
+      "/go/* /:splat 301\n"
+      "/to/:p /:p/page 302\n"
+      "/ext/* https://example.com/:splat 302\n"
+      "/app/* /:splat 200\n");
+  EXPECT_EQ(follow(m, "/go//evil.example/x"), "301 /evil.example/x");
+  EXPECT_EQ(follow(m, "/go////evil.example/x", "q=1"), "301 /evil.example/x?q=1");
+  EXPECT_EQ(follow(m, "/go/\\evil.example/x"), "301 /%5Cevil.example/x");
+  EXPECT_EQ(follow(m, "/go/a//b"), "301 /a//b");
+  EXPECT_EQ(follow(m, "/go/"), "301 /");
+  EXPECT_EQ(follow(m, "/to/x"), "302 /x/page");
+  // An absolute target names its host itself; what follows it is a path on that host.
+  EXPECT_EQ(follow(m, "/ext//evil.example"), "302 https://example.com//evil.example");
+  // A rewrite names a file of the version, never a host: left as it is.
+  EXPECT_EQ(follow(m, "/app//x.html"), "200 //x.html");
+}
+
+TEST(RedirectMatcher, ARuleWhoseLocationWouldBeTooLongDoesNotApply) {
+  std::string to = "/";
+  for (std::size_t i = 0; i < kMaxTargetPlaceholders; ++i) to += ":splat";
+  auto m = redirects("/r/* " + to + " 302\n/r/* /fallback 302\n/big/* /:splat 302\n");
+  std::string sixteen_ab;
+  for (int i = 0; i < 16; ++i) sixteen_ab += "ab";
+  EXPECT_EQ(follow(m, "/r/ab"), "302 /" + sixteen_ab);
+  // A 1 KiB path would make a 16 KiB Location: the rule does not apply, the next one does.
+  // (Compared by their first bytes and size: a failure must not print megabytes.)
+  auto brief = [](const std::string& s) {
+    return s.substr(0, 40) + " (" + std::to_string(s.size()) + ")";
+  };
+  std::string kib(1024, 'x');
+  EXPECT_EQ(brief(follow(m, "/r/" + kib)), "302 /fallback (13)");
+  // Escaping counts too: 6,000 spaces become 18,000 bytes.
+  EXPECT_EQ(brief(follow(m, "/big/" + std::string(6000, ' '))), "none (4)");
+  EXPECT_EQ(brief(follow(m, "/big/" + std::string(5000, 'y'))),
+            brief("302 /" + std::string(5000, 'y')));
+}
+
+TEST(HeaderMatcher, BoundsWhatAllMatchingBlocksAddTogether) {
+  // Ten blocks within their own bounds, all matching every path: the response head stays bounded;
+  // the blocks that fit apply whole, in file order, the rest not at all.
+  std::string text;
+  std::string value(100, 'v');
+  for (int block = 0; block < 10; ++block) {
+    text += "/*\n";
+    for (int field = 0; field < 60; ++field) {
+      text += fmt::format("  X-B{}-F{}: {}\n", block, field, value);
+    }
+  }
+  auto m = headerRules(text);
+  HeaderMatch out;
+  m.headers("/page", out);
+  std::size_t bytes = 0;
+  for (const auto& field : out.fields) bytes += field.name.size() + field.value.size() + 4;
+  EXPECT_LE(bytes, kMaxRuleHeaderBytes);
+  ASSERT_FALSE(out.fields.empty());
+  EXPECT_EQ(out.fields.front().name, "X-B0-F0");
+  EXPECT_EQ(out.fields.size() % 60, 0u);
+  EXPECT_GE(out.fields.size(), 60u * (kMaxRuleHeaderBytes / (60 * 116 + 1)));
+}
+
 TEST(HeaderMatcher, CombinesEveryMatchingBlockInFileOrder) {
   auto m = headerRules(
       "/*\n"

@@ -228,6 +228,57 @@ TEST(ParseHeaders, HoldsAtMostTenThousandBlocks) {
   EXPECT_CONTAINS(error, "more than 10000 path patterns");
 }
 
+TEST(ParseHeaders, BoundsTheFieldsAndBytesOfOneBlock) {
+  // Every response for a matching path carries the block: its size is bounded at deploy time.
+  std::string block = "/*\n";
+  for (std::size_t i = 0; i < kMaxHeaderFieldsPerBlock; ++i) {
+    block += "  X-F" + std::to_string(i) + ": 1\n";
+  }
+  ASSERT_TRUE(parseHeaders(block));
+  std::string error = headersError(block + "  ! X-Gone\n/next\n  X-A: 1\n");
+  EXPECT_STARTS_WITH(error, "_headers:66: ");
+  EXPECT_CONTAINS(error, "more than 64 header lines");
+  EXPECT_CONTAINS(error, "line 1");
+
+  std::string big(5000, 'v');
+  EXPECT_TRUE(parseHeaders("/a\n  X-One: " + big + "\n/b\n  X-Two: " + big + "\n"));
+  error = headersError("/a\n  X-One: " + big + "\n  X-Two: " + big + "\n");
+  EXPECT_STARTS_WITH(error, "_headers:3: ");
+  EXPECT_CONTAINS(error, "8192 bytes");
+
+  // The same bounds hold for rules read back from a stored manifest.
+  HeaderRule many{"/*", {}, {}, 5};
+  for (std::size_t i = 0; i <= kMaxHeaderFieldsPerBlock; ++i) many.set.emplace_back("X-A", "1");
+  auto read_back = validateHeaderRule(many);
+  ASSERT_FALSE(read_back);
+  EXPECT_STARTS_WITH(read_back.error().message, "_headers:5: ");
+}
+
+TEST(ParseRedirects, BoundsThePlaceholdersAndLengthOfATarget) {
+  std::string sixteen = "/a/* /";
+  for (std::size_t i = 0; i < kMaxTargetPlaceholders; ++i) sixteen += ":splat";
+  ASSERT_TRUE(parseRedirects(sixteen + "\n"));
+  std::string error = redirectsError("/x /y\n" + sixteen + ":splat\n");
+  EXPECT_STARTS_WITH(error, "_redirects:2: ");
+  EXPECT_CONTAINS(error, "more than 16 placeholders");
+  error = redirectsError("/a/:p /q?x=:p&y=:p&z=:p&w=:p#:p:p:p:p:p:p:p:p:p:p:p:p:p\n");
+  EXPECT_CONTAINS(error, "more than 16 placeholders");
+
+  std::string long_target = "/" + std::string(kMaxTargetBytes, 'a');
+  error = redirectsError("/a " + long_target + "\n");
+  EXPECT_STARTS_WITH(error, "_redirects:1: ");
+  EXPECT_CONTAINS(error, "longer than 2048 bytes");
+  EXPECT_TRUE(parseRedirects("/a /" + std::string(kMaxTargetBytes - 1, 'a') + "\n"));
+}
+
+TEST(ParseRedirects, RefusesATargetThatABrowserReadsAsAnotherHost) {
+  // "/\evil.example" is "//evil.example" to a browser: another host, without a scheme.
+  std::string error = redirectsError("/a /\\evil.example/x\n");
+  EXPECT_STARTS_WITH(error, "_redirects:1: ");
+  EXPECT_CONTAINS(error, "another host");
+  EXPECT_CONTAINS(redirectsError("/a //evil.example/x\n"), "another host");
+}
+
 TEST(ValidateRules, ChecksRulesReadBackFromAManifest) {
   EXPECT_TRUE(validateRedirectRule({"/a/:x", "/b/:x", 302, false, 4}));
   auto status = validateRedirectRule({"/a", "/b", 418, false, 4});
