@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/data_dir.h"
 #include "cli/output.h"
 #include "cutover/common/config_error.h"
 
@@ -66,6 +67,9 @@ int runCli(int argc, char** argv) {
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "cutover: %s\n", e.what());
     return kExitUsage;
+  } catch (const DataDirError& e) {
+    std::fprintf(stderr, "cutover: %s\n", e.what());
+    return kExitFailed;
   }
 }
 

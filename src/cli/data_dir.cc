@@ -44,17 +44,19 @@ DataDir DataDir::open(const GlobalOptions& global, unsigned parts) {
   dir.pointers = makePointerStore(dir.pointers_uri);
   if ((parts & with_history) != 0) {
     auto history = History::open(dir.root / "deploys.sqlite");
-    if (!history) throw ConfigError("deploy history: " + history.error().message);
+    if (!history) throw DataDirError("deploy history: " + history.error().message);
     dir.history = std::move(*history);
   }
   if ((parts & with_stat_cache) != 0) {
     auto stat_cache = StatCache::open(dir.root / "statcache.sqlite");
-    if (!stat_cache) throw ConfigError("stat cache: " + stat_cache.error().message);
+    if (!stat_cache) throw DataDirError("stat cache: " + stat_cache.error().message);
     dir.stat_cache = std::move(*stat_cache);
   }
   if ((parts & with_compress_cache) != 0) {
     auto compress_cache = CompressCache::open(dir.root / "compresscache.sqlite");
-    if (!compress_cache) throw ConfigError("compress cache: " + compress_cache.error().message);
+    if (!compress_cache) {
+      throw DataDirError("compress cache: " + compress_cache.error().message);
+    }
     dir.compress_cache = std::move(*compress_cache);
   }
   return dir;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "cli/commands.h"
@@ -15,6 +16,13 @@
 #include "cutover/store/object_store.h"
 
 namespace cutover::cli {
+
+// The data folder's databases cannot be opened for a reason that is no configuration mistake
+// (a full disk, an i/o error): main() prints it and exits with status 1, not 2.
+class DataDirError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // Everything one machine keeps, in one folder:
 //   objects/          blobs and manifests (LocalObjectStore), unless a store URI names another

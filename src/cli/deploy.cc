@@ -1,4 +1,5 @@
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -6,6 +7,8 @@
 #include "cli/data_dir.h"
 #include "cli/output.h"
 #include "cli/remote_deploy.h"
+#include "cutover/common/byte_size.h"
+#include "cutover/common/config_error.h"
 #include "cutover/pipeline/deploy.h"
 
 namespace cutover::cli {
@@ -20,7 +23,26 @@ struct DeployArgs {
   unsigned threads = 0;
   std::string remote;  // an API URL: deploy there instead of into the data folder
   std::string token;
+  std::string max_file_size, max_total_size;  // override the configured limits when set
+  std::uint64_t max_files = 0;
 };
+
+// The site's limits from the config (or the defaults), with the command line's over them.
+SourceLimits deployLimits(const std::optional<Config>& config, const DeployArgs& args) {
+  SourceLimits limits = config ? config->limitsFor(args.site) : SourceLimits{};
+  auto size = [](const std::string& text, const char* flag, std::uint64_t& out) {
+    if (text.empty()) return;
+    auto n = parseByteSize(text);
+    if (!n || *n == 0) {
+      throw ConfigError(fmt::format("{} '{}' is not a size like 512MiB or 10GiB", flag, text));
+    }
+    out = *n;
+  };
+  size(args.max_file_size, "--max-file-size", limits.max_file_bytes);
+  size(args.max_total_size, "--max-total-size", limits.max_total_bytes);
+  if (args.max_files != 0) limits.max_files = args.max_files;
+  return limits;
+}
 
 void printReport(const DeployReport& r) {
   std::printf("%s %s of %s\n", r.activated ? "deployed" : "stored", r.version.c_str(), r.site.c_str());
@@ -75,6 +97,7 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
   auto data = DataDir::open(global);
   ProgressBar bar;
   DeployOptions options;
+  options.limits = deployLimits(data.config, args);
   options.site = args.site;
   options.source = args.source;
   options.activate = !args.no_activate;
@@ -120,6 +143,13 @@ void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
       "--threads", args->threads,
       "Files stored in parallel (default 8 into a folder, the S3 store's parallel=, 32, into S3; "
       "4 uploads with --remote)");
+  cmd->add_option("--max-file-size", args->max_file_size,
+                  "Refuse the deploy if a file is larger (e.g. 2GiB; default: the config's "
+                  "[limits] max_file_size, else 512MiB)");
+  cmd->add_option("--max-total-size", args->max_total_size,
+                  "Refuse the deploy if its files add up to more (default 10GiB)");
+  cmd->add_option("--max-files", args->max_files,
+                  "Refuse the deploy if it has more files (default 100000)");
   cmd->add_option("--remote", args->remote,
                   "Deploy to the admin API at this URL (e.g. https://host:8081) instead of the "
                   "data folder: only files the server lacks are uploaded");

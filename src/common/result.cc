@@ -23,6 +23,10 @@ std::string_view errcName(Errc code) {
 std::string Error::describe() const { return std::string(errcName(code)) + ": " + message; }
 
 tl::unexpected<Error> failErrno(std::string what, int errnum) {
+  // A full disk or quota says so first, whatever was being done: "the disk is full (what: ...)".
+  if (errnum == ENOSPC || errnum == EDQUOT) {
+    return fail(Errc::io, "the disk is full (" + what + ": " + std::strerror(errnum) + ")");
+  }
   Errc code = errnum == ENOENT ? Errc::not_found : errnum == EEXIST ? Errc::already_exists : Errc::io;
   return fail(code, std::move(what) + ": " + std::strerror(errnum));
 }

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "cutover/common/byte_size.h"
 #include "cutover/common/names.h"
 
 namespace cutover {
@@ -46,6 +47,18 @@ class Reader {
       if (v >= min && v <= max) return v;
     }
     return at(node.source(), fmt::format("{} must be a whole number from {} to {}", key, min, max));
+  }
+
+  // A whole number of bytes, or a string like "25MB", "512MiB", "10GiB".
+  Result<std::uint64_t> bytes(const toml::node& node, std::string_view key) const {
+    if (node.is_integer() && *node.value<std::int64_t>() > 0) {
+      return static_cast<std::uint64_t>(*node.value<std::int64_t>());
+    }
+    if (node.is_string()) {
+      if (auto n = parseByteSize(*node.value<std::string>()); n && *n > 0) return *n;
+    }
+    return at(node.source(),
+              fmt::format("{} must be a number of bytes or a size like \"512MiB\", \"10GiB\"", key));
   }
 
   // A whole number of seconds, or a string like "90s", "10m", "1h".
@@ -140,7 +153,32 @@ std::string resolveRepo(const std::string& repo, const std::filesystem::path& ba
 
 constexpr std::string_view kSiteKeys =
     "repo, branch, build, output, env, build_timeout, hosts, settings, poll_interval, "
-    "webhook_secret, secret_env, sandbox, sandbox_network";
+    "webhook_secret, secret_env, sandbox, sandbox_network, limits";
+
+constexpr std::string_view kLimitKeys = "max_file_size, max_total_size, max_files";
+
+// A [limits] table, globally or for one site: each key it sets, into `set`.
+template <class Set>
+Result<void> parseLimits(const Reader& r, const toml::node& node, const std::string& where,
+                         Set set) {
+  auto t = r.table(node, where);
+  if (!t) return tl::unexpected(t.error());
+  for (const auto& [key, value] : **t) {
+    std::string full = where + "." + std::string(key.str());
+    if (key.str() == "max_file_size" || key.str() == "max_total_size") {
+      auto v = r.bytes(value, full);
+      if (!v) return tl::unexpected(v.error());
+      set(key.str(), *v);
+    } else if (key.str() == "max_files") {
+      auto v = r.integer(value, full, 1, std::numeric_limits<std::int64_t>::max());
+      if (!v) return tl::unexpected(v.error());
+      set(key.str(), static_cast<std::uint64_t>(*v));
+    } else {
+      return r.unknownKey(key, "[" + where + "]", kLimitKeys);
+    }
+  }
+  return {};
+}
 
 Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml::node& node,
                              const std::filesystem::path& base) {
@@ -253,6 +291,12 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
       auto v = r.boolean(value, full);
       if (!v) return tl::unexpected(v.error());
       site.sandbox_network = *v;
+    } else if (k == "limits") {
+      ok = parseLimits(r, value, full, [&](std::string_view limit, std::uint64_t v) {
+        (limit == "max_file_size"    ? site.max_file_bytes
+         : limit == "max_total_size" ? site.max_total_bytes
+                                     : site.max_files) = v;
+      });
     } else {
       return r.unknownKey(key, where, kSiteKeys);
     }
@@ -280,7 +324,8 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
   return site;
 }
 
-constexpr std::string_view kTopKeys = "data_dir, store, pointers, workers, serve, api, sites";
+constexpr std::string_view kTopKeys =
+    "data_dir, store, pointers, workers, serve, api, limits, sites";
 
 }  // namespace
 
@@ -296,6 +341,16 @@ const SiteConfig* Config::site(std::string_view name) const {
     if (s.name == name) return &s;
   }
   return nullptr;
+}
+
+SourceLimits Config::limitsFor(std::string_view name) const {
+  SourceLimits out = limits;
+  if (const SiteConfig* s = site(name)) {
+    out.max_file_bytes = s->max_file_bytes.value_or(out.max_file_bytes);
+    out.max_total_bytes = s->max_total_bytes.value_or(out.max_total_bytes);
+    out.max_files = s->max_files.value_or(out.max_files);
+  }
+  return out;
 }
 
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
@@ -357,6 +412,13 @@ Result<Config> parseConfig(std::string_view text, const std::filesystem::path& f
         }
         (k == "serve" ? config.serve_listen : config.api_listen) = *v;
       }
+    } else if (k == "limits") {
+      auto ok = parseLimits(r, value, "limits", [&](std::string_view limit, std::uint64_t v) {
+        (limit == "max_file_size"    ? config.limits.max_file_bytes
+         : limit == "max_total_size" ? config.limits.max_total_bytes
+                                     : config.limits.max_files) = v;
+      });
+      if (!ok) return tl::unexpected(ok.error());
     } else if (k == "sites") {
       auto t = r.table(value, "sites");
       if (!t) return tl::unexpected(t.error());

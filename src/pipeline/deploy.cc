@@ -1,8 +1,12 @@
 #include "cutover/pipeline/deploy.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 
+#include <cerrno>
 #include <chrono>
+#include <set>
 
 #include "cutover/common/names.h"
 #include "cutover/pipeline/activate.h"
@@ -12,6 +16,7 @@
 #include "pipeline/precompress.h"
 #include "pipeline/rules_stage.h"
 #include "pipeline/upload.h"
+#include "store/local/local_object_store.h"
 
 namespace cutover {
 namespace {
@@ -44,7 +49,7 @@ Result<std::string> commitVersion(ObjectStore& objects, Manifest& manifest,
 }
 
 Result<DeployReport> runStages(const PipelineContext& context, const DeployOptions& options,
-                               DeployReport& report) {
+                               DeployReport& report, CreatedBlobs& created) {
   StageClock clock(report.stages);
   if (auto ok = validateSiteName(options.site); !ok) return tl::unexpected(ok.error());
 
@@ -59,7 +64,7 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   if (!source) return tl::unexpected(source.error());
   report.source = (*source)->describe();
 
-  auto uploaded = uploadSource(context, **source, options);
+  auto uploaded = uploadSource(context, **source, options, created);
   if (!uploaded) return tl::unexpected(uploaded.error());
   if (uploaded->files.empty()) {
     return fail(Errc::invalid_argument, report.source + " contains no files");
@@ -77,10 +82,65 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   input.compression = options.compression;
   input.progress = options.progress;
   input.local = std::move(uploaded->local);
+  input.created = &created;
   if (auto done = finalizeVersion(context, std::move(input), report); !done) {
     return tl::unexpected(done.error());
   }
   return report;
+}
+
+// Manifests are stamped in this fixed-width format, so they compare as strings; a manifest
+// stamped up to this long before the deploy started is still checked, for clock steps.
+constexpr auto kClockSlack = std::chrono::seconds(5);
+
+std::string stampBefore(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::system_clock::to_time_t(t - kClockSlack);
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", utc.tm_year + 1900, utc.tm_mon + 1,
+                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+}
+
+// After a deploy failed without committing its manifest: removes the blobs it created, under the
+// rule deploy() documents. Best effort: whatever stays, gc collects. Returns how many went.
+std::size_t removeWhatItAdded(const PipelineContext& context, std::vector<std::string> created,
+                              std::chrono::system_clock::time_point started) {
+  if (created.empty() || context.lock_file.empty()) return 0;
+  // Another machine may share an S3 store and reuse a blob without this machine's lock.
+  if (dynamic_cast<LocalObjectStore*>(context.objects) == nullptr) return 0;
+  UniqueFd lock(::open(context.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock.valid()) return 0;
+  int rc = 0;
+  do {
+    rc = ::flock(lock.get(), LOCK_EX | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return 0;  // a deploy or gc is running: one of them may rely on these blobs
+
+  // No deploy runs now; one that ran since this one started and named a created blob committed
+  // its manifest after this deploy started.
+  std::set<std::string> doomed(created.begin(), created.end());
+  auto sites = context.objects->listSites();
+  if (!sites) return 0;
+  std::string since = stampBefore(started);
+  for (const auto& site : *sites) {
+    auto versions = context.objects->listVersions(site);
+    if (!versions) return 0;
+    for (const auto& info : *versions) {
+      if (!info.created.empty() && info.created < since) continue;
+      auto manifest = context.objects->readManifest(site, info.version);
+      if (!manifest) return 0;
+      for (const auto& [path, file] : manifest->files) {
+        doomed.erase(file.hash);
+        if (file.br.present()) doomed.erase(file.br.hash);
+        if (file.gzip.present()) doomed.erase(file.gzip.hash);
+      }
+    }
+  }
+  std::size_t removed = 0;
+  for (const auto& hash : doomed) {
+    if (context.objects->deleteBlob(hash)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace
@@ -107,7 +167,7 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
       };
     }
     auto compressed = precompress(*context.objects, context.compress_cache, input.files,
-                                  input.compression, progress, &input.local);
+                                  input.compression, progress, &input.local, input.created);
     if (!compressed) return tl::unexpected(compressed.error());
     report.precompressed = *compressed;
     clock.finish("compress");
@@ -162,7 +222,12 @@ Result<DeployReport> deploy(const PipelineContext& context, const DeployOptions&
     report.deploy_id = options.deploy_id.empty() ? newDeployId() : options.deploy_id;
   }
 
-  auto result = runStages(context, options, report);
+  auto started = std::chrono::system_clock::now();
+  CreatedBlobs created;
+  auto result = runStages(context, options, report, created);
+  if (!result && report.version.empty()) {
+    (void)removeWhatItAdded(context, created.take(), started);
+  }
 
   if (context.history != nullptr) {
     record.version = report.version;

@@ -80,6 +80,7 @@ const std::uint8_t* bytesOf(std::string_view s) {
 }
 
 // The brotli stream of `input`, or nothing if the encoder refused (it does not on valid input).
+// Only for the probe: a bounded slice of the file.
 std::optional<std::string> brotli(std::string_view input, int quality, BrotliEncoderMode mode) {
   std::size_t size = BrotliEncoderMaxCompressedSize(input.size());
   if (size == 0) return std::nullopt;
@@ -92,63 +93,149 @@ std::optional<std::string> brotli(std::string_view input, int quality, BrotliEnc
   return out;
 }
 
-// A gzip file (RFC 1952, what `gzip -d` reads) of `input`, or nothing once the output passes
-// `give_up_at` bytes: it could not be worth keeping.
-std::optional<std::string> gzip(std::string_view input, int level, std::uint64_t give_up_at) {
-  z_stream z{};
-  // 15 window bits, +16: a gzip header and trailer instead of zlib's.
-  if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return std::nullopt;
-  }
-  constexpr std::size_t kChunk = 1 << 20;  // avail_in and avail_out are 32 bits
-  std::string out;
-  std::size_t consumed = 0;
-  int rc = Z_OK;
-  bool finished = false;
-  while (!finished && rc != Z_STREAM_END && out.size() <= give_up_at) {
-    std::size_t in_chunk = std::min(input.size() - consumed, kChunk);
-    z.next_in = const_cast<Bytef*>(bytesOf(input.substr(consumed)));
-    z.avail_in = static_cast<uInt>(in_chunk);
-    consumed += in_chunk;
-    finished = consumed == input.size();
-    do {
-      std::size_t used = out.size();
-      out.resize(used + kChunk);
-      z.next_out = reinterpret_cast<Bytef*>(out.data() + used);
-      z.avail_out = static_cast<uInt>(kChunk);
-      rc = deflate(&z, finished ? Z_FINISH : Z_NO_FLUSH);
-      out.resize(used + kChunk - z.avail_out);
-    } while (rc == Z_OK && z.avail_out == 0);
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
-  }
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  return out;
-}
+// How much of a file is read, compressed and written at a time: a file of any size is
+// compressed through buffers of about this size, never held whole.
+constexpr std::size_t kChunk = std::size_t{256} * 1024;
 
-// Bounds the bytes the compressing threads hold at once; one job larger than the bound runs
-// alone.
-class MemoryGate {
+struct Job;
+
+// One form being made: the encoder's output is held in memory up to kHeldForm bytes, then goes
+// to a blob writer as it comes, and the form is dropped (the writer discarded) as soon as it is
+// larger than the file could gain from. A small form that is not worth keeping never reaches
+// the store.
+constexpr std::size_t kHeldForm = std::size_t{1} << 20;
+
+class FormSink {
  public:
-  explicit MemoryGate(std::uint64_t max) : max_(max) {}
-  void acquire(std::uint64_t bytes) {
-    std::unique_lock lock(mutex_);
-    freed_.wait(lock, [&] { return held_ == 0 || held_ + bytes <= max_; });
-    held_ += bytes;
+  FormSink(ObjectStore& objects, std::uint64_t give_up_at)
+      : objects_(objects), give_up_at_(give_up_at) {}
+
+  [[nodiscard]] bool alive() const { return !dropped_; }
+  [[nodiscard]] std::uint64_t size() const { return size_; }
+  void drop() {
+    dropped_ = true;
+    writer_.reset();
+    std::string().swap(held_);
   }
-  void release(std::uint64_t bytes) {
-    {
-      std::lock_guard lock(mutex_);
-      held_ -= bytes;
+
+  Result<void> write(const std::uint8_t* data, std::size_t n) {
+    if (dropped_ || n == 0) return {};
+    size_ += n;
+    if (size_ > give_up_at_) {
+      drop();
+      return {};
     }
-    freed_.notify_all();
+    if (!writer_ && held_.size() + n <= kHeldForm) {
+      held_.append(reinterpret_cast<const char*>(data), n);
+      return {};
+    }
+    if (auto opened = openWriter(); !opened) return opened;
+    return writer_->write(std::as_bytes(std::span(data, n)));
+  }
+
+  // Stores the form; nothing if it was dropped or not worth keeping against `original` bytes.
+  Result<std::optional<Encoded>> finish(std::uint64_t original, Job& job);
+
+ private:
+  // Starts the blob and writes what was held so far.
+  Result<void> openWriter() {
+    if (writer_) return {};
+    auto writer = objects_.newBlob();
+    if (!writer) return tl::unexpected(writer.error());
+    writer_ = std::move(*writer);
+    auto written = writer_->write(std::as_bytes(std::span(held_.data(), held_.size())));
+    std::string().swap(held_);
+    return written;
+  }
+
+  ObjectStore& objects_;
+  std::uint64_t give_up_at_;
+  std::unique_ptr<BlobWriter> writer_;
+  std::string held_;
+  std::uint64_t size_ = 0;
+  bool dropped_ = false;
+};
+
+// A brotli stream (RFC 7932) fed a chunk at a time.
+class BrotliStream {
+ public:
+  BrotliStream(int quality, std::uint64_t size, BrotliEncoderMode mode)
+      : state_(BrotliEncoderCreateInstance(nullptr, nullptr, nullptr)) {
+    if (state_ == nullptr) return;
+    BrotliEncoderSetParameter(state_, BROTLI_PARAM_QUALITY, static_cast<std::uint32_t>(quality));
+    BrotliEncoderSetParameter(state_, BROTLI_PARAM_LGWIN,
+                              static_cast<std::uint32_t>(brotliWindow(size)));
+    BrotliEncoderSetParameter(state_, BROTLI_PARAM_MODE, static_cast<std::uint32_t>(mode));
+    BrotliEncoderSetParameter(
+        state_, BROTLI_PARAM_SIZE_HINT,
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(size, std::uint64_t{1} << 30)));
+  }
+  ~BrotliStream() {
+    if (state_ != nullptr) BrotliEncoderDestroyInstance(state_);
+  }
+  BrotliStream(const BrotliStream&) = delete;
+  BrotliStream& operator=(const BrotliStream&) = delete;
+
+  // Compresses `input` (the last chunk when `last`) into `sink`; false if the encoder failed.
+  Result<bool> feed(std::string_view input, bool last, FormSink& sink) {
+    if (state_ == nullptr) return false;
+    std::size_t avail_in = input.size();
+    const std::uint8_t* next_in = bytesOf(input);
+    auto op = last ? BROTLI_OPERATION_FINISH : BROTLI_OPERATION_PROCESS;
+    while (sink.alive()) {
+      std::size_t avail_out = 0;
+      if (BrotliEncoderCompressStream(state_, op, &avail_in, &next_in, &avail_out, nullptr,
+                                      nullptr) != BROTLI_TRUE) {
+        return false;
+      }
+      while (BrotliEncoderHasMoreOutput(state_) == BROTLI_TRUE && sink.alive()) {
+        std::size_t n = 0;
+        const std::uint8_t* out = BrotliEncoderTakeOutput(state_, &n);
+        if (auto w = sink.write(out, n); !w) return tl::unexpected(w.error());
+      }
+      if (last ? BrotliEncoderIsFinished(state_) == BROTLI_TRUE : avail_in == 0) break;
+    }
+    return true;
   }
 
  private:
-  std::uint64_t max_;
-  std::uint64_t held_ = 0;
-  std::mutex mutex_;
-  std::condition_variable freed_;
+  BrotliEncoderState* state_;
+};
+
+// A gzip file (RFC 1952, what `gzip -d` reads) fed a chunk at a time.
+class GzipStream {
+ public:
+  explicit GzipStream(int level) {
+    // 15 window bits, +16: a gzip header and trailer instead of zlib's.
+    ok_ = deflateInit2(&z_, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) == Z_OK;
+  }
+  ~GzipStream() {
+    if (ok_) deflateEnd(&z_);
+  }
+  GzipStream(const GzipStream&) = delete;
+  GzipStream& operator=(const GzipStream&) = delete;
+
+  Result<bool> feed(std::string_view input, bool last, FormSink& sink) {
+    if (!ok_) return false;
+    z_.next_in = const_cast<Bytef*>(bytesOf(input));
+    z_.avail_in = static_cast<uInt>(input.size());  // input is one chunk: well under 4 GiB
+    std::array<Bytef, 64 * 1024> out{};
+    int rc = Z_OK;
+    do {
+      z_.next_out = out.data();
+      z_.avail_out = static_cast<uInt>(out.size());
+      rc = deflate(&z_, last ? Z_FINISH : Z_NO_FLUSH);
+      if (rc == Z_STREAM_ERROR) return false;
+      if (auto w = sink.write(out.data(), out.size() - z_.avail_out); !w) {
+        return tl::unexpected(w.error());
+      }
+    } while (sink.alive() && (z_.avail_out == 0 || (last && rc != Z_STREAM_END)));
+    return true;
+  }
+
+ private:
+  z_stream z_{};
+  bool ok_ = false;
 };
 
 // One distinct content to compress, with the first path that has it (for messages).
@@ -161,6 +248,7 @@ struct Job {
   std::uint64_t new_blobs = 0;
   bool stored = false;     // a form was written to the store (it then needs a flush)
   bool read_back = false;  // the content was read from the store: no local copy
+  CreatedBlobs* created = nullptr;  // where new forms are noted
 };
 
 std::string cacheSettings(const PrecompressOptions& options, std::uint64_t size) {
@@ -168,108 +256,163 @@ std::string cacheSettings(const PrecompressOptions& options, std::uint64_t size)
                      kRulesVersion);
 }
 
-Result<Encoded> storeForm(ObjectStore& objects, const std::string& bytes, Job& job) {
-  auto writer = objects.newBlob();
-  if (!writer) return tl::unexpected(writer.error());
+Result<std::optional<Encoded>> FormSink::finish(std::uint64_t original, Job& job) {
+  if (dropped_ || size_ == 0 || !worthKeeping(size_, original)) return std::nullopt;
   job.stored = true;
-  if (auto w = (*writer)->write(std::as_bytes(std::span(bytes.data(), bytes.size()))); !w) {
-    return tl::unexpected(w.error());
-  }
-  auto stored = (*writer)->finish();
+  if (auto opened = openWriter(); !opened) return tl::unexpected(opened.error());
+  auto stored = writer_->finish();
+  writer_.reset();
   if (!stored) return tl::unexpected(stored.error());
-  if (stored->created) ++job.new_blobs;
-  return Encoded{stored->hash, bytes.size()};
-}
-
-// The content of a file as it is now, if it is still exactly `size` bytes hashing to `hash`;
-// nothing if it is gone, unreadable or changed since it was stored. Only a shortcut: the store
-// holds the content either way.
-std::optional<std::string> readLocalFile(const std::filesystem::path& path, std::uint64_t size,
-                                         const std::string& hash) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  std::string bytes(size + 1, '\0');  // one byte more: a file that grew does not match
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
+  if (stored->created) {
+    ++job.new_blobs;
+    if (job.created != nullptr) job.created->add(stored->hash);
   }
-  if (done != size) return std::nullopt;
-  bytes.resize(size);
-  if (sha256Hex(bytes) != hash) return std::nullopt;
-  return bytes;
+  return Encoded{stored->hash, size_};
 }
 
-// The content to compress: held in memory, or read into `owned` from a local file or, failing
-// both, from the store.
-Result<std::string_view> contentOf(ObjectStore& objects, const LocalContent* local, Job& job,
-                                   std::string& owned) {
-  if (local != nullptr) {
-    if (auto held = local->bytes.find(job.hash); held != local->bytes.end()) return held->second;
-    if (auto file = local->files.find(job.hash); file != local->files.end()) {
-      if (auto bytes = readLocalFile(file->second, job.size, job.hash)) {
-        owned = std::move(*bytes);
-        return owned;
-      }
+// Where the content to compress is read from, a chunk at a time.
+class ContentStream {
+ public:
+  // Held in memory (an archive's small entries).
+  explicit ContentStream(std::string_view held) : held_(held) {}
+  // An open file, read from its start.
+  explicit ContentStream(UniqueFd fd) : fd_(std::move(fd)) {}
+
+  // The next chunk into `buffer`; empty at the end.
+  Result<std::string_view> next(std::string& buffer) {
+    if (!fd_.valid()) {
+      auto chunk = held_.substr(0, kChunk);
+      held_.remove_prefix(chunk.size());
+      return chunk;
     }
+    buffer.resize(kChunk);
+    std::size_t done = 0;
+    while (done < buffer.size()) {
+      ssize_t n = ::read(fd_.get(), buffer.data() + done, buffer.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return failErrno("read", errno);
+      if (n == 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    return std::string_view(buffer.data(), done);
   }
-  auto content = objects.readBlob(job.hash);
-  if (!content) return tl::unexpected(content.error());
-  job.read_back = true;
-  owned = std::move(*content);
-  return owned;
-}
 
-// The forms of `input` worth keeping; CPU only.
-struct Made {
-  std::optional<std::string> br, gzip;
+ private:
+  std::string_view held_;
+  UniqueFd fd_;
 };
-Made makeForms(std::string_view input, std::string_view media_type,
-               const PrecompressOptions& options) {
-  Made made;
-  auto mode = brotliMode(media_type);
-  auto probe_input = input.substr(0, kProbeBytes);
-  auto probe = brotli(probe_input, kProbeQuality, mode);
-  if (!probe || !worthKeeping(probe->size(), probe_input.size())) return made;
 
-  if (auto br = brotli(input, brotliQuality(input.size(), options), mode);
-      br && worthKeeping(br->size(), input.size())) {
-    made.br = std::move(br);
+// The forms of one content, made in one pass over it.
+struct Made {
+  std::optional<Encoded> br, gzip;
+  bool content_ok = true;  // false: the content did not have the job's size and hash
+};
+
+// Streams `input` through the probe, brotli and gzip into new blobs, hashing it when `verify`.
+// Memory stays a few buffers and the two encoders' state, whatever the file's size.
+Result<Made> makeForms(ObjectStore& objects, ContentStream& input, bool verify, Job& job,
+                       const PrecompressOptions& options) {
+  Made made;
+  auto mode = brotliMode(job.media_type);
+  std::string buffer;
+  auto first = input.next(buffer);
+  if (!first) return tl::unexpected(first.error());
+  std::string chunk(*first);  // owned: `buffer` is reused for the next read
+
+  // The probe looks at the start only; a file that does not compress there gets no forms, and
+  // nothing more of it is read.
+  auto probe_input = std::string_view(chunk).substr(0, kProbeBytes);
+  auto probe = brotli(probe_input, kProbeQuality, mode);
+  if (!probe || !worthKeeping(probe->size(), probe_input.size())) {
+    if (!verify) return made;
+    // Still read to the end: a local copy that changed must not pass for the content.
   }
-  if (auto gz = gzip(input, options.gzip_level, input.size());
-      gz && worthKeeping(gz->size(), input.size())) {
-    made.gzip = std::move(gz);
+  bool compressing = probe && worthKeeping(probe->size(), probe_input.size());
+
+  FormSink br_sink(objects, job.size), gzip_sink(objects, job.size);
+  BrotliStream br(brotliQuality(job.size, options), job.size, mode);
+  GzipStream gz(options.gzip_level);
+  if (!compressing) {
+    br_sink.drop();
+    gzip_sink.drop();
   }
+  Sha256 hasher;
+  std::uint64_t seen = 0;
+  while (true) {
+    auto following = input.next(buffer);
+    if (!following) return tl::unexpected(following.error());
+    bool last = following->empty();
+    seen += chunk.size();
+    if (seen > job.size) {  // a local copy that grew: not the content
+      made.content_ok = false;
+      return made;
+    }
+    if (verify) hasher.update(chunk);
+    if (br_sink.alive()) {
+      auto fed = br.feed(chunk, last, br_sink);
+      if (!fed) return tl::unexpected(fed.error());
+      if (!*fed) br_sink.drop();
+    }
+    if (gzip_sink.alive()) {
+      auto fed = gz.feed(chunk, last, gzip_sink);
+      if (!fed) return tl::unexpected(fed.error());
+      if (!*fed) gzip_sink.drop();
+    }
+    if (last) break;
+    if (!verify && !br_sink.alive() && !gzip_sink.alive()) return made;
+    chunk.assign(*following);
+  }
+  if (seen != job.size || (verify && hasher.finishHex() != job.hash)) {
+    made.content_ok = false;
+    return made;
+  }
+  auto br_form = br_sink.finish(job.size, job);
+  if (!br_form) return tl::unexpected(br_form.error());
+  made.br = *br_form;
+  auto gzip_form = gzip_sink.finish(job.size, job);
+  if (!gzip_form) return tl::unexpected(gzip_form.error());
+  made.gzip = *gzip_form;
   return made;
 }
 
-// Reading the content and storing the forms wait on the store (tens of milliseconds a request
-// on S3) and take no CPU, so more jobs than cores are in progress at once; only the compressing
-// itself is bounded to options.threads by `cpu`.
-Result<void> compress(ObjectStore& objects, const LocalContent* local,
+// Compresses from the local copy when there is one that still has the content, else from the
+// store. The forms are stored as they are made.
+// Opening the content waits on the store (tens of milliseconds a request on S3), so more jobs
+// than cores are in progress at once; the compressing itself, which holds the encoders' memory,
+// is bounded to options.threads by `cpu`.
+Result<Made> compress(ObjectStore& objects, const LocalContent* local,
                       const PrecompressOptions& options, std::counting_semaphore<>& cpu, Job& job) {
-  std::string owned;
-  auto input = contentOf(objects, local, job, owned);
-  if (!input) return tl::unexpected(input.error());
-  cpu.acquire();
-  auto made = makeForms(*input, job.media_type, options);
-  cpu.release();
-  std::string().swap(owned);
-
-  if (made.br) {
-    auto stored = storeForm(objects, *made.br, job);
-    if (!stored) return tl::unexpected(stored.error());
-    job.forms.br = std::move(*stored);
+  auto run = [&](ContentStream& input, bool verify) {
+    cpu.acquire();
+    auto made = makeForms(objects, input, verify, job, options);
+    cpu.release();
+    return made;
+  };
+  if (local != nullptr) {
+    if (auto held = local->bytes.find(job.hash); held != local->bytes.end()) {
+      ContentStream input{std::string_view(held->second)};
+      return run(input, false);
+    }
+    if (auto file = local->files.find(job.hash); file != local->files.end()) {
+      UniqueFd fd(::open(file->second.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd.valid()) {
+        ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        ContentStream input{std::move(fd)};
+        // A file changed since it was stored is only a missed shortcut: the store has it.
+        auto made = run(input, true);
+        if (!made || made->content_ok) return made;
+      }
+    }
   }
-  if (made.gzip) {
-    auto stored = storeForm(objects, *made.gzip, job);
-    if (!stored) return tl::unexpected(stored.error());
-    job.forms.gzip = std::move(*stored);
+  auto blob = objects.openBlob(job.hash);
+  if (!blob) return tl::unexpected(blob.error());
+  job.read_back = true;
+  ContentStream input{std::move(blob->fd)};
+  auto made = run(input, false);
+  if (made && !made->content_ok) {
+    return fail(Errc::io, fmt::format("blob {} is not {} bytes long", job.hash, job.size));
   }
-  return {};
+  return made;
 }
 
 // Runs every job, largest first, compressing on `threads` threads at a time; the first failure
@@ -287,7 +430,6 @@ Result<void> runJobs(ObjectStore& objects, const LocalContent* local,
                            static_cast<unsigned>(std::max<std::size_t>(jobs.size(), 1)));
 
   std::counting_semaphore<> cpu(static_cast<std::ptrdiff_t>(cpu_threads));
-  MemoryGate gate(options.max_in_flight);
   std::atomic<std::size_t> next{0};
   std::atomic<std::uint64_t> bytes_done{0}, files_done{0};
   std::mutex error_mutex, progress_mutex;
@@ -299,9 +441,11 @@ Result<void> runJobs(ObjectStore& objects, const LocalContent* local,
       std::size_t i = next.fetch_add(1);
       if (i >= jobs.size()) return;
       auto& job = jobs[i];
-      gate.acquire(job.size);
       auto done = compress(objects, local, options, cpu, job);
-      gate.release(job.size);
+      if (done) {
+        if (done->br) job.forms.br = std::move(*done->br);
+        if (done->gzip) job.forms.gzip = std::move(*done->gzip);
+      }
       if (!done) {
         std::lock_guard lock(error_mutex);
         if (!error) {
@@ -357,7 +501,7 @@ Result<PrecompressReport> precompress(ObjectStore& objects, CompressCache* cache
                                       std::map<std::string, FileEntry>& files,
                                       const PrecompressOptions& options,
                                       const PrecompressProgress& progress,
-                                      const LocalContent* local) {
+                                      const LocalContent* local, CreatedBlobs* created) {
   PrecompressReport report;
 
   // Distinct contents: a file stored under several paths is compressed once.
@@ -370,6 +514,7 @@ Result<PrecompressReport> precompress(ObjectStore& objects, CompressCache* cache
     auto [it, added] = by_hash.try_emplace(entry.hash, jobs.size());
     if (added) {
       jobs.push_back(Job{entry.hash, entry.size, path, entry.media_type, {}, 0, false, false});
+      jobs.back().created = created;
     }
     targets.emplace_back(&entry, it->second);
   }

@@ -11,6 +11,7 @@
 #include "cutover/pipeline/precompress.h"
 #include "cutover/store/manifest.h"
 #include "cutover/store/object_store.h"
+#include "pipeline/created_blobs.h"
 
 namespace cutover {
 
@@ -34,11 +35,13 @@ using PrecompressProgress = std::function<void(
 // not compressed again. Content is compressed from its copy in `local` when there is one that
 // still has its hash, else read from the store. The forms are flushed (durable) before this
 // returns; the cache is updated after that. Any store failure fails the whole step, naming the
-// file.
+// file. Forms the store did not hold are noted in `created` (when given) as they are stored.
+// Files are compressed as streams: memory does not grow with their size.
 [[nodiscard]] Result<PrecompressReport> precompress(ObjectStore& objects, CompressCache* cache,
                                                     std::map<std::string, FileEntry>& files,
                                                     const PrecompressOptions& options,
                                                     const PrecompressProgress& progress = {},
-                                                    const LocalContent* local = nullptr);
+                                                    const LocalContent* local = nullptr,
+                                                    CreatedBlobs* created = nullptr);
 
 }  // namespace cutover

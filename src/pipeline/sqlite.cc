@@ -1,8 +1,28 @@
 #include "pipeline/sqlite.h"
 
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 namespace cutover::sqlite {
+namespace {
+
+// The last error on `db` as an Error; a full disk says so and names the database file (SQLite
+// itself says "database or disk is full", or "disk I/O error" when the WAL index cannot grow).
+Error lastErrorOf(sqlite3* db, std::string_view message) {
+  int code = sqlite3_errcode(db) & 0xff;
+  int err = sqlite3_system_errno(db);
+  bool os_full = (code == SQLITE_IOERR || code == SQLITE_CANTOPEN) && (err == ENOSPC || err == EDQUOT);
+  if (code == SQLITE_FULL || os_full) {
+    const char* file = sqlite3_db_filename(db, "main");
+    std::string what = std::string("sqlite database ") + (file != nullptr ? file : "?");
+    return Error{Errc::io, "the disk is full (" + what + ": " +
+                               std::strerror(err == EDQUOT ? EDQUOT : ENOSPC) + ")"};
+  }
+  return Error{Errc::io, "sqlite: " + std::string(message)};
+}
+
+}  // namespace
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
@@ -21,13 +41,13 @@ Statement& Statement::bind(int index, std::int64_t value) {
 }
 
 Result<bool> Statement::step() {
-  if (stmt_ == nullptr) return fail(Errc::io, std::string("sqlite: ") + sqlite3_errmsg(db_));
+  if (stmt_ == nullptr) return tl::unexpected(lastErrorOf(db_, sqlite3_errmsg(db_)));
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  std::string message = std::string("sqlite: ") + sqlite3_errmsg(db_);
+  Error error = lastErrorOf(db_, sqlite3_errmsg(db_));
   sqlite3_reset(stmt_);
-  return fail(Errc::io, std::move(message));
+  return tl::unexpected(std::move(error));
 }
 
 Result<void> Statement::run() {
@@ -56,9 +76,13 @@ Result<Database> Database::open(const std::filesystem::path& file) {
   int rc = sqlite3_open_v2(file.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    std::string message = "cannot open " + file.string() + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+    Error error = db != nullptr ? lastErrorOf(db, sqlite3_errmsg(db))
+                                : Error{Errc::io, "out of memory"};
+    if (!error.message.starts_with("the disk is full")) {
+      error.message = "cannot open " + file.string() + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+    }
     sqlite3_close(db);
-    return fail(Errc::io, std::move(message));
+    return tl::unexpected(std::move(error));
   }
   sqlite3_busy_timeout(db, 10'000);
   Database out(db);
@@ -76,9 +100,9 @@ Result<void> Database::exec(std::string_view sql) {
   char* err = nullptr;
   std::string copy(sql);
   if (sqlite3_exec(db_, copy.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string message = std::string("sqlite: ") + (err ? err : "error");
+    Error error = lastErrorOf(db_, err != nullptr ? err : "error");
     sqlite3_free(err);
-    return fail(Errc::io, std::move(message));
+    return tl::unexpected(std::move(error));
   }
   return {};
 }

@@ -184,7 +184,7 @@ Result<StoredBlob> storeFile(ObjectStore& objects, const SourceEntry& entry,
 
 // Folder sources: list first (cheap), then store on several threads.
 Result<UploadResult> uploadFolder(const PipelineContext& context, Source& source,
-                                  const DeployOptions& options) {
+                                  const DeployOptions& options, CreatedBlobs& created_blobs) {
   std::vector<SourceEntry> entries;
   auto listed = source.forEach([&](const SourceEntry& entry, EntryReader&) -> Result<void> {
     entries.push_back(entry);
@@ -236,6 +236,7 @@ Result<UploadResult> uploadFolder(const PipelineContext& context, Source& source
         if (!stored) return tl::unexpected(stored.error());
         hashes[job.index] = stored->hash;
         created[job.index] = stored->created ? 1 : 0;
+        if (stored->created) created_blobs.add(stored->hash);
         meter.add(0, 1);
         return {};
       });
@@ -269,10 +270,11 @@ Result<UploadResult> uploadFolder(const PipelineContext& context, Source& source
 // straight into the store from here.
 constexpr std::uint64_t kInMemoryEntry = 4ULL << 20;
 constexpr std::uint64_t kMaxQueuedBytes = 64ULL << 20;
-// The bytes of compressible entries are kept for precompression, which otherwise reads them back
-// from the store (the archive cannot be read out of order). Past this many bytes of them, the
-// rest are read back: a site's text rarely comes near it.
-constexpr std::uint64_t kMaxKeptBytes = 256ULL << 20;
+// The bytes of small compressible entries are kept for precompression, which otherwise reads
+// them back from the store (the archive cannot be read out of order): on S3 that is a GET per
+// file. Past this many bytes of them, and for every larger entry, precompression streams the
+// blob back from the store instead, so a deploy's memory does not grow with its files.
+constexpr std::uint64_t kMaxKeptBytes = 64ULL << 20;
 
 Result<std::string> readEntry(EntryReader& reader, std::uint64_t size) {
   std::string bytes(size, '\0');
@@ -303,10 +305,11 @@ Result<StoredBlob> storeBytes(ObjectStore& objects, const std::string& bytes) {
 }
 
 Result<UploadResult> uploadArchive(const PipelineContext& context, Source& source,
-                                   const DeployOptions& options) {
+                                   const DeployOptions& options, CreatedBlobs& created) {
   UploadResult result;
   std::mutex result_mutex;
   auto record = [&](const std::string& path, std::uint64_t size, const StoredBlob& stored) {
+    if (stored.created) created.add(stored.hash);
     std::lock_guard lock(result_mutex);
     result.bytes += size;
     if (stored.created) {
@@ -332,7 +335,8 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
   auto visited = source.forEach(
       [&](const SourceEntry& entry, EntryReader& reader) -> Result<void> {
         ++files;
-        bool kept = wantsLocalCopy(options, entry.path, entry.size) &&
+        bool kept = entry.size <= kInMemoryEntry &&
+                    wantsLocalCopy(options, entry.path, entry.size) &&
                     kept_bytes + entry.size <= kMaxKeptBytes;
         if (kept) kept_bytes += entry.size;
         if (entry.size > kInMemoryEntry && !kept) {
@@ -369,9 +373,11 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
 }  // namespace
 
 Result<UploadResult> uploadSource(const PipelineContext& context, Source& source,
-                                  const DeployOptions& options) {
-  if (std::filesystem::is_directory(options.source)) return uploadFolder(context, source, options);
-  return uploadArchive(context, source, options);
+                                  const DeployOptions& options, CreatedBlobs& created) {
+  if (std::filesystem::is_directory(options.source)) {
+    return uploadFolder(context, source, options, created);
+  }
+  return uploadArchive(context, source, options, created);
 }
 
 }  // namespace cutover

@@ -8,6 +8,7 @@
 #include "cutover/pipeline/deploy.h"
 #include "cutover/pipeline/precompress.h"
 #include "cutover/store/manifest.h"
+#include "pipeline/created_blobs.h"
 
 namespace cutover {
 
@@ -23,8 +24,11 @@ struct UploadResult {
 // are durable. Folder files whose identity is in the stat cache are not read unless their blob
 // is missing; other folder files are read once, straight into the store, on several threads.
 // When options.precompress is set, the precompression candidates' local copies are noted: a
-// folder's files by path, an archive's entries by keeping their bytes (up to a bound).
+// folder's files by path, an archive's small entries by keeping their bytes (up to a bound).
+// Every blob this call stores that the store lacked is noted in `created` as it is stored, so a
+// deploy that fails later, or here, knows what it added.
 [[nodiscard]] Result<UploadResult> uploadSource(const PipelineContext& context, Source& source,
-                                                const DeployOptions& options);
+                                                const DeployOptions& options,
+                                                CreatedBlobs& created);
 
 }  // namespace cutover

@@ -260,6 +260,36 @@ TEST_F(CliTest, ArchivesDeployAndHostileOnesChangeNothing) {
   EXPECT_NE(deploys.out.find("failed"), std::string::npos);
 }
 
+// A file name that is not UTF-8 cannot go into a manifest (JSON): the deploy is refused with
+// status 1 and a message naming the file escaped, from a folder and from a tar, and nothing live
+// changes.
+TEST_F(CliTest, ANameThatIsNotUtf8IsRefusedNamingItAndChangesNothing) {
+  writeSite(dir_ / "v1", "v1");
+  std::string v1 = deployOk((dir_ / "v1").string());
+  writeSite(dir_ / "bad", "bad");
+  writeFile(dir_ / "bad" / "d" / "caf\xe9.html", "latin-1 name");
+  ASSERT_EQ(std::system(("tar -cf " + (dir_ / "bad.tar").string() + " -C " +
+                         (dir_ / "bad").string() + " .")
+                            .c_str()),
+            0);
+  for (const char* source : {"bad", "bad.tar"}) {
+    auto r = cutover({"deploy", (dir_ / source).string(), "--site", "docs"});
+    EXPECT_EQ(r.exit_code, 1) << source << ": " << r.err;
+    EXPECT_NE(r.err.find("d/caf\\xE9.html"), std::string::npos) << source << ": " << r.err;
+    EXPECT_NE(r.err.find("UTF-8"), std::string::npos) << source << ": " << r.err;
+  }
+  auto versions = cutover({"versions", "docs", "--json"});
+  EXPECT_EQ(versions.exit_code, 0) << versions.err;
+  auto list = nlohmann::json::parse(versions.out, nullptr, false);
+  ASSERT_TRUE(list.is_array()) << versions.out;
+  EXPECT_EQ(list.size(), 1U) << versions.out;
+  EXPECT_NE(versions.out.find(v1), std::string::npos);
+  // The failed deploys are recorded with their message, and the history still reads.
+  auto deploys = cutover({"deploys", "docs", "--json"});
+  EXPECT_EQ(deploys.exit_code, 0) << deploys.err;
+  EXPECT_NE(deploys.out.find("xE9"), std::string::npos) << deploys.out;
+}
+
 TEST_F(CliTest, ConcurrentDeployProcessesNeverLoseAnUpdate) {
   writeSite(dir_ / "a", "a");
   writeSite(dir_ / "b", "b");

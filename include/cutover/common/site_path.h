@@ -14,8 +14,20 @@ inline constexpr std::size_t kMaxPathDepth = 64;
 // Turns the name of a file in a deploy (a folder's relative path or an archive entry name) into
 // the path the manifest stores: segments joined by '/', no leading '/', no "." segments.
 // Rejects (invalid_argument, naming the path) what could leave the version or is ambiguous:
-// an absolute path, a ".." segment, a backslash, a NUL or control character, an empty result,
-// or a path over the limits. Repeated slashes collapse and one leading "./" is dropped.
+// an absolute path, a ".." segment, a backslash, a NUL or control character, bytes that are
+// not UTF-8 (a manifest is JSON), an empty result, or a path over the limits. Repeated slashes
+// collapse and one leading "./" is dropped. The message shows the path through printablePath.
+// Every source of file names (folders, archives, build outputs, remote file lists) goes through
+// this, so a name that passes can be written to a manifest.
 [[nodiscard]] Result<std::string> normalizeSitePath(std::string_view raw);
+
+// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+// past U+10FFFF), which is what JSON holds.
+[[nodiscard]] bool isWellFormedUtf8(std::string_view text);
+
+// `raw` for a message: valid UTF-8 is kept, every byte that is not part of a well-formed
+// character and every control character is written as \xNN ("caf\xE9.html"), so the result is
+// always valid UTF-8 and a terminal shows it as it is.
+[[nodiscard]] std::string printablePath(std::string_view raw);
 
 }  // namespace cutover

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cutover/common/result.h"
+#include "cutover/pipeline/source_limits.h"
 
 namespace cutover {
 
@@ -39,6 +40,8 @@ struct SiteConfig {
   std::string secret_env;
   bool sandbox = false;          // run the build under bwrap: read-only system, no network
   bool sandbox_network = false;  // with sandbox: let the build reach the network (npm ci)
+  // [sites.NAME.limits]: this site's deploy limits; unset ones come from the top-level [limits].
+  std::optional<std::uint64_t> max_file_bytes, max_total_bytes, max_files;
 
   // The webhook secret: the literal one, else $secret_env's value; empty if neither is set.
   [[nodiscard]] std::string resolveWebhookSecret() const;
@@ -59,9 +62,12 @@ struct Config {
   std::chrono::seconds api_pending_deploy_timeout{15 * 60};  // [api] pending_deploy_timeout
   unsigned workers = 2;                         // builds run at once (one per site at a time)
   std::vector<SiteConfig> sites;                // sorted by name
+  SourceLimits limits;  // [limits]: max_file_size, max_total_size, max_files for every site
 
   // The site named `name`, or nullptr.
   [[nodiscard]] const SiteConfig* site(std::string_view name) const;
+  // The deploy limits of site `name`: its own [sites.NAME.limits] over the global [limits].
+  [[nodiscard]] SourceLimits limitsFor(std::string_view name) const;
 };
 
 // Parses cutover.toml text. `file` names it in messages ("cutover.toml:LINE:COL: what") and

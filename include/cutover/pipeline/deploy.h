@@ -21,6 +21,8 @@
 
 namespace cutover {
 
+class CreatedBlobs;
+
 // What the pipeline works with. Only `objects` and `pointers` are required.
 struct PipelineContext {
   ObjectStore* objects = nullptr;
@@ -70,6 +72,14 @@ struct DeployReport {
 // (unless told not to) flip the site's pointer with compare-and-set against the value seen when
 // the deploy started. On any failure nothing live changes; the history records the error.
 // A lost activation race fails with conflict; the version stays stored and can be activated.
+//
+// A deploy that fails before committing its manifest removes the blobs it added (those the store
+// did not hold before it wrote them), so a failure such as a full disk does not leave the disk
+// full. Another deploy may have been told such a blob was present meanwhile and rely on it, so
+// the removal happens only when that is known not to be the case: the store is a local folder,
+// the store lock can be taken exclusively at once (no other deploy, remote deploy or gc holds
+// it), and no manifest committed since this deploy started names the blob. Otherwise the blobs
+// stay for `cutover gc`.
 [[nodiscard]] Result<DeployReport> deploy(const PipelineContext& context,
                                           const DeployOptions& options);
 
@@ -88,6 +98,8 @@ struct FinalizeInput {
   // Local copies of the files' content, so precompression need not read the blobs back from
   // the store; empty when the blobs came from elsewhere (uploaded to the API).
   LocalContent local;
+  // Where the blobs the finalizing stores that the store lacked are noted (may be null).
+  CreatedBlobs* created = nullptr;
 };
 
 // The steps every deploy ends with: the version gains its rules and precompressed forms, its

@@ -22,11 +22,9 @@ struct PrecompressOptions {
   unsigned threads = 0;  // compressing at once; 0: the machine's hardware threads
   // Files in progress at once, most of them waiting on the store (reading content that has no
   // local copy, storing forms): on S3 each request waits tens of milliseconds, so waiting only
-  // `threads` at a time would leave the cores idle.
+  // `threads` at a time would leave the cores idle. Files are compressed as streams, a chunk at
+  // a time, so memory does not grow with their size.
   unsigned store_threads = 8;
-  // Bytes of file content held in memory at once by the compressing threads (one file larger
-  // than this is still compressed, alone).
-  std::uint64_t max_in_flight = 256ULL << 20;
 };
 
 // What precompression did.

@@ -10,15 +10,9 @@
 #include <string>
 
 #include "cutover/common/result.h"
+#include "cutover/pipeline/source_limits.h"
 
 namespace cutover {
-
-// Bounds on what one deploy may contain; past any of them the deploy fails with too_large.
-struct SourceLimits {
-  std::uint64_t max_file_bytes = 1ULL << 30;    // one file: 1 GiB
-  std::uint64_t max_total_bytes = 8ULL << 30;   // all files: 8 GiB
-  std::uint64_t max_files = 200'000;            // number of files
-};
 
 // Where a folder's file lives on disk, for the stat cache: a file whose identity is unchanged
 // since it was last hashed has the same hash.

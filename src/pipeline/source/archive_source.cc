@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cutover/common/byte_size.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/site_path.h"
 
@@ -154,24 +155,25 @@ class EntryChecker {
       return fail(Errc::bad_archive,
                   fmt::format("entry '{}' is a hard link (to '{}'); an archive may hold "
                               "only files and folders",
-                              raw, target));
+                              printablePath(raw), printablePath(target)));
     }
     auto type = archive_entry_filetype(e);
     if (type != AE_IFREG) {
       std::string link;
       if (const char* target = archive_entry_symlink(e); type == AE_IFLNK && target != nullptr) {
-        link = fmt::format(" (to '{}')", target);
+        link = fmt::format(" (to '{}')", printablePath(target));
       }
       return fail(Errc::bad_archive,
                   fmt::format("entry '{}' is {}{}; an archive may hold only files and "
                               "folders",
-                              raw, kindOf(type), link));
+                              printablePath(raw), kindOf(type), link));
     }
 
     auto path = normalizeSitePath(raw);
     if (!path) {
       return fail(Errc::bad_archive,
-                  fmt::format("entry '{}' is refused: {}", raw, path.error().message));
+                  fmt::format("entry '{}' is refused: {}", printablePath(raw),
+                              path.error().message));
     }
     if (auto placed = place(*path); !placed) return tl::unexpected(placed.error());
 
@@ -181,20 +183,19 @@ class EntryChecker {
     auto size = static_cast<std::uint64_t>(archive_entry_size(e));
     if (++count_ > limits_.max_files) {
       return fail(Errc::too_large,
-                  fmt::format("the archive holds more than {} files (max_files), at entry '{}'",
-                              limits_.max_files, *path));
+                  fmt::format("the archive holds more than {} files (limit: {}), at entry '{}'",
+                              limits_.max_files, kMaxFilesHint, *path));
     }
     if (size > limits_.max_file_bytes) {
       return fail(Errc::too_large,
-                  fmt::format("entry '{}' is {} bytes, over the limit of {} bytes per file "
-                              "(max_file_bytes)",
-                              *path, size, limits_.max_file_bytes));
+                  fmt::format("entry '{}' is {} bytes, over the limit of {} per file ({})",
+                              *path, size, formatByteSize(limits_.max_file_bytes),
+                              kMaxFileSizeHint));
     }
     if (size > limits_.max_total_bytes - total_) {
       return fail(Errc::too_large,
-                  fmt::format("the files add up to more than {} bytes (max_total_bytes), "
-                              "at entry '{}'",
-                              limits_.max_total_bytes, *path));
+                  fmt::format("the files add up to more than {} (limit: {}), at entry '{}'",
+                              formatByteSize(limits_.max_total_bytes), kMaxTotalSizeHint, *path));
     }
     total_ += size;
     return SourceEntry{std::move(*path), size, {}, {}};

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "cutover/common/byte_size.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/site_path.h"
 
@@ -42,7 +43,7 @@ std::string readLinkText(const fs::path& link) {
   ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
   if (n < 0) return "?";
   target.resize(static_cast<std::size_t>(n));
-  return target;
+  return printablePath(target);
 }
 
 // realpath(3), which resolves every symlink on the way. Empty on failure, with errno telling a
@@ -168,20 +169,19 @@ class Walker {
     auto size = static_cast<std::uint64_t>(st.st_size);
     if (entries_.size() >= limits_.max_files) {
       return fail(Errc::too_large,
-                  fmt::format("the folder holds more than {} files (max_files), at '{}'",
-                              limits_.max_files, rel));
+                  fmt::format("the folder holds more than {} files (limit: {}), at '{}'",
+                              limits_.max_files, kMaxFilesHint, rel));
     }
     if (size > limits_.max_file_bytes) {
       return fail(Errc::too_large,
-                  fmt::format("'{}' is {} bytes, over the limit of {} bytes per file "
-                              "(max_file_bytes)",
-                              rel, size, limits_.max_file_bytes));
+                  fmt::format("'{}' is {} bytes, over the limit of {} per file ({})",
+                              rel, size, formatByteSize(limits_.max_file_bytes),
+                              kMaxFileSizeHint));
     }
     if (size > limits_.max_total_bytes - total_) {
       return fail(Errc::too_large,
-                  fmt::format("the files add up to more than {} bytes (max_total_bytes), "
-                              "at '{}'",
-                              limits_.max_total_bytes, rel));
+                  fmt::format("the files add up to more than {} (limit: {}), at '{}'",
+                              formatByteSize(limits_.max_total_bytes), kMaxTotalSizeHint, rel));
     }
     total_ += size;
     entries_.push_back(SourceEntry{rel, size, disk, identityOf(st)});

@@ -3,12 +3,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -42,12 +45,13 @@ std::string manifestPath(std::string_view site, std::string_view version) {
   return fmt::format("{}/{}.json", site, version);
 }
 
-Result<void> writeAll(int fd, const char* data, std::size_t size) {
+// `what` names the file for the message, e.g. "write a blob in /data/objects/tmp".
+Result<void> writeAll(int fd, const char* data, std::size_t size, const std::string& what) {
   while (size > 0) {
     ssize_t n = ::write(fd, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return failErrno("write", errno);
+      return failErrno(what, errno);
     }
     data += n;
     size -= static_cast<std::size_t>(n);
@@ -141,6 +145,48 @@ std::string readCreated(int dir_fd, const std::string& path) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// Named temp files are "<kind>-<pid>-<random>.tmp": the pid tells whether the writer lives.
+// A file whose writer is gone, or with no pid in its name and untouched for a minute, is left
+// by a process that died mid-write; a live writer's file untouched for an hour is too (its pid
+// was reused). Nothing writes a temp file that slowly.
+constexpr auto kStaleUnowned = std::chrono::minutes(1);
+constexpr auto kStaleOwned = std::chrono::hours(1);
+
+std::optional<pid_t> writerOf(std::string_view name) {
+  auto dash = name.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto rest = name.substr(dash + 1);
+  auto end = rest.find('-');
+  if (end == std::string_view::npos) return std::nullopt;
+  pid_t pid = 0;
+  auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + end, pid);
+  if (ec != std::errc() || ptr != rest.data() + end || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+bool processLives(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+// Removes the temp files in tmp/ that processes which died mid-write left; returns how many.
+std::size_t removeStaleTemps(int tmp_fd) {
+  auto names = listDir(tmp_fd, ".");
+  if (!names) return 0;
+  std::size_t removed = 0;
+  auto now = std::chrono::system_clock::now();
+  for (const auto& name : *names) {
+    struct stat st {};
+    if (::fstatat(tmp_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+      continue;
+    }
+    auto modified = std::chrono::system_clock::time_point(
+        std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+    auto idle = now - std::chrono::time_point_cast<std::chrono::system_clock::duration>(modified);
+    auto pid = writerOf(name);
+    bool stale = pid ? (!processLives(*pid) || idle > kStaleOwned) : idle > kStaleUnowned;
+    if (stale && ::unlinkat(tmp_fd, name.c_str(), 0) == 0) ++removed;
+  }
+  return removed;
+}
+
 std::string randomHex() {
   thread_local std::mt19937_64 rng{std::random_device{}() ^
                                    (static_cast<std::uint64_t>(::getpid()) << 32)};
@@ -159,10 +205,11 @@ class LocalBlobWriter final : public BlobWriter {
 
   Result<void> write(std::span<const std::byte> bytes) override {
     if (!temp_.fd.valid()) return fail(Errc::io, "blob writer used after it finished or failed");
-    auto ok = writeAll(temp_.fd.get(), reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    auto ok = writeAll(temp_.fd.get(), reinterpret_cast<const char*>(bytes.data()), bytes.size(),
+                       "store blob: write in " + (store_.root_ / "tmp").string());
     if (!ok) {
       store_.discardTemp(temp_);
-      return fail(Errc::io, "store blob: " + ok.error().message);
+      return ok;
     }
     hasher_.update(bytes);
     return {};
@@ -190,7 +237,7 @@ class LocalBlobWriter final : public BlobWriter {
     if (::fdatasync(temp_.fd.get()) != 0) {
       int err = errno;
       store_.discardTemp(temp_);
-      return failErrno("fdatasync blob " + hash, err);
+      return failErrno("fdatasync blob " + hash + " in " + (store_.root_ / "tmp").string(), err);
     }
     auto created = store_.publishBlob(temp_, hash);
     if (!created) return tl::unexpected(created.error());
@@ -237,6 +284,8 @@ Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::open(const std::file
     if (!fd) return bad(fd.error().message);
     fds[i] = std::move(*fd);
   }
+  // Temp files of writers that died (a killed server) would otherwise stay until gc.
+  (void)removeStaleTemps(fds[2].get());
   // The three folders must survive a crash before anything is stored in them.
   if (::fsync(root_fd.get()) != 0) return bad(std::string("fsync: ") + std::strerror(errno));
 
@@ -261,7 +310,7 @@ Result<LocalObjectStore::TempFile> LocalObjectStore::createTemp(std::string_view
     use_o_tmpfile_.store(false);
   }
   for (int attempt = 0; attempt < 16; ++attempt) {
-    std::string name = fmt::format("{}-{}.tmp", kind, randomHex());
+    std::string name = fmt::format("{}-{}-{}.tmp", kind, ::getpid(), randomHex());
     UniqueFd fd(
         ::openat(tmp_fd_.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, kFileMode));
     if (fd.valid()) return TempFile{std::move(fd), std::move(name)};
@@ -302,7 +351,9 @@ Result<bool> LocalObjectStore::publishBlob(TempFile& temp, const std::string& ha
     err = linkTemp(temp, blobs_fd_.get(), path);
   }
   discardTemp(temp);
-  if (err != 0 && err != EEXIST) return failErrno("store blob " + hash, err);
+  if (err != 0 && err != EEXIST) {
+    return failErrno("store blob " + hash + " in " + (root_ / "blobs").string(), err);
+  }
   markDirty(shardIndex(hash));
   return err == 0;
 }
@@ -425,10 +476,14 @@ Result<void> LocalObjectStore::commitManifest(const Manifest& manifest) {
   } discard{*this, *temp};
 
   std::string json = manifest.toJson();
-  if (auto ok = writeAll(temp->fd.get(), json.data(), json.size()); !ok) {
-    return fail(Errc::io, "commit " + label + ": " + ok.error().message);
+  if (auto ok = writeAll(temp->fd.get(), json.data(), json.size(),
+                         "commit " + label + ": write in " + (root_ / "tmp").string());
+      !ok) {
+    return ok;
   }
-  if (::fdatasync(temp->fd.get()) != 0) return failErrno("commit " + label + ": fdatasync", errno);
+  if (::fdatasync(temp->fd.get()) != 0) {
+    return failErrno("commit " + label + ": fdatasync in " + (root_ / "tmp").string(), errno);
+  }
 
   std::string path = manifestPath(manifest.site, manifest.version);
   int err = ENOENT;
@@ -437,7 +492,7 @@ Result<void> LocalObjectStore::commitManifest(const Manifest& manifest) {
     err = linkTemp(*temp, manifests_fd_.get(), path);  // the conditional create
   }
   if (err == EEXIST) return fail(Errc::already_exists, label + " already exists");
-  if (err != 0) return failErrno("commit " + label, err);
+  if (err != 0) return failErrno("commit " + label + " in " + (root_ / "manifests").string(), err);
 
   if (auto ok = syncDir(manifests_fd_.get(), manifest.site); !ok) return ok;
   if (::fsync(manifests_fd_.get()) != 0) return failErrno("commit " + label + ": fsync", errno);

@@ -16,7 +16,8 @@ namespace cutover {
 //
 //   <root>/blobs/<first 2 hex>/<hash>         read-only files, named by SHA-256
 //   <root>/manifests/<site>/<version>.json    one per committed version
-//   <root>/tmp/                               in-flight writes (named only without O_TMPFILE)
+//   <root>/tmp/                               in-flight writes (named only without O_TMPFILE:
+//                                             <kind>-<pid>-<random>.tmp)
 //
 // A write goes to an unnamed O_TMPFILE (or a named temp file in tmp/ where the file system
 // lacks O_TMPFILE), is fdatasync'ed, then made visible with link(), which never replaces a
@@ -30,7 +31,9 @@ class LocalObjectStore final : public ObjectStore {
     bool use_o_tmpfile = true;
   };
 
-  // Opens the store under `root`, creating the folders it needs. io if it cannot.
+  // Opens the store under `root`, creating the folders it needs. io if it cannot. Removes the
+  // named temp files in tmp/ that writers which died mid-write left: those whose process is
+  // gone, and those untouched for a minute (no process in the name) or an hour.
   [[nodiscard]] static Result<std::unique_ptr<LocalObjectStore>> open(
       const std::filesystem::path& root, Options options);
   [[nodiscard]] static Result<std::unique_ptr<LocalObjectStore>> open(

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "cutover/common/site_path.h"
 #include "source_test_support.h"
 #include "support/temp_dir.h"
 
@@ -218,6 +219,21 @@ TEST(ArchiveSource, RefusesEntriesThatLeaveTheSite) {
   expectRefused(zip, {Errc::bad_archive, "'../../etc/passwd'", ".."});
 }
 
+TEST(ArchiveSource, RefusesANameThatIsNotUtf8NamingItEscaped) {
+  TempDir dir;
+  expectRefused(writeRaw(dir, "latin1.tar",
+                         ustarFile("index.html", "ok") + ustarFile("d/caf\xe9.html", "x") + tarEnd()),
+                {Errc::bad_archive, "'d/caf\\xE9.html'", "UTF-8"});
+  // A link's name and target are shown escaped too: every message is valid UTF-8.
+  auto link = ArchiveSource::open(
+      writeRaw(dir, "link.tar", ustarHeader("l\xe9", 0, '2', "t\xe9") + tarEnd()), {});
+  ASSERT_TRUE(link);
+  auto e = errorOf(readAll(**link));
+  EXPECT_EQ(e.code, Errc::bad_archive);
+  EXPECT_THAT(e.message, HasSubstr("'l\\xE9'"));
+  EXPECT_TRUE(isWellFormedUtf8(e.message)) << e.message;
+}
+
 TEST(ArchiveSource, RefusesLinksDevicesAndFifos) {
   TempDir dir;
   expectRefused(writeRaw(dir, "sym.tar", ustarHeader("link", 0, '2', "/etc/passwd") + tarEnd()),
@@ -365,12 +381,12 @@ TEST(ArchiveSource, RefusesEntriesOverTheLimits) {
       {testing::file("a.txt", std::string(400, 'a')),
        testing::file("big.txt", std::string(5'000, 'b')),  // deflates to a few bytes
        testing::file("c.txt", "c")});
-  expectRefused(zip, {Errc::too_large, "'big.txt'", "max_file_bytes"},
+  expectRefused(zip, {Errc::too_large, "'big.txt'", "max_file_size"},
                 SourceLimits{.max_file_bytes = 4'096, .max_total_bytes = 1 << 20, .max_files = 10});
-  expectRefused(zip, {Errc::too_large, "'big.txt'", "max_total_bytes"},
+  expectRefused(zip, {Errc::too_large, "'big.txt'", "max_total_size"},
                 SourceLimits{.max_file_bytes = 1 << 20, .max_total_bytes = 5'000, .max_files = 10});
   expectRefused(
-      zip, {Errc::too_large, "'c.txt'", "more than 2 files (max_files)"},
+      zip, {Errc::too_large, "'c.txt'", "more than 2 files (limit: max_files"},
       SourceLimits{.max_file_bytes = 1 << 20, .max_total_bytes = 1 << 20, .max_files = 2});
   auto fits =
       readAll(zip, SourceLimits{.max_file_bytes = 5'000, .max_total_bytes = 5'401, .max_files = 3});
@@ -382,7 +398,7 @@ TEST(ArchiveSource, ABogusHugeDeclaredSizeIsRefusedWithoutBeingAllocated) {
   // 64 GiB declared in a GNU base-256 size field would not fit ustar's octal; 7.5 GiB does.
   std::string huge = ustarHeader("huge.bin", 8'000'000'000ULL) + std::string(512, 'x') + tarEnd();
   auto file = writeRaw(dir, "huge.tar", huge);
-  expectRefused(file, {Errc::too_large, "'huge.bin'", "max_file_bytes"});
+  expectRefused(file, {Errc::too_large, "'huge.bin'", "max_file_size"});
   // Allowed by the limits, the entry is simply cut short: reading finds the end of the file.
   expectRefused(
       file, {Errc::bad_archive, "huge.bin", "runcated"},

@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "cutover/common/site_path.h"
 #include "source_test_support.h"
 #include "support/temp_dir.h"
 
@@ -156,16 +157,26 @@ TEST(FolderSource, RefusesNamesASiteCannotServeRatherThanSkippingThem) {
   expectRefused(dir / "site", Errc::invalid_argument, "a\\b.html", "backslash");
 }
 
+TEST(FolderSource, RefusesANameThatIsNotUtf8NamingItEscaped) {
+  TempDir dir;
+  writeFile(dir / "site/index.html", "ok");
+  writeFile(dir / "site/d/caf\xe9.html", "latin-1 name");
+  expectRefused(dir / "site", Errc::invalid_argument, "'d/caf\\xE9.html'", "UTF-8");
+  auto source = FolderSource::open(dir / "site", {});
+  ASSERT_TRUE(source);
+  EXPECT_TRUE(isWellFormedUtf8(errorOf(testing::listAll(**source)).message));
+}
+
 TEST(FolderSource, EnforcesTheLimitsNamingTheFile) {
   TempDir dir;
   writeFile(dir / "site/a.txt", std::string(100, 'a'));
   writeFile(dir / "site/b.txt", std::string(3000, 'b'));
   writeFile(dir / "site/c.txt", "c");
-  expectRefused(dir / "site", Errc::too_large, "'b.txt'", "max_file_bytes",
+  expectRefused(dir / "site", Errc::too_large, "'b.txt'", "max_file_size",
                 {.max_file_bytes = 2048, .max_total_bytes = 1 << 20, .max_files = 10});
-  expectRefused(dir / "site", Errc::too_large, "'b.txt'", "max_total_bytes",
+  expectRefused(dir / "site", Errc::too_large, "'b.txt'", "max_total_size",
                 {.max_file_bytes = 1 << 20, .max_total_bytes = 3050, .max_files = 10});
-  expectRefused(dir / "site", Errc::too_large, "more than 2 files (max_files)", "txt'",
+  expectRefused(dir / "site", Errc::too_large, "more than 2 files (limit: max_files", "txt'",
                 {.max_file_bytes = 1 << 20, .max_total_bytes = 1 << 20, .max_files = 2});
   auto fits =
       readFolder(dir / "site", {.max_file_bytes = 3000, .max_total_bytes = 3101, .max_files = 3});

@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "cutover/common/hash.h"
 #include "support/temp_dir.h"
@@ -220,6 +222,50 @@ INSTANTIATE_TEST_SUITE_P(TempFiles, LocalObjectStoreTest, ::testing::Values(true
                          [](const auto& param_info) {
                            return param_info.param ? "o_tmpfile" : "named_temp_files";
                          });
+
+void setAge(const fs::path& file, std::chrono::seconds age) {
+  fs::last_write_time(file, fs::file_time_type::clock::now() - age);
+}
+
+// A server killed mid-upload leaves its named temp files; the next open of the store removes
+// them, and only them: a live writer's file stays.
+TEST(LocalObjectStoreOpen, RemovesTempFilesThatDeadWritersLeft) {
+  TempDir dir;
+  auto root = dir / "store";
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);
+  std::string me = std::to_string(::getpid());
+  {
+    auto first = LocalObjectStore::open(root, {.use_o_tmpfile = false}).value();
+    auto in_flight = first->newBlob().value();
+    ASSERT_TRUE(in_flight->write(asBytes("a live writer's bytes")));
+    fs::create_directories(root / "tmp");
+    writeFile(root / "tmp" / ("blob-" + std::to_string(dead) + "-0123456789abcdef.tmp"), "dead");
+    writeFile(root / "tmp" / ("blob-" + me + "-00000000000000aa.tmp"), "live, fresh");
+    writeFile(root / "tmp" / ("blob-" + me + "-00000000000000bb.tmp"), "live, untouched");
+    setAge(root / "tmp" / ("blob-" + me + "-00000000000000bb.tmp"), std::chrono::hours(2));
+    writeFile(root / "tmp" / "blob-0123456789abcdef.tmp", "no pid, old");
+    setAge(root / "tmp" / "blob-0123456789abcdef.tmp", std::chrono::minutes(2));
+    writeFile(root / "tmp" / "manifest-fedcba9876543210.tmp", "no pid, fresh");
+    ASSERT_EQ(countFiles(root / "tmp"), 6U);
+
+    auto second = LocalObjectStore::open(root);
+    ASSERT_TRUE(second) << second.error().describe();
+    std::set<std::string> left;
+    for (const auto& entry : fs::directory_iterator(root / "tmp")) {
+      left.insert(entry.path().filename().string());
+    }
+    EXPECT_EQ(left.size(), 3U);
+    EXPECT_TRUE(left.contains("blob-" + me + "-00000000000000aa.tmp"));
+    EXPECT_TRUE(left.contains("manifest-fedcba9876543210.tmp"));
+    // The first store's writer still finishes.
+    auto stored = in_flight->finish();
+    ASSERT_TRUE(stored) << stored.error().describe();
+    EXPECT_EQ((*second)->readBlob(stored->hash).value(), "a live writer's bytes");
+  }
+}
 
 TEST(LocalObjectStoreOpen, FailsWithTheFolderNamedWhenTheRootCannotBeCreated) {
   TempDir dir;
