@@ -27,6 +27,7 @@ void Reply::reset() {
   content_length = 0;
   file_offset = 0;
   omit_body = false;
+  version_gone = false;
   body = {};
   text.clear();
   memory.reset();
