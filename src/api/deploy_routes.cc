@@ -184,7 +184,9 @@ void postActivate(ApiState& state, Call& call) {
   }
   const std::string& site = call.param("site");
   // Held while flipping, so gc cannot remove the version between the check and the flip.
-  auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared);
+  auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
+                                 FleetRequest{state.context.pointers.get(), "activate " + site,
+                                              site, version->get<std::string>()});
   if (!lock) return sendError(call.out, lock.error());
   auto flip = activateVersion(*state.context.objects, *state.context.pointers, site,
                               version->get<std::string>());
@@ -194,7 +196,9 @@ void postActivate(ApiState& state, Call& call) {
 
 void postRollback(ApiState& state, Call& call) {
   const std::string& site = call.param("site");
-  auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared);
+  auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
+                                 FleetRequest{state.context.pointers.get(), "rollback " + site,
+                                              site});
   if (!lock) return sendError(call.out, lock.error());
   auto flip = rollback(*state.context.objects, *state.context.pointers, site);
   if (!flip) return sendError(call.out, flip.error());
@@ -309,7 +313,9 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   if (auto full = state.pending.crowded(site, pending_limits)) return refuseCrowded(*full);
 
   // From here on gc waits: the blobs reported present stay present until the deploy ends.
-  auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared);
+  auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
+                                 FleetRequest{state.context.pointers.get(),
+                                              "remote deploy " + site, site});
   if (!lock) return sendError(call.out, lock.error());
   auto before = state.context.pointers->get(liveKey(site));
   if (!before) return sendError(call.out, before.error());

@@ -26,10 +26,14 @@ int printFlip(const Result<Flip>& flip, const std::string& site) {
 }
 
 // Held while flipping, so gc cannot remove the version between the check and the flip.
+// The lease tells gc on other machines sharing the stores to keep `version` too.
 template <class Flipper>
-int flipLocked(const GlobalOptions& global, const std::string& site, Flipper flipper) {
+int flipLocked(const GlobalOptions& global, const std::string& site, Flipper flipper,
+               const std::string& version = {}) {
   auto data = DataDir::open(global, DataDir::stores);
-  auto lock = StoreLock::acquire(data.lockFile(), StoreLock::Mode::shared);
+  auto lock =
+      StoreLock::acquire(data.lockFile(), StoreLock::Mode::shared,
+                         FleetRequest{data.pointers.get(), "activate " + site, site, version});
   if (!lock) return reportError(lock.error());
   return printFlip(flipper(data), site);
 }
@@ -45,9 +49,12 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   activate->footer("Example:\n  cutover activate docs 20261127-195529-3f9a1c\n");
   activate->callback([&global, &run, args] {
     run = [&global, args] {
-      return flipLocked(global, args->site, [&](DataDir& data) {
-        return activateVersion(*data.objects, *data.pointers, args->site, args->version);
-      });
+      return flipLocked(
+          global, args->site,
+          [&](DataDir& data) {
+            return activateVersion(*data.objects, *data.pointers, args->site, args->version);
+          },
+          args->version);
     };
   });
 

@@ -17,13 +17,15 @@ std::string errorJson(std::string_view code, std::string_view message) {
 
 // POST /hooks/<site>: the config's site verifies the delivery; an accepted push is queued.
 WebhookHandler webhookHandler(Workers& workers) {
-  return [&workers](const std::string& site, const HeaderMap& headers, const std::string& body) {
+  auto deliveries = std::make_shared<WebhookDeliveries>();  // replays are answered, not built
+  return [&workers, deliveries](const std::string& site, const HeaderMap& headers,
+                                const std::string& body) {
     const SiteConfig* config = workers.config().site(site);
     if (config == nullptr) {
       return WebhookReply{404, errorJson("not_found", "no site " + site + " in the config")};
     }
     WebhookHeaders list(headers.begin(), headers.end());
-    auto verdict = acceptWebhook(workers, *config, list, body);
+    auto verdict = acceptWebhook(workers, *config, list, body, deliveries.get());
     if (verdict.status >= 400) {
       std::string_view code = verdict.status == 401   ? "unauthorized"
                               : verdict.status == 503 ? "unavailable"

@@ -53,6 +53,16 @@ Handler::Handler(const RoutingState& routes, ObjectStore& objects, FileCache& ca
 void Handler::handle(const RequestHead& request, Reply& reply, RequestScratch& scratch) const {
   reply.reset();
   answer(request, reply, scratch);
+  // A version found deleted is forgotten now (see serverError), so the next answer is the one a
+  // version never stored gets: the live version for a pinned request, 404 for a preview.
+  for (int again = 0; reply.version_gone; ++again) {
+    reply.reset();
+    if (again == 3) {
+      reply.setText(404, "not found");
+      break;
+    }
+    answer(request, reply, scratch);
+  }
   // A version chosen by a pin on the site's own host is the asking browser's alone.
   if (reply.vary_pin && reply.stored) {
     privateCacheControl(reply.cache_control, reply.own_cache_control);
@@ -330,6 +340,14 @@ void Handler::sizeMismatch(Reply& reply, std::string_view hash, std::uint64_t ac
 }
 
 void Handler::serverError(Reply& reply, const Error& error) const {
+  if (error.code == Errc::not_found && reply.stored && !reply.version_gone) {
+    // A file of a version that is not live is gone: gc or `versions delete` took the version
+    // while this edge still held its manifest. Forget it and answer as if it had never existed.
+    routes_.forgetVersion(reply.stored->site(), reply.stored->version());
+    reply.reset();
+    reply.version_gone = true;
+    return;
+  }
   // The pointer only names complete versions, so this is a store that is down (503: try again)
   // or damaged (500): say so loudly.
   std::fprintf(stderr, "cutover edge: cannot read a file of version %s: %s\n",

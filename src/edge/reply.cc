@@ -28,6 +28,7 @@ void Reply::reset() {
   content_length = 0;
   file_offset = 0;
   omit_body = false;
+  version_gone = false;
   body = {};
   text.clear();
   own_cache_control.clear();

@@ -37,6 +37,9 @@ struct Reply {
   std::uint64_t content_length = 0;
   std::uint64_t file_offset = 0;  // where a streamed body starts in `file` (ranges)
   bool omit_body = false;  // HEAD and 304: the head says what GET would send, no body follows
+  // The stored version chosen was found deleted (a file of it gone from the store) and has been
+  // forgotten: the handler answers the request again, as if the version had never been stored.
+  bool version_gone = false;
 
   std::string_view body;                       // the body, when it comes from memory
   std::string text;                            // a short message the body may point at

@@ -80,6 +80,15 @@ void RoutingState::apply(const PointerEvent& event) {
 bool RoutingState::applyLocked(const std::string& key, const std::optional<std::string>& value) {
   std::string_view k = key;
   std::string_view prefix;
+  if (k.starts_with(kGonePrefix)) {
+    // gone/<site>/<version>: deleted; the table names live versions only, so it keeps.
+    std::string_view rest = k.substr(kGonePrefix.size());
+    auto slash = rest.find('/');
+    if (value && slash != std::string_view::npos) {
+      forgetVersion(rest.substr(0, slash), rest.substr(slash + 1));
+    }
+    return false;
+  }
   if (k.starts_with(kLivePrefix)) {
     prefix = kLivePrefix;
   } else if (k.starts_with(kSitePrefix)) {
@@ -212,6 +221,7 @@ std::shared_ptr<const VersionIndex> RoutingState::storedVersion(const SiteRoute&
   id.append(version);
   {
     std::lock_guard lock(stored_mutex_);
+    if (gone_.contains(id)) return nullptr;
     if (auto it = stored_.find(id); it != stored_.end()) {
       if (it->second.index || Clock::now() - it->second.loaded < kRememberMissing) {
         it->second.last_used = ++stored_clock_;
@@ -233,7 +243,20 @@ std::shared_ptr<const VersionIndex> RoutingState::storedVersion(const SiteRoute&
     return nullptr;
   }
   std::lock_guard lock(stored_mutex_);
+  if (gone_.contains(id)) return nullptr;  // deleted while it was being read
   return keepStoredLocked(id, std::move(index));
+}
+
+void RoutingState::forgetVersion(std::string_view site, std::string_view version) const {
+  std::string id = std::string(site) + "/" + std::string(version);
+  std::lock_guard lock(stored_mutex_);
+  stored_.erase(id);
+  if (!gone_.insert(id).second) return;
+  gone_order_.push_back(std::move(id));
+  if (gone_order_.size() > kGoneRemembered) {
+    gone_.erase(gone_order_.front());
+    gone_order_.pop_front();
+  }
 }
 
 std::shared_ptr<const VersionIndex> RoutingState::keepStoredLocked(

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,14 @@ class RoutingState {
   // Versions remembered per site as having been live (the newest).
   static constexpr std::size_t kBeenLiveKept = 256;
 
+  // Forgets a version that was deleted (gc, `cutover versions delete`): storedVersion() answers
+  // null for it from now on, as for a version never stored. Called when a gone/<site>/<version>
+  // record arrives and when a request finds a file of the version gone from the store. The live
+  // version is never forgotten (nothing deletes it). Thread-safe.
+  void forgetVersion(std::string_view site, std::string_view version) const;
+
+  static constexpr std::size_t kGoneRemembered = 100'000;
+
  private:
   struct SiteState {
     bool has_live = false;      // live/<site> exists
@@ -102,6 +111,10 @@ class RoutingState {
   mutable std::mutex stored_mutex_;
   mutable std::map<std::string, StoredEntry, std::less<>> stored_;  // "<site>/<version>"
   mutable std::uint64_t stored_clock_ = 0;
+  // Deleted versions, "<site>/<version>" (ids are never reused, so this never goes stale); bounded
+  // by kGoneRemembered, oldest out.
+  mutable std::set<std::string, std::less<>> gone_;
+  mutable std::deque<std::string> gone_order_;
 };
 
 }  // namespace cutover::edge

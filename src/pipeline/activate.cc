@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <ctime>
 
 #include "cutover/common/names.h"
 #include "cutover/store/manifest.h"
@@ -39,8 +40,11 @@ Result<LivePointer> flipPointer(PointerStore& pointers, const std::string& site,
                                 const std::string& by) {
   LivePointer next{version, "", nowRfc3339(), by};
   if (expected_raw) {
-    auto current = LivePointer::fromJson(*expected_raw);
-    if (current) next.previous = current->version;
+    // The version going out joins the pointer's list of retired versions in this same write:
+    // gc keeps what was live within the pin window, and no crash can lose the record.
+    if (auto current = LivePointer::fromJson(*expected_raw)) {
+      next = current->next(version, next.since, by, std::time(nullptr));
+    }
   }
   if (auto set = pointers.compareAndSet(liveKey(site), expected_raw, next.toJson()); !set) {
     return tl::unexpected(set.error());

@@ -53,7 +53,9 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   StageClock clock(report.stages);
   if (auto ok = validateSiteName(options.site); !ok) return tl::unexpected(ok.error());
 
-  auto lock = StoreLock::acquire(context.lock_file, StoreLock::Mode::shared);
+  auto lock = StoreLock::acquire(context.lock_file, StoreLock::Mode::shared,
+                                 FleetRequest{context.pointers, "deploy " + options.site,
+                                              options.site, {}, {}});
   if (!lock) return tl::unexpected(lock.error());
 
   // The pointer as it was when this deploy started: activation succeeds only if it is unchanged.

@@ -7,6 +7,8 @@
 #include "cutover/pipeline/workers.h"
 #include "cutover/store/manifest.h"
 #include "pipeline/build/build.h"
+#include "pipeline/build/command.h"
+#include "pipeline/build/git.h"
 
 namespace cutover {
 namespace {
@@ -19,6 +21,16 @@ class Recorder {
   void stage(std::string_view name, std::int64_t at_ms = nowUnixMs()) {
     record_.stage = std::string(name);
     record_.timeline.push_back({std::string(name), at_ms});
+    save();
+  }
+
+  // Ends the deploy without building: not an error, a decision, recorded with its reason.
+  void ignore(std::string reason) {
+    record_.status = "ignored";
+    record_.error = std::move(reason);
+    record_.stage.clear();
+    record_.finished = nowRfc3339();
+    record_.timeline.push_back({"finished", nowUnixMs()});
     save();
   }
 
@@ -127,6 +139,35 @@ Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Co
                           log);
 }
 
+// A pushed commit is deployed only while it is its branch's head: a push delivered again later
+// (a replayed webhook), or one a newer push has overtaken, would otherwise put an old commit live.
+// nullopt: build it; else why not. A head that cannot be read lets the build go on, and fail at
+// its fetch if the repository is unreachable.
+std::optional<std::string> stalePush(const DeployRecord& record, const Config& config,
+                                     const std::filesystem::path& data_dir, std::stop_token stop) {
+  if (record.trigger != "webhook" || !build::isCommitId(record.commit)) return std::nullopt;
+  const SiteConfig* site = config.site(record.site);
+  if (site == nullptr || !site->builds()) return std::nullopt;
+  const std::string& branch = record.branch.empty() ? site->branch : record.branch;
+  auto home = data_dir / "tmp" / "poll-home";
+  std::error_code ec;
+  std::filesystem::create_directories(home, ec);
+  build::GitOptions git;
+  git.env = build::cleanEnvironment(home);
+  git.timeout = std::chrono::seconds(60);
+  git.stop = stop;
+  auto head = build::remoteHead(site->repo, branch, git);
+  if (!head) {
+    if (head.error().code != Errc::not_found) return std::nullopt;
+    return fmt::format("ignored: branch {} no longer exists, so {} is not its head", branch,
+                       record.commit.substr(0, 12));
+  }
+  if (*head == record.commit) return std::nullopt;
+  return fmt::format("ignored: {} is not the head of branch {} (the head is {}); an old or "
+                     "replayed push is not deployed",
+                     record.commit.substr(0, 12), branch, head->substr(0, 12));
+}
+
 }  // namespace
 
 void runDeployJob(DeployRecord record, const Config& config, const PipelineContext& context,
@@ -143,6 +184,10 @@ void runDeployJob(DeployRecord record, const Config& config, const PipelineConte
   if (!record.archive.empty()) {
     record.source = std::filesystem::path(record.archive).filename().string();
     result = storeAndActivate(record, recorder, context, record.archive, "", **log);
+  } else if (auto stale = stalePush(record, config, data_dir, stop)) {
+    (*log)->note(*stale);
+    recorder.ignore(std::move(*stale));
+    return;
   } else {
     result = runBuild(record, recorder, config, context, data_dir, **log, stop);
   }

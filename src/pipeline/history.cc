@@ -359,7 +359,7 @@ Result<std::optional<DeployRecord>> History::latestCommit(const std::string& sit
   sqlite::Statement st(db_->db.handle(),
                        "SELECT " + std::string(kColumns) +
                            " FROM deploys WHERE site = ?1 AND commit_sha != '' AND "
-                           "status != 'superseded' ORDER BY rowid DESC LIMIT 1");
+                           "status NOT IN ('superseded', 'ignored') ORDER BY rowid DESC LIMIT 1");
   st.bind(1, site);
   auto row = st.step();
   if (!row) return tl::unexpected(row.error());

@@ -74,23 +74,64 @@ std::string stringAt(const nlohmann::json& j, std::initializer_list<const char*>
   return at->is_string() ? at->get<std::string>() : std::string();
 }
 
+constexpr std::size_t kMaxDeliveryIdBytes = 128;
+
+// Delivery ids are the sender's text: kept only as printable ASCII, clipped.
+std::string printableAscii(std::string_view text, std::size_t max) {
+  std::string out;
+  for (char c : text.substr(0, max)) {
+    if (c > ' ' && c < 127) out.push_back(c);
+  }
+  return out;
+}
+
+WebhookVerdict signedVerdict(const SiteConfig& site, const std::string& event,
+                             const std::string& provider, std::string_view body);
+
 }  // namespace
+
+bool WebhookDeliveries::firstTime(std::string_view site, std::string_view id,
+                                  std::string_view body) {
+  // The body's digest catches a replay under another id: no two pushes have the same payload.
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  EVP_Digest(body.data(), body.size(), digest, &digest_len, EVP_sha256(), nullptr);
+  std::string by_body = fmt::format("{}\nbody\n{}", site,
+                                    std::string_view(reinterpret_cast<char*>(digest), digest_len));
+  std::string by_id = id.empty() ? std::string() : fmt::format("{}\nid\n{}", site, id);
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  while (!order_.empty() && (order_.size() > kKept || now - order_.front().at > kMaxAge)) {
+    keys_.erase(order_.front().key);
+    order_.pop_front();
+  }
+  if (keys_.contains(by_body) || (!by_id.empty() && keys_.contains(by_id))) return false;
+  for (auto* key : {&by_body, &by_id}) {
+    if (key->empty()) continue;
+    keys_.insert(*key);
+    order_.push_back({std::move(*key), now});
+  }
+  return true;
+}
 
 WebhookVerdict verifyWebhook(const SiteConfig& site, const WebhookHeaders& headers,
                              std::string_view body) {
   std::string provider, event;
+  std::optional<std::string> delivery;
   bool signed_ok = false;
   std::string secret = site.resolveWebhookSecret();
   // Gitea also sends GitHub's headers, so it is recognised first.
   if (auto e = header(headers, "X-Gitea-Event")) {
     provider = "gitea";
     event = *e;
+    delivery = header(headers, "X-Gitea-Delivery");
     auto sig = header(headers, "X-Gitea-Signature");
     if (!sig || sig->empty()) return verdict(401, "missing X-Gitea-Signature", provider);
     signed_ok = !secret.empty() && hmacMatches(secret, body, *sig);
   } else if (auto g = header(headers, "X-GitHub-Event")) {
     provider = "github";
     event = *g;
+    delivery = header(headers, "X-GitHub-Delivery");
     auto sig = header(headers, "X-Hub-Signature-256");
     if (!sig || !sig->starts_with("sha256=")) {
       return verdict(401, "missing X-Hub-Signature-256 (set a secret on the GitHub webhook)",
@@ -100,6 +141,8 @@ WebhookVerdict verifyWebhook(const SiteConfig& site, const WebhookHeaders& heade
   } else if (auto l = header(headers, "X-Gitlab-Event")) {
     provider = "gitlab";
     event = *l;
+    delivery = header(headers, "X-Gitlab-Event-UUID");
+    if (!delivery) delivery = header(headers, "Idempotency-Key");
     auto token = header(headers, "X-Gitlab-Token");
     if (!token || token->empty()) return verdict(401, "missing X-Gitlab-Token", provider);
     signed_ok = !secret.empty() && tokenMatches(secret, *token);
@@ -115,7 +158,15 @@ WebhookVerdict verifyWebhook(const SiteConfig& site, const WebhookHeaders& heade
         provider);
   }
   if (!signed_ok) return verdict(401, "bad webhook signature", provider);
+  WebhookVerdict v = signedVerdict(site, event, provider, body);
+  if (delivery) v.delivery = printableAscii(*delivery, kMaxDeliveryIdBytes);
+  return v;
+}
 
+namespace {
+
+WebhookVerdict signedVerdict(const SiteConfig& site, const std::string& event,
+                             const std::string& provider, std::string_view body) {
   bool is_push = provider == "gitlab" ? event == "Push Hook" : event == "push";
   if (!is_push)
     return verdict(202,
@@ -170,9 +221,21 @@ WebhookVerdict verifyWebhook(const SiteConfig& site, const WebhookHeaders& heade
   return v;
 }
 
+}  // namespace
+
 WebhookVerdict acceptWebhook(Workers& workers, const SiteConfig& site,
-                             const WebhookHeaders& headers, std::string_view body) {
+                             const WebhookHeaders& headers, std::string_view body,
+                             WebhookDeliveries* deliveries) {
   auto v = verifyWebhook(site, headers, body);
+  // Only a correctly signed delivery is remembered: unsigned junk cannot crowd out real ones.
+  bool signed_ok = v.status < 400;
+  if (signed_ok && deliveries != nullptr && !deliveries->firstTime(site.name, v.delivery, body)) {
+    v.accepted = false;
+    v.status = 200;
+    v.message = v.delivery.empty() ? "already received: this delivery was taken before"
+                                   : fmt::format("already received: delivery {}", v.delivery);
+    return v;
+  }
   if (!v.accepted) return v;
   DeployRequest request{site.name, "webhook", v.after, v.branch};
   auto id = workers.submit(request);

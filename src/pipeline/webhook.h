@@ -1,5 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -10,6 +14,27 @@
 namespace cutover {
 
 class Workers;
+
+// The deliveries a server has taken, remembered for a while so that a replayed one (the same
+// delivery id, or the same signed body under another id) is answered "already received" and
+// queues nothing. Bounded: the newest kKept deliveries, none older than kMaxAge. Thread-safe.
+class WebhookDeliveries {
+ public:
+  static constexpr std::size_t kKept = 10'000;
+  static constexpr std::chrono::hours kMaxAge{24};
+
+  // Records the delivery; false if it was seen already (by id or by body).
+  [[nodiscard]] bool firstTime(std::string_view site, std::string_view id, std::string_view body);
+
+ private:
+  struct Seen {
+    std::string key;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex mutex_;
+  std::set<std::string, std::less<>> keys_;
+  std::deque<Seen> order_;
+};
 
 // A request's headers as received: names in any case.
 using WebhookHeaders = std::vector<std::pair<std::string, std::string>>;
@@ -24,6 +49,8 @@ struct WebhookVerdict {
   std::string after;      // accepted: the commit it now points to
   std::string pusher;     // accepted: who pushed (may be empty)
   std::string deploy_id;  // acceptWebhook: the deploy queued
+  std::string delivery;   // the provider's delivery id (X-GitHub-Delivery, X-Gitea-Delivery,
+                          // X-Gitlab-Event-UUID or Idempotency-Key), if it sent one
 };
 
 // Checks one delivery for `site` without side effects:
@@ -38,8 +65,12 @@ struct WebhookVerdict {
                                            std::string_view body);
 
 // verifyWebhook, and on accept queues a build of the pushed commit (trigger "webhook") and sets
-// deploy_id. If queueing fails the verdict becomes 503 with the reason.
+// deploy_id. If queueing fails the verdict becomes 503 with the reason. With `deliveries`, a
+// correctly signed delivery seen before is answered 200 "already received" and queues nothing.
+// (A replay under a new id that names an old commit is still harmless: the build deploys a
+// pushed commit only if it is still the branch's head when the build starts.)
 [[nodiscard]] WebhookVerdict acceptWebhook(Workers& workers, const SiteConfig& site,
-                                           const WebhookHeaders& headers, std::string_view body);
+                                           const WebhookHeaders& headers, std::string_view body,
+                                           WebhookDeliveries* deliveries = nullptr);
 
 }  // namespace cutover

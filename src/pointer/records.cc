@@ -9,9 +9,39 @@ namespace cutover {
 std::string liveKey(std::string_view site) { return std::string(kLivePrefix) + std::string(site); }
 std::string siteKey(std::string_view site) { return std::string(kSitePrefix) + std::string(site); }
 
+std::string goneKey(std::string_view site, std::string_view version) {
+  return std::string(kGonePrefix) + std::string(site) + "/" + std::string(version);
+}
+
+LivePointer LivePointer::next(std::string new_version, std::string since_rfc3339, std::string by,
+                              std::int64_t now) const {
+  LivePointer n{std::move(new_version), version, std::move(since_rfc3339), std::move(by), {}};
+  if (!version.empty() && version != n.version) n.retired.push_back({version, now});
+  for (const auto& r : retired) {
+    if (n.retired.size() >= kRetiredKept) break;
+    if (r.version == n.version || r.version == version) continue;  // live again, or just retired
+    if (now - r.until > kRetiredMaxAgeSeconds) continue;
+    n.retired.push_back(r);
+  }
+  return n;
+}
+
+std::vector<std::string> versionsLiveWithin(const LivePointer& live, std::int64_t now,
+                                            std::int64_t window_seconds) {
+  std::vector<std::string> out{live.version};
+  for (const auto& r : live.retired) {
+    if (r.version != live.version && now - r.until < window_seconds) out.push_back(r.version);
+  }
+  return out;
+}
+
 std::string LivePointer::toJson() const {
   nlohmann::json j{
       {"version", version}, {"previous", previous}, {"since", since}, {"deploy", deploy}};
+  if (!retired.empty()) {
+    auto& list = j["retired"] = nlohmann::json::array();
+    for (const auto& r : retired) list.push_back({{"version", r.version}, {"until", r.until}});
+  }
   return j.dump();
 }
 
@@ -25,7 +55,49 @@ Result<LivePointer> LivePointer::fromJson(std::string_view json) {
   p.previous = j.value("previous", "");
   p.since = j.value("since", "");
   p.deploy = j.value("deploy", "");
+  if (auto it = j.find("retired"); it != j.end() && it->is_array()) {
+    for (const auto& r : *it) {
+      if (!r.is_object()) continue;
+      auto v = r.find("version");
+      auto until = r.find("until");
+      if (v == r.end() || !v->is_string() || until == r.end() || !until->is_number_integer()) {
+        continue;
+      }
+      p.retired.push_back({v->get<std::string>(), until->get<std::int64_t>()});
+    }
+  }
   return p;
+}
+
+std::string Lease::toJson() const {
+  return nlohmann::json{{"id", id},
+                        {"host", host},
+                        {"what", what},
+                        {"site", site},
+                        {"version", version},
+                        {"started_ms", started_ms},
+                        {"refreshed_ms", refreshed_ms},
+                        {"ttl_ms", ttl_ms}}
+      .dump();
+}
+
+Result<Lease> Lease::fromJson(std::string_view json) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(Errc::invalid_argument, "lease is not JSON");
+  auto text = [&](const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto number = [&](const char* key) -> std::int64_t {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+  };
+  Lease l{text("id"),      text("host"),         text("what"),           text("site"),
+          text("version"), number("started_ms"), number("refreshed_ms"), number("ttl_ms")};
+  if (l.id.empty() || l.started_ms <= 0 || l.ttl_ms <= 0) {
+    return fail(Errc::invalid_argument, "lease lacks an id, a start or a ttl");
+  }
+  return l;
 }
 
 std::string SiteSettings::toJson() const {

@@ -97,6 +97,45 @@ TEST_F(CliTest, DeployServeFlipRollbackActivate) {
   EXPECT_NE(versions.out.find("* live     " + v3), std::string::npos) << versions.out;
 }
 
+// A version that leaked a file must be gone at once: previews, ?dpl= and pins stop reaching it,
+// and the edge answers as if it had never been stored. The live version cannot be deleted.
+TEST_F(CliTest, VersionsDeleteTakesAVersionAwayAtOnce) {
+  writeSite(dir_ / "v1", "v1");
+  writeFile(dir_ / "v1" / "leaked.txt", "the database password");
+  writeSite(dir_ / "v2", "v2");
+  std::string v1 = deployOk((dir_ / "v1").string());
+  std::string v2 = deployOk((dir_ / "v2").string());
+  ASSERT_FALSE(v1.empty());
+  ASSERT_FALSE(v2.empty());
+  auto server = serve();
+  auto preview = v1 + "--docs.localhost";
+  // The edge holds v1 in memory, and the leaked file in its file cache.
+  ASSERT_EQ(httpRequest(server->port(), preview, "/leaked.txt").status, 200);
+  ASSERT_EQ(httpRequest(server->port(), "docs.localhost", "/leaked.txt?dpl=" + v1).status, 200);
+
+  auto refused = cutover({"versions", "delete", "docs", v2});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("is live"), std::string::npos) << refused.err;
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v2</h1>");
+
+  auto deleted = cutover({"versions", "delete", "docs", v1});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline &&
+         httpRequest(server->port(), preview, "/leaked.txt").status != 404) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(httpRequest(server->port(), preview, "/leaked.txt").status, 404);
+  auto pinned = httpRequest(server->port(), "docs.localhost", "/leaked.txt?dpl=" + v1);
+  EXPECT_EQ(pinned.status, 404) << pinned.body;
+  EXPECT_EQ(pinned.headers["x-cutover-version"], v2);
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/?dpl=" + v1).body, "<h1>v2</h1>");
+  EXPECT_EQ(cutover({"versions", "docs"}).out.find(v1), std::string::npos);
+  auto rollback = cutover({"rollback", "docs"});
+  EXPECT_NE(rollback.exit_code, 0);  // nothing to return to
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v2</h1>");
+}
+
 TEST_F(CliTest, DeployJsonReportsCountsOfNewAndReusedFiles) {
   writeSite(dir_ / "site", "v1");
   auto first = cutover({"deploy", (dir_ / "site").string(), "--site", "docs", "--json"});

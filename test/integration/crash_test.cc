@@ -110,7 +110,7 @@ TEST(CrashTest, KilledDeploysLeaveTheLiveSiteWholeAndGcCleansUp) {
     ASSERT_EQ(testing::runCutover({"--data-dir", data, "activate", "docs", v1}).exit_code, 0);
     ASSERT_EQ(testing::runCutover({"--data-dir", data, "activate", "docs", v1}).exit_code, 0);
   }
-  auto gc = testing::runCutover({"--data-dir", data, "gc", "--keep", "0"});
+  auto gc = testing::runCutover({"--data-dir", data, "gc", "--keep", "0", "--pin-window", "0"});
   ASSERT_EQ(gc.exit_code, 0) << gc.err;
   EXPECT_EQ(countFiles(dir / "data" / "objects" / "blobs"), v1_blobs) << gc.out;
   EXPECT_EQ(countFiles(dir / "data" / "objects" / "tmp"), 0U);

@@ -84,15 +84,16 @@ class PipelineServeTest : public ::testing::Test {
     return "";
   }
   testing::HttpResponse githubPush(const std::string& branch, const std::string& after,
-                                   const std::string& secret) {
+                                   const std::string& secret, const std::string& delivery = {},
+                                   const std::string& pusher = "ada") {
     std::string body =
         nlohmann::json{
-            {"ref", "refs/heads/" + branch}, {"after", after}, {"pusher", {{"name", "ada"}}}}
+            {"ref", "refs/heads/" + branch}, {"after", after}, {"pusher", {{"name", pusher}}}}
             .dump();
-    return httpSend(api_port_, "POST", "/hooks/docs",
-                    {"X-GitHub-Event: push", "Content-Type: application/json",
-                     "X-Hub-Signature-256: sha256=" + hmacHex(secret, body)},
-                    body);
+    std::vector<std::string> headers{"X-GitHub-Event: push", "Content-Type: application/json",
+                                     "X-Hub-Signature-256: sha256=" + hmacHex(secret, body)};
+    if (!delivery.empty()) headers.push_back("X-GitHub-Delivery: " + delivery);
+    return httpSend(api_port_, "POST", "/hooks/docs", headers, body);
   }
   // How many deploys the history holds; fails the test if `deploys --json` does not answer.
   std::size_t deployCount() {
@@ -178,6 +179,56 @@ TEST_F(PipelineServeTest, AWebhookEventThatIsNotUtf8IsAnsweredAndTheServerGoesOn
       << odd.body;
   EXPECT_EQ(httpSend(api_port_, "GET", "/api/health", {}, "").status, 200);
   EXPECT_EQ(deployCount(), 0U);
+// A signed push delivery captured and sent again must neither build again nor put an old commit
+// back live (a rollback by replay).
+TEST_F(PipelineServeTest, AReplayedWebhookIsAnsweredAndNeverPutsAnOldCommitLive) {
+  writeConfig("");
+  auto first = repo_.commit(page("first"), "First");
+  repo_.push();
+  auto server = serve();
+  auto accepted = githubPush("main", first, "s3cret", "delivery-1");
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  ASSERT_FALSE(waitForBody(server->port(), "docs.example.test", "first\n").empty());
+
+  // The same delivery again (GitHub's "redeliver", or a replay): answered, nothing queued.
+  auto again = githubPush("main", first, "s3cret", "delivery-1");
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_NE(again.body.find("already received"), std::string::npos) << again.body;
+  // The same signed body under a made-up delivery id: the same.
+  auto renamed = githubPush("main", first, "s3cret", "delivery-made-up");
+  EXPECT_EQ(renamed.status, 200) << renamed.body;
+  EXPECT_EQ(deployCount(), 1U);
+
+  auto second = repo_.commit(page("second"), "Second");
+  repo_.push();
+  ASSERT_EQ(githubPush("main", second, "s3cret", "delivery-2").status, 202);
+  auto live = waitForBody(server->port(), "docs.example.test", "second\n");
+  ASSERT_FALSE(live.empty());
+
+  // An old push that was never seen (another body, another id) names a commit that is no longer
+  // the branch's head: recorded ignored with the reason, and the site stays on the head.
+  auto old = githubPush("main", first, "s3cret", "delivery-old", "mallory");
+  ASSERT_EQ(old.status, 202) << old.body;
+  auto id = nlohmann::json::parse(old.body).value("deploy", "");
+  ASSERT_FALSE(id.empty()) << old.body;
+  nlohmann::json record;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto shown = nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out, nullptr, false);
+    for (const auto& d : shown) {
+      if (d.value("id", "") == id) record = d;
+    }
+    std::string status = record.is_object() ? record.value("status", "") : "";
+    if (status != "" && status != "queued" && status != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(record.is_object());
+  EXPECT_EQ(record.value("status", ""), "ignored") << record.dump();
+  EXPECT_NE(record.value("error", "").find("not the head of branch main"), std::string::npos)
+      << record.dump();
+  auto now = httpRequest(server->port(), "docs.example.test", "/");
+  EXPECT_EQ(now.body, "second\n");
+  EXPECT_EQ(now.headers["x-cutover-version"], live);
 }
 
 TEST_F(PipelineServeTest, PollingDeploysANewCommitOnTheBranch) {

@@ -32,7 +32,8 @@ struct DeployRecord {
   std::string source;   // folder path or archive file name
   std::string trigger;  // "cli", "push", "webhook", "poll", "api", "manual"
   // "queued" (waiting for a worker), "running", then one of "succeeded", "failed",
-  // "superseded" (a newer request for the site arrived while this one waited).
+  // "superseded" (a newer request for the site arrived while this one waited), "ignored" (not
+  // built, for the reason in `error`: a pushed commit that is no longer its branch's head).
   std::string status;
   bool activated = false;
   std::string started;   // RFC 3339
@@ -55,7 +56,8 @@ struct DeployRecord {
   std::string log;                  // the deploy's log file
 
   [[nodiscard]] bool finishedOutcome() const {
-    return status == "succeeded" || status == "failed" || status == "superseded";
+    return status == "succeeded" || status == "failed" || status == "superseded" ||
+           status == "ignored";
   }
   // The record as JSON (the API's answers, `cutover deploys --json`); the log file and pid,
   // which are this machine's, are left out.

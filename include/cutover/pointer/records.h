@@ -12,13 +12,29 @@
 namespace cutover {
 
 // The keys cutover keeps in a PointerStore, and the values under them.
-//   live/<site>  → LivePointer (JSON): which version of the site is served
-//   site/<site>  → SiteSettings (JSON): the site's host names and settings
+//   live/<site>            → LivePointer (JSON): which version of the site is served, and which
+//                            versions were live before it, until when
+//   site/<site>            → SiteSettings (JSON): the site's host names and settings
+//   gone/<site>/<version>  → Unix seconds: the version was deleted (gc, `versions delete`); edges
+//                            forget it at once. gc removes these records after kGoneKeptSeconds.
+//   lease/deploy/<id>      → Lease (JSON): a deploy or activation running somewhere in the fleet
+//   lease/gc/<id>          → Lease (JSON): a gc running somewhere in the fleet
 inline constexpr std::string_view kLivePrefix = "live/";
 inline constexpr std::string_view kSitePrefix = "site/";
+inline constexpr std::string_view kGonePrefix = "gone/";
+inline constexpr std::string_view kDeployLeasePrefix = "lease/deploy/";
+inline constexpr std::string_view kGcLeasePrefix = "lease/gc/";
+inline constexpr std::int64_t kGoneKeptSeconds = 7 * 24 * 3600;
 
 [[nodiscard]] std::string liveKey(std::string_view site);
 [[nodiscard]] std::string siteKey(std::string_view site);
+[[nodiscard]] std::string goneKey(std::string_view site, std::string_view version);
+
+// A version that stopped being live, and when (Unix seconds).
+struct RetiredVersion {
+  std::string version;
+  std::int64_t until = 0;
+};
 
 struct LivePointer {
   std::string version;   // the live version id
@@ -26,9 +42,43 @@ struct LivePointer {
   std::string since;     // RFC 3339 time of the flip
   std::string
       deploy;  // the deploy or command that flipped it ("rollback", "activate", a deploy id)
+  // The versions live before this one, most recently retired first, each once; written by every
+  // flip in the same compare-and-set, so it holds across machines and crashes. Bounded: at most
+  // kRetiredKept entries, none older than kRetiredMaxAgeSeconds.
+  std::vector<RetiredVersion> retired;
+
+  static constexpr std::size_t kRetiredKept = 100;
+  static constexpr std::int64_t kRetiredMaxAgeSeconds = 30 * 24 * 3600;
+
+  // The pointer that makes `version` live after this one (the flip's new value): `previous` is
+  // this one's version, and `retired` gains this version, retired `now`.
+  [[nodiscard]] LivePointer next(std::string new_version, std::string since_rfc3339, std::string by,
+                                 std::int64_t now) const;
 
   [[nodiscard]] std::string toJson() const;
   [[nodiscard]] static Result<LivePointer> fromJson(std::string_view json);
+};
+
+// The versions of a site that a page load may still use at `now` (Unix seconds): the live one,
+// then every version that stopped being live less than `window_seconds` ago, most recently live
+// first. This is what gc keeps and where the edge may look for a file an open tab asks for.
+[[nodiscard]] std::vector<std::string> versionsLiveWithin(const LivePointer& live, std::int64_t now,
+                                                          std::int64_t window_seconds);
+
+// A running deploy (or activation) or gc, advertised in the pointer store so that every machine
+// sharing the stores sees it. Times are Unix milliseconds by the holder's clock.
+struct Lease {
+  std::string id;
+  std::string host;     // where it runs (host name, pid)
+  std::string what;     // "deploy docs", "activate docs v2", "gc"
+  std::string site;     // the site it works on ("" for gc)
+  std::string version;  // the version it needs kept (an activation's target), or ""
+  std::int64_t started_ms = 0;
+  std::int64_t refreshed_ms = 0;
+  std::int64_t ttl_ms = 0;  // dead once not refreshed for this long
+
+  [[nodiscard]] std::string toJson() const;
+  [[nodiscard]] static Result<Lease> fromJson(std::string_view json);
 };
 
 struct SiteSettings {

@@ -394,6 +394,26 @@ TEST_F(HandlerSemanticsTest, PinnedResponsesAreNotShareableAndVaryOnThePin) {
   appendHead(head, send(encoded), true, false);
   EXPECT_NE(head.find("\r\nVary: Accept-Encoding, Cookie, X-Cutover-Pin\r\n"), std::string::npos)
       << head;
+// gc (or `versions delete`) took v1 while a tab still runs on it: the edge, which holds v1's
+// manifest in memory, finds a file gone from the store. It forgets v1 at once and answers as if v1
+// had never been stored (the live version for a pinned request, 404 for a preview), never a 5xx.
+TEST_F(HandlerSemanticsTest, AVersionFoundGoneFromTheStoreIsAnsweredAsNeverStored) {
+  RequestHead pinned;
+  pinned.target = "/about.html";
+  pinned.pin = "v1";
+  EXPECT_EQ(send(pinned).version, "v1");  // v1's manifest is now in the edge's memory
+  for (const auto& [path, entry] : v1_.files) ASSERT_TRUE(objects_->deleteBlob(entry.hash));
+  ASSERT_TRUE(objects_->deleteManifest("docs", "v1"));
+
+  pinned.target = "/guide/";
+  Reply& r = send(pinned);
+  EXPECT_EQ(r.status, 404) << body(r);  // v2 has no guide: the live version's answer
+  EXPECT_EQ(r.version, "v2");
+  pinned.target = "/";
+  EXPECT_EQ(send(pinned).status, 200);
+  EXPECT_EQ(body(reply_), "<h1>two</h1>");
+  EXPECT_EQ(get("/big.bin", "v1--docs.localhost").status, 404);
+  EXPECT_EQ(get("/about.html", "v1--docs.localhost").status, 404);
 }
 
 TEST_F(HandlerSemanticsTest, CacheControlFollowsThePolicyAndTheSiteSetting) {

@@ -230,7 +230,7 @@ TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
         << "a partial version was committed";
   }
 
-  auto report = collectGarbage(*objects_, *pointers_, GcOptions{0, false}).value();
+  auto report = collectGarbage(*objects_, *pointers_, GcOptions{0, false, 0}).value();
   EXPECT_GT(report.removed_blobs, 0U);
   // Exactly v1's blobs: its 9 distinct files and the stylesheet's two forms.
   auto left = objects_->listBlobs().value();
@@ -330,11 +330,11 @@ TEST_F(DeployTest, GcKeepsLivePreviousAndNewestAndRemovesTheRest) {
   // Live is versions[5], previous versions[4]; roll back so live is [4] and previous [5].
   ASSERT_TRUE(rollback(*objects_, *pointers_, "docs"));
 
-  auto dry = collectGarbage(*objects_, *pointers_, GcOptions{1, true}).value();
+  auto dry = collectGarbage(*objects_, *pointers_, GcOptions{1, true, 0}).value();
   EXPECT_EQ(dry.removed_versions.size(), 4U);
   EXPECT_EQ(objects_->listVersions("docs").value().size(), 6U);
 
-  auto report = collectGarbage(*objects_, *pointers_, GcOptions{1, false}).value();
+  auto report = collectGarbage(*objects_, *pointers_, GcOptions{1, false, 0}).value();
   EXPECT_EQ(report.removed_versions.size(), 4U);
   auto left = objects_->listVersions("docs").value();
   ASSERT_EQ(left.size(), 2U);
@@ -466,7 +466,7 @@ TEST_F(DeployTest, GcKeepsTheFormsOfKeptVersionsAndRemovesTheRest) {
     ASSERT_TRUE(manifests.back().files.at("assets/site.css").gzip.present());
   }
   // Live is [2], previous [1]: gc with keep 0 removes [0] only.
-  auto report = collectGarbage(*objects_, *pointers_, GcOptions{0, false}).value();
+  auto report = collectGarbage(*objects_, *pointers_, GcOptions{0, false, 0}).value();
   ASSERT_EQ(report.removed_versions.size(), 1U);
   for (int i = 1; i < 3; ++i) {
     for (const auto& hash : blobsOf(manifests[i])) EXPECT_TRUE(objects_->readBlob(hash)) << i;

@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <functional>
+
 #include "cutover/pipeline/workers.h"
 #include "support/temp_dir.h"
 
@@ -188,6 +190,81 @@ TEST(Webhook, AcceptQueuesTheCommitAndARejectionQueuesNothing) {
   EXPECT_EQ(queued->trigger, "webhook");
   EXPECT_EQ(queued->commit, kSha);
   EXPECT_EQ(queued->branch, "main");
+}
+
+// Each provider's delivery id is remembered: the same delivery again (by id, or the same signed
+// body under another id) is answered 200 "already received" and queues nothing; a forged one is
+// not remembered at all.
+TEST(Webhook, AReplayedDeliveryIsAnsweredAndQueuesNothing) {
+  testing::TempDir dir;
+  auto history = History::open(dir / "deploys.sqlite").value();
+  auto objects = makeObjectStore((dir / "objects").string());
+  auto pointers = makePointerStore((dir / "pointers").string());
+  Config config;
+  config.sites.push_back(site());
+  WorkersOptions options;
+  options.data_dir = dir.path();
+  options.only_sites = {"none"};
+  options.poll = false;
+  auto workers =
+      Workers::start(config, {objects.get(), pointers.get(), history.get()}, options).value();
+  WebhookDeliveries deliveries;
+
+  struct Provider {
+    std::string name;
+    std::function<WebhookHeaders(const std::string& body, const std::string& id)> headers;
+  };
+  std::vector<Provider> providers{
+      {"github",
+       [](const std::string& body, const std::string& id) {
+         return WebhookHeaders{{"X-GitHub-Event", "push"},
+                               {"X-Hub-Signature-256", "sha256=" + hmacHex("s3cret", body)},
+                               {"X-GitHub-Delivery", id}};
+       }},
+      {"gitea",
+       [](const std::string& body, const std::string& id) {
+         return WebhookHeaders{{"X-Gitea-Event", "push"},
+                               {"X-Gitea-Signature", hmacHex("s3cret", body)},
+                               {"X-Gitea-Delivery", id}};
+       }},
+      {"gitlab", [](const std::string&, const std::string& id) {
+         return WebhookHeaders{{"X-Gitlab-Event", "Push Hook"},
+                               {"X-Gitlab-Token", "s3cret"},
+                               {"X-Gitlab-Event-UUID", id}};
+       }}};
+  std::size_t queued = 0;
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    const auto& p = providers[i];
+    std::string sha = kSha.substr(0, 39) + std::to_string(i);
+    auto body = pushBody("main", sha);
+    auto first = acceptWebhook(*workers, site(), p.headers(body, p.name + "-1"), body, &deliveries);
+    ASSERT_EQ(first.status, 202) << p.name << ": " << first.message;
+    EXPECT_EQ(first.delivery, p.name + "-1");
+    ++queued;
+    auto again = acceptWebhook(*workers, site(), p.headers(body, p.name + "-1"), body, &deliveries);
+    EXPECT_EQ(again.status, 200) << p.name;
+    EXPECT_NE(again.message.find("already received"), std::string::npos) << again.message;
+    EXPECT_TRUE(again.deploy_id.empty());
+    auto renamed =
+        acceptWebhook(*workers, site(), p.headers(body, p.name + "-other"), body, &deliveries);
+    EXPECT_EQ(renamed.status, 200) << p.name;
+    // Another push (another body) under a reused id is a replay too.
+    auto other = pushBody("main", kSha.substr(0, 38) + "9" + std::to_string(i));
+    EXPECT_EQ(
+        acceptWebhook(*workers, site(), p.headers(other, p.name + "-1"), other, &deliveries).status,
+        200);
+    EXPECT_EQ(history->list("docs", 100).value().size(), queued) << p.name;
+  }
+  // A forged delivery is refused and not remembered: the real one with its id still goes through.
+  auto body = pushBody("main", std::string(40, 'a'));
+  auto forged = WebhookHeaders{{"X-GitHub-Event", "push"},
+                               {"X-Hub-Signature-256", "sha256=" + std::string(64, '0')},
+                               {"X-GitHub-Delivery", "real-id"}};
+  EXPECT_EQ(acceptWebhook(*workers, site(), forged, body, &deliveries).status, 401);
+  EXPECT_EQ(acceptWebhook(*workers, site(), providers[0].headers(body, "real-id"), body,
+                          &deliveries)
+                .status,
+            202);
 }
 
 }  // namespace
