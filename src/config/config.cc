@@ -64,6 +64,22 @@ class Reader {
                     key));
   }
 
+  // A size in bytes: a whole number, or a string like "512MiB", "4GiB", "50MB"; at least `min`.
+  Result<std::uint64_t> bytes(const toml::node& node, std::string_view key,
+                              std::uint64_t min) const {
+    std::optional<std::uint64_t> v;
+    if (node.is_integer() && *node.value<std::int64_t>() >= 0) {
+      v = static_cast<std::uint64_t>(*node.value<std::int64_t>());
+    } else if (node.is_string()) {
+      v = parseByteSize(*node.value<std::string>());
+    }
+    if (v && *v >= min) return *v;
+    return at(node.source(),
+              fmt::format("{} must be a size of at least {} MiB, in bytes or like \"512MiB\", "
+                          "\"4GiB\"",
+                          key, min >> 20));
+  }
+
   Result<const toml::table*> table(const toml::node& node, std::string_view key) const {
     if (const auto* t = node.as_table()) return t;
     return at(node.source(), fmt::format("{} must be a table", key));
@@ -116,7 +132,8 @@ std::string resolveRepo(const std::string& repo, const std::filesystem::path& ba
 
 constexpr std::string_view kSiteKeys =
     "repo, branch, build, output, env, build_timeout, hosts, settings, poll_interval, "
-    "webhook_secret, secret_env, sandbox, sandbox_network";
+    "webhook_secret, secret_env, sandbox, network, build_memory, build_processes, "
+    "build_file_limit, build_log_limit, build_cache";
 
 Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml::node& node,
                              const std::filesystem::path& base) {
@@ -225,10 +242,24 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
       auto v = r.boolean(value, full);
       if (!v) return tl::unexpected(v.error());
       site.sandbox = *v;
-    } else if (k == "sandbox_network") {
+    } else if (k == "network" || k == "sandbox_network") {  // sandbox_network: its old name
       auto v = r.boolean(value, full);
       if (!v) return tl::unexpected(v.error());
-      site.sandbox_network = *v;
+      site.network = *v;
+    } else if (k == "build_cache") {
+      auto v = r.boolean(value, full);
+      if (!v) return tl::unexpected(v.error());
+      site.build_cache = *v;
+    } else if (k == "build_memory" || k == "build_file_limit" || k == "build_log_limit") {
+      auto v = r.bytes(value, full, std::uint64_t{1} << 20);
+      if (!v) return tl::unexpected(v.error());
+      (k == "build_memory"       ? site.build_memory
+       : k == "build_file_limit" ? site.build_file_limit
+                                 : site.build_log_limit) = *v;
+    } else if (k == "build_processes") {
+      auto v = r.integer(value, full, 16, 1 << 20);
+      if (!v) return tl::unexpected(v.error());
+      site.build_processes = static_cast<std::uint64_t>(*v);
     } else {
       return r.unknownKey(key, where, kSiteKeys);
     }
@@ -272,6 +303,22 @@ const SiteConfig* Config::site(std::string_view name) const {
     if (s.name == name) return &s;
   }
   return nullptr;
+}
+
+std::optional<std::uint64_t> parseByteSize(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end == text.data()) return std::nullopt;
+  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
+      {"", 1},          {"B", 1},          {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
+      {"GiB", 1ULL << 30}, {"KB", 1000ULL}, {"MB", 1000000ULL}, {"GB", 1000000000ULL}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    if (n > std::numeric_limits<std::uint64_t>::max() / factor) return std::nullopt;
+    return n * factor;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {

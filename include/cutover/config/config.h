@@ -37,8 +37,17 @@ struct SiteConfig {
   // (read when a webhook arrives, so the file need not hold secrets).
   std::string webhook_secret;
   std::string secret_env;
-  bool sandbox = false;          // run the build under bwrap: read-only system, no network
-  bool sandbox_network = false;  // with sandbox: let the build reach the network (npm ci)
+  // The build runs under bwrap (see README "Builds"): a minimal read-only system, its own
+  // workspace, an unprivileged user, no view of the data folder, the config or other processes.
+  // false is an explicit opt-out that `serve` warns about.
+  bool sandbox = true;
+  bool network = true;  // the build may reach the network (npm ci); false: none at all
+  // Limits of one build (its wall time is build_timeout).
+  std::uint64_t build_memory = std::uint64_t{4} << 30;    // data bytes per process
+  std::uint64_t build_processes = 1024;                   // processes of the build user
+  std::uint64_t build_file_limit = std::uint64_t{2} << 30;  // the largest file it may write
+  std::uint64_t build_log_limit = std::uint64_t{50} << 20;  // its log; the rest is cut
+  bool build_cache = true;  // keep package manager caches between this site's builds
 
   // The webhook secret: the literal one, else $secret_env's value; empty if neither is set.
   [[nodiscard]] std::string resolveWebhookSecret() const;
@@ -66,6 +75,9 @@ struct Config {
 
 // Reads and parses `file` (not_found if it does not exist).
 [[nodiscard]] Result<Config> loadConfig(const std::filesystem::path& file);
+
+// "1048576", "512MiB", "4GiB", "50MB" → bytes; nullopt if malformed or too large.
+[[nodiscard]] std::optional<std::uint64_t> parseByteSize(std::string_view text);
 
 // "90" (seconds), "90s", "10m", "1h", "500ms" → milliseconds; nullopt if malformed.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
