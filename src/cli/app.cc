@@ -55,6 +55,7 @@ int runCli(int argc, char** argv) {
   addInitCommand(app, global, run);
   addTokenCommands(app, global, run);
   addDoctorCommand(app, global, run);
+  addCacheCommands(app, global, run);
 
   try {
     app.parse(argc, argv);

@@ -33,6 +33,7 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global,
 void addLogsCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addInitCommand(CLI::App& app, const GlobalOptions& global, Runner& run);  // init --git-hook
 void addDoctorCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
+void addCacheCommands(CLI::App& app, const GlobalOptions& global, Runner& run);  // cache clear
 void addTokenCommands(CLI::App& app, const GlobalOptions& global,
                       Runner& run);  // token create, list, revoke
 

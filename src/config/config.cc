@@ -49,18 +49,6 @@ class Reader {
     return at(node.source(), fmt::format("{} must be a whole number from {} to {}", key, min, max));
   }
 
-  // A whole number of bytes, or a string like "25MB", "512MiB", "10GiB".
-  Result<std::uint64_t> bytes(const toml::node& node, std::string_view key) const {
-    if (node.is_integer() && *node.value<std::int64_t>() > 0) {
-      return static_cast<std::uint64_t>(*node.value<std::int64_t>());
-    }
-    if (node.is_string()) {
-      if (auto n = parseByteSize(*node.value<std::string>()); n && *n > 0) return *n;
-    }
-    return at(node.source(),
-              fmt::format("{} must be a number of bytes or a size like \"512MiB\", \"10GiB\"", key));
-  }
-
   // A whole number of seconds, or a string like "90s", "10m", "1h".
   Result<std::chrono::seconds> seconds(const toml::node& node, std::string_view key) const {
     if (node.is_integer() && *node.value<std::int64_t>() >= 0) {
@@ -75,6 +63,21 @@ class Reader {
         node.source(),
         fmt::format("{} must be a number of seconds or a duration like \"90s\", \"10m\", \"1h\"",
                     key));
+  }
+
+  // A size in bytes: a whole number, or a string like "512MiB", "4GiB", "50MB"; at least `min`.
+  Result<std::uint64_t> bytes(const toml::node& node, std::string_view key,
+                              std::uint64_t min = 1) const {
+    std::optional<std::uint64_t> v;
+    if (node.is_integer() && *node.value<std::int64_t>() >= 0) {
+      v = static_cast<std::uint64_t>(*node.value<std::int64_t>());
+    } else if (node.is_string()) {
+      v = parseByteSize(*node.value<std::string>());
+    }
+    if (v && *v >= min) return *v;
+    return at(node.source(),
+              fmt::format("{} must be a size of at least {}, in bytes or like \"512MiB\", \"4GiB\"",
+                          key, formatByteSize(min)));
   }
 
   Result<const toml::table*> table(const toml::node& node, std::string_view key) const {
@@ -153,7 +156,8 @@ std::string resolveRepo(const std::string& repo, const std::filesystem::path& ba
 
 constexpr std::string_view kSiteKeys =
     "repo, branch, build, output, env, build_timeout, hosts, settings, poll_interval, "
-    "webhook_secret, secret_env, sandbox, sandbox_network, limits";
+    "webhook_secret, secret_env, sandbox, network, build_memory, build_processes, "
+    "build_file_limit, build_log_limit, build_cache, limits";
 
 constexpr std::string_view kLimitKeys = "max_file_size, max_total_size, max_files";
 
@@ -287,16 +291,30 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
       auto v = r.boolean(value, full);
       if (!v) return tl::unexpected(v.error());
       site.sandbox = *v;
-    } else if (k == "sandbox_network") {
+    } else if (k == "network" || k == "sandbox_network") {  // sandbox_network: its old name
       auto v = r.boolean(value, full);
       if (!v) return tl::unexpected(v.error());
-      site.sandbox_network = *v;
+      site.network = *v;
     } else if (k == "limits") {
       ok = parseLimits(r, value, full, [&](std::string_view limit, std::uint64_t v) {
         (limit == "max_file_size"    ? site.max_file_bytes
          : limit == "max_total_size" ? site.max_total_bytes
                                      : site.max_files) = v;
       });
+    } else if (k == "build_cache") {
+      auto v = r.boolean(value, full);
+      if (!v) return tl::unexpected(v.error());
+      site.build_cache = *v;
+    } else if (k == "build_memory" || k == "build_file_limit" || k == "build_log_limit") {
+      auto v = r.bytes(value, full, std::uint64_t{1} << 20);
+      if (!v) return tl::unexpected(v.error());
+      (k == "build_memory"       ? site.build_memory
+       : k == "build_file_limit" ? site.build_file_limit
+                                 : site.build_log_limit) = *v;
+    } else if (k == "build_processes") {
+      auto v = r.integer(value, full, 16, 1 << 20);
+      if (!v) return tl::unexpected(v.error());
+      site.build_processes = static_cast<std::uint64_t>(*v);
     } else {
       return r.unknownKey(key, where, kSiteKeys);
     }

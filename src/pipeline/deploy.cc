@@ -37,12 +37,14 @@ class StageClock {
 };
 
 // Commits the manifest under a fresh version id; a taken id (astronomically rare) draws again.
+// A version id chosen in advance (a build was told it) is used as it is, or the deploy fails.
 Result<std::string> commitVersion(ObjectStore& objects, Manifest& manifest,
-                                  const std::string& prefix) {
+                                  const std::string& prefix, const std::string& chosen) {
   for (int attempt = 0; attempt < 5; ++attempt) {
-    manifest.version = newVersionId(prefix);
+    manifest.version = chosen.empty() ? newVersionId(prefix) : chosen;
     auto committed = objects.commitManifest(manifest);
     if (committed) return manifest.version;
+    if (!chosen.empty()) return tl::unexpected(committed.error());
     if (committed.error().code != Errc::already_exists) return tl::unexpected(committed.error());
   }
   return fail(Errc::io, "could not find an unused version id");
@@ -80,6 +82,7 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
 
   FinalizeInput input{options.site, report.source,    std::move(uploaded->files),
                       *before,      options.activate, options.version_prefix};
+  input.version = options.version;
   input.precompress = options.precompress;
   input.compression = options.compression;
   input.progress = options.progress;
@@ -182,7 +185,7 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
   manifest.files = std::move(input.files);
   manifest.rules = std::move(*rules);
   manifest.short_cache = std::move(guard->short_cache);
-  auto version = commitVersion(*context.objects, manifest, input.version_prefix);
+  auto version = commitVersion(*context.objects, manifest, input.version_prefix, input.version);
   if (!version) return tl::unexpected(version.error());
   report.version = *version;
   clock.finish("commit");

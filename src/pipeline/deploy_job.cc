@@ -72,7 +72,8 @@ void takeReport(DeployRecord& record, const DeployReport& report) {
 Result<DeployReport> storeAndActivate(DeployRecord& record, Recorder& recorder,
                                       const PipelineContext& context,
                                       const std::filesystem::path& source,
-                                      const std::string& version_prefix, build::BuildLog& log) {
+                                      const std::string& version_prefix, build::BuildLog& log,
+                                      const std::string& version = {}) {
   // deploy() records nothing itself here: this record is the deploy's. Build outputs live in a
   // fresh workspace every time, so the stat cache would only gather dead paths.
   PipelineContext quiet = context;
@@ -83,6 +84,7 @@ Result<DeployReport> storeAndActivate(DeployRecord& record, Recorder& recorder,
   options.source = source;
   options.trigger = record.trigger;
   options.version_prefix = version_prefix;
+  options.version = version;
   options.deploy_id = record.id;
   auto uploading_at = nowUnixMs();
   recorder.stage("uploading", uploading_at);
@@ -119,6 +121,13 @@ Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Co
   if (record.branch.empty()) record.branch = site->branch;
   plan.ref = record.commit.empty() ? record.branch : record.commit;
   plan.hidden = data_dir;
+  plan.deploy_id = record.id;
+  plan.production = true;  // the pipeline builds the site's branch, to make it live
+  std::string port = config.serve_listen.substr(config.serve_listen.rfind(':') + 1);
+  plan.url = site->hosts.empty() ? fmt::format("http://{}.localhost:{}", site->name, port)
+                                 : "https://" + site->hosts.front();
+  plan.preview_url = fmt::format("http://{{version}}--{}.localhost:{}", site->name, port);
+  if (site->build_cache) plan.cache = build::buildCacheFolder(data_dir, site->name);
   build::Workspace workspace(data_dir / "tmp" / ("build-" + record.id));
   auto started = nowUnixMs();
   auto built = build::buildSite(
@@ -136,7 +145,7 @@ Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Co
   record.stages.push_back({"build", built->command_ms});
   recorder.save();
   return storeAndActivate(record, recorder, context, built->output, built->commit.sha.substr(0, 7),
-                          log);
+                          log, built->version);
 }
 
 // A pushed commit is deployed only while it is its branch's head: a push delivered again later
@@ -191,7 +200,11 @@ void runDeployJob(DeployRecord record, const Config& config, const PipelineConte
   } else {
     result = runBuild(record, recorder, config, context, data_dir, **log, stop);
   }
-  if (!result) (*log)->note("failed: " + result.error().message);
+  // The log has the output already: its first line says why, once.
+  if (!result) {
+    const auto& message = result.error().message;
+    (*log)->note("failed: " + message.substr(0, message.find('\n')));
+  }
   if (record.remove_archive && !record.archive.empty()) {
     std::error_code ec;
     std::filesystem::remove(record.archive, ec);

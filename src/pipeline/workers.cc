@@ -252,6 +252,15 @@ Result<std::unique_ptr<Workers>> Workers::start(Config config, PipelineContext c
       return failErrno("cannot lock " + hostLockFile(options.data_dir).string(), errno);
     }
   }
+  for (const auto& site : config.sites) {
+    if (site.builds() && !site.sandbox) {
+      std::fprintf(stderr,
+                   "cutover: warning: site %s builds without a sandbox (sandbox = false): its "
+                   "build can read this server's environment, its config with every site's "
+                   "secrets and the data folder\n",
+                   site.name.c_str());
+    }
+  }
   if (auto r = context.history->failAbandoned(); !r) return tl::unexpected(r.error());
   removeStaleWorkspaces(*context.history, options.data_dir);
   unsigned threads = options.threads != 0 ? options.threads : std::max(1U, config.workers);

@@ -38,8 +38,17 @@ struct SiteConfig {
   // (read when a webhook arrives, so the file need not hold secrets).
   std::string webhook_secret;
   std::string secret_env;
-  bool sandbox = false;          // run the build under bwrap: read-only system, no network
-  bool sandbox_network = false;  // with sandbox: let the build reach the network (npm ci)
+  // The build runs under bwrap (see README "Builds"): a minimal read-only system, its own
+  // workspace, an unprivileged user, no view of the data folder, the config or other processes.
+  // false is an explicit opt-out that `serve` warns about.
+  bool sandbox = true;
+  bool network = true;  // the build may reach the network (npm ci); false: none at all
+  // Limits of one build (its wall time is build_timeout).
+  std::uint64_t build_memory = std::uint64_t{4} << 30;    // data bytes per process
+  std::uint64_t build_processes = 1024;                   // processes of the build user
+  std::uint64_t build_file_limit = std::uint64_t{2} << 30;  // the largest file it may write
+  std::uint64_t build_log_limit = std::uint64_t{50} << 20;  // its log; the rest is cut
+  bool build_cache = true;  // keep package manager caches between this site's builds
   // [sites.NAME.limits]: this site's deploy limits; unset ones come from the top-level [limits].
   std::optional<std::uint64_t> max_file_bytes, max_total_bytes, max_files;
 

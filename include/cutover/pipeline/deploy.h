@@ -44,6 +44,7 @@ struct DeployOptions {
   bool activate = true;          // flip the pointer when the version is stored
   std::string trigger = "cli";
   std::string version_prefix;    // e.g. a short commit id
+  std::string version;           // the version id to store as (chosen before a build); empty: new
   std::string deploy_id;         // without a history in the context: the id the flip records
   SourceLimits limits;
   unsigned threads = 0;          // parallel blob writers; 0: the store's parallelWrites()
@@ -92,6 +93,7 @@ struct FinalizeInput {
   std::optional<std::string> expected_pointer;  // the raw live pointer when the deploy started
   bool activate = true;
   std::string version_prefix;
+  std::string version;  // the id to commit under; empty: a fresh one
   bool precompress = true;
   PrecompressOptions compression;
   DeployProgress progress;  // the "compress" stage

@@ -1,13 +1,19 @@
 #include "pipeline/build/command.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +24,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxLine = 16 * 1024;  // longer lines are cut into pieces of this size
+constexpr int kFirstBindFd = 10;             // where a confined child keeps its folders open
 
 std::string lookupEnv(const std::vector<std::string>& env, std::string_view name) {
   for (const auto& e : env) {
@@ -52,12 +59,19 @@ class LineSplitter {
  public:
   LineSplitter(Stream stream, const LineSink& sink) : stream_(stream), sink_(sink) {}
   void feed(const char* data, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (data[i] == '\n') {
+    while (n > 0) {
+      const auto* newline = static_cast<const char*>(std::memchr(data, '\n', n));
+      std::size_t line = newline != nullptr ? static_cast<std::size_t>(newline - data) : n;
+      std::size_t take = std::min(line, kMaxLine - pending_.size());
+      pending_.append(data, take);
+      data += take;
+      n -= take;
+      if (pending_.size() >= kMaxLine) {
         emit();
-      } else {
-        pending_.push_back(data[i]);
-        if (pending_.size() >= kMaxLine) emit();
+      } else if (take == line && newline != nullptr) {
+        emit();
+        ++data;
+        --n;
       }
     }
   }
@@ -118,6 +132,15 @@ Result<CommandResult> runCommand(const Command& command, const LineSink& sink,
   for (const auto& e : command.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   std::string cwd = command.cwd.string();
+  // Everything the child needs for its confinement, made here: it may not allocate.
+  const Confinement& confine = command.confinement;
+  std::string stage = confine.stage.string();
+  std::vector<std::string> bind_sources, bind_targets, bind_fds;
+  for (std::size_t i = 0; i < confine.binds.size(); ++i) {
+    bind_sources.push_back(confine.binds[i].first.string());
+    bind_targets.push_back((confine.stage / confine.binds[i].second).string());
+    bind_fds.push_back("/proc/self/fd/" + std::to_string(kFirstBindFd + i));
+  }
 
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return failErrno("pipe", errno);
@@ -142,14 +165,64 @@ Result<CommandResult> runCommand(const Command& command, const LineSink& sink,
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     ::close_range(3, ~0U, 0);
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
-      const char msg[] = "cutover: cannot enter the build folder\n";
-      (void)!::write(2, msg, sizeof msg - 1);
+    auto die = [](const char* msg, std::size_t n) {
+      (void)!::write(2, msg, n);
       ::_exit(126);
+    };
+#define CUTOVER_DIE(text) die(text, sizeof(text) - 1)
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
+      CUTOVER_DIE("cutover: cannot enter the build folder\n");
     }
+    if (confine.user) {
+      // In a mount namespace of its own, open every folder (a tmpfs over the stage may hide
+      // some; a bind needs them opened in this namespace), then lay the stage.
+      if (::unshare(CLONE_NEWNS) != 0 ||
+          ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        CUTOVER_DIE("cutover: cannot make a mount namespace for the build\n");
+      }
+      for (std::size_t i = 0; i < bind_sources.size(); ++i) {
+        int fd = ::open(bind_sources[i].c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int want = kFirstBindFd + static_cast<int>(i);
+        if (fd < 0 || (fd != want && ::dup2(fd, want) < 0)) {
+          CUTOVER_DIE("cutover: cannot open a folder of the build\n");
+        }
+        if (fd != want) ::close(fd);
+      }
+      if (::mount("tmpfs", stage.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") !=
+          0) {
+        CUTOVER_DIE("cutover: cannot make a mount namespace for the build\n");
+      }
+      for (std::size_t i = 0; i < bind_sources.size(); ++i) {
+        if (::mkdir(bind_targets[i].c_str(), 0755) != 0 ||
+            ::mount(bind_fds[i].c_str(), bind_targets[i].c_str(), nullptr, MS_BIND | MS_REC,
+                    nullptr) != 0) {
+          CUTOVER_DIE("cutover: cannot bind a folder of the build\n");
+        }
+        ::close(kFirstBindFd + static_cast<int>(i));
+      }
+    }
+    auto limit = [&](int resource, std::uint64_t value) {
+      if (value == 0) return;
+      rlimit r{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+      if (::setrlimit(resource, &r) != 0) CUTOVER_DIE("cutover: cannot limit the build\n");
+    };
+    limit(RLIMIT_DATA, confine.memory);
+    limit(RLIMIT_NPROC, confine.processes);
+    limit(RLIMIT_FSIZE, confine.file_size);
+    rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    if (confine.user) {
+      auto [uid, gid] = *confine.user;
+      if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+          ::setresuid(uid, uid, uid) != 0) {
+        CUTOVER_DIE("cutover: cannot switch to the build user\n");
+      }
+    }
+#undef CUTOVER_DIE
     ::signal(SIGPIPE, SIG_DFL);
     // A worker killed with SIGKILL takes its build with it (a sandboxed build entirely: bwrap
-    // --die-with-parent ends its whole pid namespace).
+    // --die-with-parent ends its whole pid namespace). Set after the switch of user, which
+    // clears it.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::execve(program.c_str(), argv.data(), envp.data());
     const char msg[] = "cutover: cannot execute the command\n";

@@ -1,9 +1,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
+#include <sys/types.h>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -13,6 +16,21 @@
 
 namespace cutover::build {
 
+// What bounds a command besides its session and timeout: resource limits set before it starts
+// and, when the pipeline runs as root, the unprivileged user it becomes.
+struct Confinement {
+  std::uint64_t memory = 0;     // RLIMIT_DATA of each process, bytes; 0: unchanged
+  std::uint64_t processes = 0;  // RLIMIT_NPROC of its user; 0: unchanged
+  std::uint64_t file_size = 0;  // RLIMIT_FSIZE, the largest file it may write; 0: unchanged
+  // Switch to this uid and gid before the program starts (only for a root parent). The folders
+  // it must reach are first bound, in a mount namespace of the child's own, under `stage` (a
+  // tmpfs laid over that folder there): {source, NAME} appears as stage/NAME. So none of their
+  // parents needs to be open to that user, and nothing changes outside the child.
+  std::optional<std::pair<uid_t, gid_t>> user;
+  std::filesystem::path stage;
+  std::vector<std::pair<std::filesystem::path, std::string>> binds;
+};
+
 // One program run by the pipeline: a build command, or git.
 struct Command {
   std::vector<std::string> argv;  // argv[0] is searched in the PATH of `env`
@@ -20,6 +38,7 @@ struct Command {
   std::vector<std::string> env;          // "NAME=value": the whole environment, nothing inherited
   std::chrono::milliseconds timeout{0};  // 0: none
   std::chrono::milliseconds kill_grace{3000};  // SIGTERM → SIGKILL
+  Confinement confinement;
 };
 
 enum class Stream { out, err };

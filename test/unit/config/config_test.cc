@@ -62,7 +62,7 @@ TEST(Config, ParsesSitesAndTheirSettings) {
   EXPECT_EQ(docs->spa, true);
   EXPECT_EQ(docs->max_age, 3600U);
   EXPECT_TRUE(docs->sandbox);
-  EXPECT_TRUE(docs->sandbox_network);
+  EXPECT_TRUE(docs->network);
   EXPECT_TRUE(docs->builds());
   const auto* blog = config->site("blog");
   ASSERT_NE(blog, nullptr);
@@ -96,6 +96,30 @@ void expectError(std::string_view text, const std::string& position, const std::
             0U)
       << config.error().message;
   EXPECT_NE(config.error().message.find(words), std::string::npos) << config.error().message;
+}
+
+TEST(Config, BuildsAreSandboxedAndBoundedByDefaultAndTheLimitsAreSizes) {
+  auto config = parseConfig("[sites.a]\n[sites.b]\nsandbox = false\nnetwork = false\n"
+                            "build_memory = \"512MiB\"\nbuild_log_limit = 2097152\n"
+                            "build_file_limit = \"1GB\"\nbuild_processes = 64\n"
+                            "build_cache = false\n",
+                            "cutover.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  const auto* a = config->site("a");
+  EXPECT_TRUE(a->sandbox);
+  EXPECT_TRUE(a->network);
+  EXPECT_TRUE(a->build_cache);
+  EXPECT_EQ(a->build_log_limit, 50U << 20);
+  const auto* b = config->site("b");
+  EXPECT_FALSE(b->sandbox);
+  EXPECT_FALSE(b->network);
+  EXPECT_FALSE(b->build_cache);
+  EXPECT_EQ(b->build_memory, 512U << 20);
+  EXPECT_EQ(b->build_log_limit, 2U << 20);
+  EXPECT_EQ(b->build_file_limit, 1000000000U);
+  EXPECT_EQ(b->build_processes, 64U);
+  expectError("[sites.docs]\nbuild_memory = \"lots\"\n", "2:16", "build_memory must be a size");
+  expectError("[sites.docs]\nbuild_log_limit = 10\n", "2:19", "at least 1 MiB");
 }
 
 TEST(Config, ErrorsNameTheLineAndColumn) {

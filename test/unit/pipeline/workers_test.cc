@@ -133,7 +133,10 @@ TEST_F(WorkersTest, RequestsArrivingDuringABuildCollapseToTheNewest) {
                                    "v" + std::to_string(i)));
   }
   repo_.push();
-  auto workers = start(config());
+  // The builds count themselves in a file outside their workspace, which a sandbox forbids.
+  auto unconfined = config();
+  unconfined.sites.front().sandbox = false;
+  auto workers = start(unconfined);
   std::vector<std::string> ids;
   for (const auto& sha : commits) {
     ids.push_back(workers->submit({"docs", "push", sha}).value());
