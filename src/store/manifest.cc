@@ -84,7 +84,10 @@ Result<Manifest> Manifest::fromJson(std::string_view json) {
   auto j = nlohmann::json::parse(json, nullptr, false);
   auto bad = [](std::string why) { return fail(Errc::invalid_argument, "manifest: " + why); };
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
-  if (j.value("format", 0) != 1) return bad("unknown format");
+  auto format = j.find("format");
+  if (format == j.end() || !format->is_number_integer() || *format != 1) {
+    return bad("unknown format");
+  }
   Manifest m;
   try {
     m.site = j.at("site").get<std::string>();
