@@ -83,8 +83,8 @@ TEST(ManifestJson, RejectsABadPrecompressedHash) {
       << bad.error().message;
 }
 
-// Found by fuzz/manifest_fuzz: a stored manifest is read by edges and gc, so a damaged one must
-// be refused with a message, never throw past fromJson.
+// A stored manifest is read by edges and gc, so a damaged one must be refused with a message,
+// never throw past fromJson.
 TEST(ManifestJson, RefusesAFormatThatIsNotANumber) {
   auto bad = Manifest::fromJson(R"({"format": "1", "site": "docs"})");
   ASSERT_FALSE(bad);
