@@ -36,12 +36,12 @@ class StringBody final : public api::BodyReader {
 
 class Recorder final : public api::ResponseWriter {
  public:
-  void send(int status, std::string_view body, std::string_view /*content_type*/,
+  void send(int code, std::string_view text, std::string_view /*content_type*/,
             const api::ExtraHeaders& /*extra*/) override {
     check(!sent, "a route answers once");
     sent = true;
-    this->status = status;
-    this->body.assign(body);
+    status = code;
+    body.assign(text);
   }
   bool beginStream(int, std::string_view) override { return false; }
   bool writeChunk(std::string_view) override { return false; }
