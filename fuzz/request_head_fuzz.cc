@@ -60,10 +60,13 @@ void putVersion(cutover::ObjectStore& objects, const std::string& version, bool 
   if (with_rules) {
     auto redirects = cutover::parseRedirects(
         "/old /about 301\n/go/* /:splat 302\n/blog/:year/:slug /news/:year/:slug\n"
-        "/app/* /index.html 200\n/gone /404.html 404\n/ext https://example.com/:splat 301\n");
+        "/app/* /index.html 200\n/gone /404.html 404\n/ext/* https://example.com/:splat 301\n");
     auto headers = cutover::parseHeaders(
         "/*\n  X-Frame-Options: DENY\n  Cache-Control: public, max-age=10\n/app/*\n"
         "  ! X-Frame-Options\n  Content-Type: text/plain\n  X-Extra: a\n  X-Extra: b\n");
+    if (!redirects || !headers) {
+      std::fprintf(stderr, "%s\n", (!redirects ? redirects.error() : headers.error()).message.c_str());
+    }
     check(redirects.has_value() && headers.has_value(), "the fixture's rules parse");
     m.rules.redirects = std::move(*redirects);
     m.rules.headers = std::move(*headers);
