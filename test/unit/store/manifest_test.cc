@@ -92,8 +92,9 @@ TEST(ManifestJson, RefusesAFormatThatIsNotANumber) {
   EXPECT_NE(bad.error().message.find("unknown format"), std::string::npos) << bad.error().message;
 }
 
-// Found by fuzz/manifest_fuzz (UBSan: "1e+300 is outside the range of representable values of
-// type 'unsigned long'"): sizes, statuses and lines must be integers in range, not numbers cast.
+// fuzz/manifest_fuzz on such a manifest, under UBSan: "1e+300 is outside the range of
+// representable values of type 'unsigned long'". Sizes, statuses and lines must be integers in
+// range, not numbers cast.
 TEST(ManifestJson, RefusesSizesAndStatusesThatAreNotIntegersInRange) {
   for (const char* size : {"1e300", "-1", "1.5"}) {
     auto j = nlohmann::json::parse(sample().toJson());
