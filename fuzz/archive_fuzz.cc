@@ -42,21 +42,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   manifest.created = "2026-11-27T19:55:29.123Z";
   manifest.source = (*source)->describe();
   std::array<std::byte, 16 * 1024> buffer{};
-  auto result = (*source)->forEach(
-      [&](const cutover::SourceEntry& entry, cutover::EntryReader& reader) -> cutover::Result<void> {
-        std::uint64_t got = 0;
-        while (true) {
-          auto n = reader.read(buffer);
-          if (!n) return tl::unexpected(n.error());
-          if (*n == 0) break;
-          got += *n;
-        }
-        check(got == entry.size, "an entry holds the bytes it declares");
-        check(!manifest.files.contains(entry.path), "no two entries share a path");
-        manifest.files[entry.path] = cutover::FileEntry{
-            std::string(64, 'a'), entry.size, std::string(cutover::mediaTypeFor(entry.path)), {}, {}};
-        return {};
-      });
+  auto result = (*source)->forEach([&](const cutover::SourceEntry& entry,
+                                       cutover::EntryReader& reader) -> cutover::Result<void> {
+    std::uint64_t got = 0;
+    while (true) {
+      auto n = reader.read(buffer);
+      if (!n) return tl::unexpected(n.error());
+      if (*n == 0) break;
+      got += *n;
+    }
+    check(got == entry.size, "an entry holds the bytes it declares");
+    check(!manifest.files.contains(entry.path), "no two entries share a path");
+    manifest.files[entry.path] = cutover::FileEntry{
+        std::string(64, 'a'), entry.size, std::string(cutover::mediaTypeFor(entry.path)), {}, {}};
+    return {};
+  });
   if (!result) {
     check(!result.error().message.empty(), "a refused archive says why");
     return 0;

@@ -1,6 +1,6 @@
 // cutover.toml, as an operator (or a tool writing it) leaves it: parsed into the config.
-#include "cutover/config/config.h"
 #include "cutover/common/names.h"
+#include "cutover/config/config.h"
 #include "fuzz_support.h"
 
 using cutover::fuzz::check;

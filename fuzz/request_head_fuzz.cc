@@ -46,8 +46,11 @@ void putVersion(cutover::ObjectStore& objects, const std::string& version, bool 
   m.source = "fuzz";
   auto add = [&](const std::string& path, const std::string& content) -> cutover::FileEntry& {
     auto& entry = m.files[path];
-    entry = {storeBlob(objects, content), content.size(),
-             std::string(cutover::mediaTypeFor(path)), {}, {}};
+    entry = {storeBlob(objects, content),
+             content.size(),
+             std::string(cutover::mediaTypeFor(path)),
+             {},
+             {}};
     return entry;
   };
   add("index.html", "<h1>" + version + "</h1>");
@@ -65,7 +68,8 @@ void putVersion(cutover::ObjectStore& objects, const std::string& version, bool 
         "/*\n  X-Frame-Options: DENY\n  Cache-Control: public, max-age=10\n/app/*\n"
         "  ! X-Frame-Options\n  Content-Type: text/plain\n  X-Extra: a\n  X-Extra: b\n");
     if (!redirects || !headers) {
-      std::fprintf(stderr, "%s\n", (!redirects ? redirects.error() : headers.error()).message.c_str());
+      std::fprintf(stderr, "%s\n",
+                   (!redirects ? redirects.error() : headers.error()).message.c_str());
     }
     check(redirects.has_value() && headers.has_value(), "the fixture's rules parse");
     m.rules.redirects = std::move(*redirects);

@@ -30,8 +30,9 @@ Int integerAt(const nlohmann::json& j, const char* key) {
   }
   if (!fits) {
     throw nlohmann::json::type_error::create(
-        302, fmt::format("'{}' must be an integer from {} to {}", key,
-                         std::numeric_limits<Int>::min(), std::numeric_limits<Int>::max()),
+        302,
+        fmt::format("'{}' must be an integer from {} to {}", key, std::numeric_limits<Int>::min(),
+                    std::numeric_limits<Int>::max()),
         &v);
   }
   return v.get<Int>();
@@ -66,9 +67,9 @@ nlohmann::json rulesToJson(const SiteRules& rules) {
 Result<SiteRules> rulesFromJson(const nlohmann::json& j) {
   SiteRules rules;
   for (const auto& r : j.at("redirects")) {
-    rules.redirects.push_back(RedirectRule{r.at("from").get<std::string>(),
-                                           r.at("to").get<std::string>(), integerAt<int>(r, "status"),
-                                           r.at("force").get<bool>(), integerOr<int>(r, "line", 0)});
+    rules.redirects.push_back(RedirectRule{
+        r.at("from").get<std::string>(), r.at("to").get<std::string>(), integerAt<int>(r, "status"),
+        r.at("force").get<bool>(), integerOr<int>(r, "line", 0)});
     // A manifest names only rules its deploy validated; checking again keeps a damaged or
     // hand-made one from giving the edge a rule it cannot follow.
     if (auto ok = validateRedirectRule(rules.redirects.back()); !ok) {
