@@ -75,7 +75,8 @@ Result<std::unique_ptr<TokenStore>> TokenStore::open(const std::filesystem::path
   auto db = sqlite::Database::open(file);
   if (!db) return tl::unexpected(db.error());
   if (auto r = db->exec(kSchema); !r) return tl::unexpected(r.error());
-  return std::unique_ptr<TokenStore>(new TokenStore(std::make_unique<Db>(std::move(*db))));
+  // Db is an aggregate: built with braces, which clang 14 make_unique cannot do.
+  return std::unique_ptr<TokenStore>(new TokenStore(std::unique_ptr<Db>(new Db{std::move(*db)})));
 }
 
 TokenStore::TokenStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}

@@ -195,8 +195,9 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
   for (const auto& [key, value] : **table) {
     auto k = key.str();
     std::string full = "sites." + site.name + "." + std::string(k);
+    const toml::node& field = value;  // clang before 16 cannot capture a structured binding
     auto str = [&](std::string& into) -> Result<void> {
-      auto v = r.string(value, full);
+      auto v = r.string(field, full);
       if (!v) return tl::unexpected(v.error());
       into = std::move(*v);
       return {};

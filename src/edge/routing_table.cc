@@ -61,7 +61,7 @@ RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
       auto [h, fresh] = hosts_.emplace(std::move(host), route);
       if (!fresh && h->second != route) {
         std::fprintf(stderr, "cutover edge: host %s is claimed by sites %s and %s; %s keeps it\n",
-                     h->first.c_str(), h->second->site.c_str(), name.c_str(),
+                     h->first.c_str(), h->second->site.c_str(), route->site.c_str(),
                      h->second->site.c_str());
       }
     };

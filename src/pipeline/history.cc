@@ -235,7 +235,8 @@ Result<std::unique_ptr<History>> History::open(const std::filesystem::path& file
   auto db = sqlite::Database::open(file);
   if (!db) return tl::unexpected(db.error());
   if (auto r = migrate(*db); !r) return tl::unexpected(r.error());
-  auto state = std::make_unique<Db>(std::move(*db));
+  // Db is an aggregate: built with braces, which clang 14 make_unique cannot do.
+  auto state = std::unique_ptr<Db>(new Db{std::move(*db)});
   std::unique_ptr<History> history(new History(std::move(state)));
   // A deploy whose process is gone will never finish: say so instead of "running" forever.
   // Queued requests stay: they are the pipeline's queue, and the next worker takes them.

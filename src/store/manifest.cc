@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
@@ -13,6 +15,34 @@
 
 namespace cutover {
 namespace {
+
+// Members read as integers must be integers in range: nlohmann's get<> would cast a float or a
+// negative number, and casting an out-of-range float is undefined. Throws (as at() does) the
+// type_error fromJson reports.
+template <class Int>
+Int integerAt(const nlohmann::json& j, const char* key) {
+  const nlohmann::json& v = j.at(key);
+  bool fits = false;
+  if (v.is_number_unsigned()) {
+    fits = v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<Int>::max());
+  } else if constexpr (std::is_signed_v<Int>) {
+    fits = v.is_number_integer() && v.get<std::int64_t>() >= std::numeric_limits<Int>::min();
+  }
+  if (!fits) {
+    throw nlohmann::json::type_error::create(
+        302,
+        fmt::format("'{}' must be an integer from {} to {}", key, std::numeric_limits<Int>::min(),
+                    std::numeric_limits<Int>::max()),
+        &v);
+  }
+  return v.get<Int>();
+}
+
+// integerAt for a member that may be absent.
+template <class Int>
+Int integerOr(const nlohmann::json& j, const char* key, Int fallback) {
+  return j.contains(key) ? integerAt<Int>(j, key) : fallback;
+}
 
 nlohmann::json rulesToJson(const SiteRules& rules) {
   nlohmann::json redirects = nlohmann::json::array();
@@ -37,9 +67,9 @@ nlohmann::json rulesToJson(const SiteRules& rules) {
 Result<SiteRules> rulesFromJson(const nlohmann::json& j) {
   SiteRules rules;
   for (const auto& r : j.at("redirects")) {
-    rules.redirects.push_back(RedirectRule{r.at("from").get<std::string>(),
-                                           r.at("to").get<std::string>(), r.at("status").get<int>(),
-                                           r.at("force").get<bool>(), r.value("line", 0)});
+    rules.redirects.push_back(RedirectRule{
+        r.at("from").get<std::string>(), r.at("to").get<std::string>(), integerAt<int>(r, "status"),
+        r.at("force").get<bool>(), integerOr<int>(r, "line", 0)});
     // A manifest names only rules its deploy validated; checking again keeps a damaged or
     // hand-made one from giving the edge a rule it cannot follow.
     if (auto ok = validateRedirectRule(rules.redirects.back()); !ok) {
@@ -47,7 +77,7 @@ Result<SiteRules> rulesFromJson(const nlohmann::json& j) {
     }
   }
   for (const auto& h : j.at("headers")) {
-    HeaderRule rule{h.at("pattern").get<std::string>(), {}, {}, h.value("line", 0)};
+    HeaderRule rule{h.at("pattern").get<std::string>(), {}, {}, integerOr<int>(h, "line", 0)};
     for (const auto& pair : h.at("set")) {
       rule.set.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
     }
@@ -85,7 +115,10 @@ Result<Manifest> Manifest::fromJson(std::string_view json) {
   auto j = nlohmann::json::parse(json, nullptr, false);
   auto bad = [](std::string why) { return fail(Errc::invalid_argument, "manifest: " + why); };
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
-  if (j.value("format", 0) != 1) return bad("unknown format");
+  auto format = j.find("format");
+  if (format == j.end() || !format->is_number_integer() || *format != 1) {
+    return bad("unknown format");
+  }
   Manifest m;
   try {
     m.site = j.at("site").get<std::string>();
@@ -98,7 +131,7 @@ Result<Manifest> Manifest::fromJson(std::string_view json) {
       auto normal = normalizeSitePath(path);
       if (!normal || *normal != path) return bad(fmt::format("bad path '{}'", path));
       FileEntry e{entry.at("hash").get<std::string>(),
-                  entry.at("size").get<std::uint64_t>(),
+                  integerAt<std::uint64_t>(entry, "size"),
                   entry.at("type").get<std::string>(),
                   {},
                   {}};
@@ -106,7 +139,7 @@ Result<Manifest> Manifest::fromJson(std::string_view json) {
       for (auto [name, encoded] : {std::pair{"br", &e.br}, std::pair{"gzip", &e.gzip}}) {
         if (!entry.contains(name)) continue;
         *encoded = Encoded{entry[name].at("hash").get<std::string>(),
-                           entry[name].at("size").get<std::uint64_t>()};
+                           integerAt<std::uint64_t>(entry[name], "size")};
         if (!isBlobHash(encoded->hash)) {
           return bad(fmt::format("bad {} hash for '{}'", name, path));
         }

@@ -84,5 +84,38 @@ TEST(ManifestJson, RejectsABadPrecompressedHash) {
       << bad.error().message;
 }
 
+// A stored manifest is read by edges and gc, so a damaged one must be refused with a message,
+// never throw past fromJson.
+TEST(ManifestJson, RefusesAFormatThatIsNotANumber) {
+  auto bad = Manifest::fromJson(R"({"format": "1", "site": "docs"})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::invalid_argument);
+  EXPECT_NE(bad.error().message.find("unknown format"), std::string::npos) << bad.error().message;
+}
+
+// fuzz/manifest_fuzz on such a manifest, under UBSan: "1e+300 is outside the range of
+// representable values of type 'unsigned long'". Sizes, statuses and lines must be integers in
+// range, not numbers cast.
+TEST(ManifestJson, RefusesSizesAndStatusesThatAreNotIntegersInRange) {
+  for (const char* size : {"1e300", "-1", "1.5"}) {
+    auto j = nlohmann::json::parse(sample().toJson());
+    j["files"]["index.html"]["size"] = nlohmann::json::parse(size);
+    auto bad = Manifest::fromJson(j.dump());
+    ASSERT_FALSE(bad) << size;
+    EXPECT_EQ(bad.error().code, Errc::invalid_argument);
+    EXPECT_NE(bad.error().message.find("'size' must be an integer"), std::string::npos)
+        << bad.error().message;
+  }
+  auto j = nlohmann::json::parse(sample().toJson());
+  j["files"]["app.js"]["gzip"]["size"] = 1e300;
+  EXPECT_FALSE(Manifest::fromJson(j.dump()));
+  j = nlohmann::json::parse(sample().toJson());
+  j["rules"]["redirects"][0]["status"] = 301.9e300;
+  EXPECT_FALSE(Manifest::fromJson(j.dump()));
+  j = nlohmann::json::parse(sample().toJson());
+  j["rules"]["headers"][0]["line"] = -1e300;
+  EXPECT_FALSE(Manifest::fromJson(j.dump()));
+}
+
 }  // namespace
 }  // namespace cutover
