@@ -93,10 +93,12 @@ TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys
       {"--data-dir", data_, "pipeline", "--config", config_, "--api-listen", "off"});
   auto queued = cutover({"pipeline", "run", "docs", "--commit", slow, "--no-wait"});
   ASSERT_EQ(queued.exit_code, 0) << queued.err;
-  // A deadline, not a count of tries: on a loaded machine each `cutover deploys` and the
-  // checkout before the build take their time. The build sleeps 30 s, so it is still running.
+  // A deadline, not a count of tries: on a loaded machine each `cutover deploys` (about a second
+  // each at a load of 16 on 2 cores) and the checkout before the build take their time. The
+  // deadline bounds the wait for the build to start; once it has, its 30 s sleep leaves ample
+  // time to see it.
   std::string seen;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(25);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (seen.find("[building]") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
     seen = cutover({"deploys", "docs"}).out;
