@@ -22,7 +22,7 @@ struct DeployArgs {
   std::string token;
 };
 
-void printReport(const DeployReport& r) {
+void printReport(const DeployReport& r, const std::filesystem::path& data_root) {
   std::printf("%s %s of %s\n", r.activated ? "deployed" : "stored", r.version.c_str(), r.site.c_str());
   std::printf("  files    %llu (%llu new, %llu reused), %s (%s new)\n",
               static_cast<unsigned long long>(r.files), static_cast<unsigned long long>(r.new_files),
@@ -38,8 +38,8 @@ void printReport(const DeployReport& r) {
     std::printf("  %-8s %s\n", stage.name.c_str(), formatMillis(stage.ms).c_str());
   }
   if (r.activated) {
-    std::printf("  live     at %s.localhost under cutover serve (was %s)\n", r.site.c_str(),
-                r.previous.empty() ? "nothing" : r.previous.c_str());
+    std::printf("  live     at %s.localhost under cutover serve of %s (was %s)\n", r.site.c_str(),
+                data_root.c_str(), r.previous.empty() ? "nothing" : r.previous.c_str());
   } else {
     std::printf("  not live: cutover activate %s %s\n", r.site.c_str(), r.version.c_str());
   }
@@ -97,7 +97,7 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
   if (args.json) {
     std::printf("%s\n", reportJson(*report).c_str());
   } else {
-    printReport(*report);
+    printReport(*report, data.root);
   }
   return kExitOk;
 }

@@ -16,7 +16,8 @@ std::string errorJson(std::string_view code, std::string_view message) {
 // POST /hooks/<site>: the config's site verifies the delivery; an accepted push is queued.
 WebhookHandler webhookHandler(Workers& workers) {
   return [&workers](const std::string& site, const HeaderMap& headers, const std::string& body) {
-    const SiteConfig* config = workers.config().site(site);
+    auto now = workers.config();  // held for this delivery: a reload may replace it
+    const SiteConfig* config = now->site(site);
     if (config == nullptr) {
       return WebhookReply{404, errorJson("not_found", "no site " + site + " in the config")};
     }
@@ -89,6 +90,12 @@ Result<std::unique_ptr<PipelineHost>> PipelineHost::start(DataDir& data, Options
     host->api_ = std::move(*api);
   }
   return host;
+}
+
+Result<void> PipelineHost::reload(PointerStore& pointers, const Config& config) {
+  if (auto applied = applySiteConfig(pointers, config); !applied) return applied;
+  if (workers_) workers_->reconfigure(config);
+  return {};
 }
 
 PipelineHost::~PipelineHost() { stop(); }

@@ -30,7 +30,9 @@ struct EdgeOptions {
   std::chrono::milliseconds idle_timeout{60'000};    // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{60'000};   // for each piece of a response to drain
   std::size_t max_connections = 10'000;              // beyond this, new connections get 503
-  std::string access_log;  // combined log format: "" off, "-" standard output, else a file path
+  std::string access_log;  // "" off, "-" standard output, else a file path
+  // "vhost": the combined format plus the Host, site and version; "combined": exactly combined.
+  std::string access_log_format = "vhost";
   bool sendfile = true;    // large files go from the page cache to the socket with sendfile(2)
   std::chrono::milliseconds stop_grace{5'000};  // how long stop() lets in-flight requests run
 };
