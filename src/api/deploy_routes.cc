@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <string_view>
 #include <set>
 #include <vector>
 
@@ -174,6 +176,25 @@ Result<std::map<std::string, std::uint64_t>> blobsOfSite(
 
 }  // namespace
 
+namespace {
+
+// The history's audit trail of a flip made through the API, naming the token that made it. The
+// flip is live either way: a history that cannot record it is logged, not answered as a failure.
+void recordFlip(ApiState& state, const Call& call, const std::string& site,
+                std::string_view how, const Flip& flip) {
+  if (state.context.history == nullptr) return;
+  std::string actor = call.token ? "token " + call.token->id : "api";
+  auto recorded = state.context.history->recordFlip(site, how, flip.pointer.previous,
+                                                    flip.pointer.version, actor);
+  if (!recorded) {
+    std::fprintf(stderr, "cutover api: recording the %.*s of %s: %s\n",
+                 static_cast<int>(how.size()), how.data(), site.c_str(),
+                 recorded.error().message.c_str());
+  }
+}
+
+}  // namespace
+
 void postActivate(ApiState& state, Call& call) {
   auto body = readJsonObject(call.request, call.body, state.options.max_json_bytes);
   if (!body) return sendError(call.out, body.error());
@@ -191,6 +212,7 @@ void postActivate(ApiState& state, Call& call) {
   auto flip = activateVersion(*state.context.objects, *state.context.pointers, site,
                               version->get<std::string>());
   if (!flip) return sendError(call.out, flip.error());
+  recordFlip(state, call, site, "activate", *flip);
   sendJson(call.out, 200, flipJson(site, *flip));
 }
 
@@ -202,6 +224,7 @@ void postRollback(ApiState& state, Call& call) {
   if (!lock) return sendError(call.out, lock.error());
   auto flip = rollback(*state.context.objects, *state.context.pointers, site);
   if (!flip) return sendError(call.out, flip.error());
+  recordFlip(state, call, site, "rollback", *flip);
   sendJson(call.out, 200, flipJson(site, *flip));
 }
 

@@ -131,7 +131,7 @@ Result<std::vector<TokenInfo>> TokenStore::list() {
   std::lock_guard lock(db_->mutex);
   sqlite::Statement st(db_->db.handle(),
                        "SELECT id, name, site, scope, created, revoked FROM tokens "
-                       "ORDER BY created, id");
+                       "ORDER BY created, rowid");  // created has whole seconds: insertion breaks ties
   std::vector<TokenInfo> out;
   while (true) {
     auto row = st.step();

@@ -1,7 +1,12 @@
 #include "cutover/pipeline/activate.h"
 
 #include <CLI/CLI.hpp>
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <string>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
@@ -16,9 +21,24 @@ struct ActivateArgs {
   std::string version;
 };
 
-int printFlip(const Result<Flip>& flip, const std::string& site) {
+// Who runs this command, for the history's record of the flip.
+std::string localUser() {
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return std::string("user ") + pw->pw_name;
+  }
+  return "user " + std::to_string(::getuid());
+}
+
+int printFlip(const Result<Flip>& flip, const std::string& site, History& history,
+              std::string_view how) {
   if (!flip) return reportError(flip.error());
   const auto& p = flip->pointer;
+  // The flip is done; a history that cannot record it is said, not turned into a failure.
+  if (auto recorded = history.recordFlip(site, how, p.previous, p.version, localUser());
+      !recorded) {
+    std::fprintf(stderr, "cutover: the flip is live but was not recorded in the history: %s\n",
+                 recorded.error().message.c_str());
+  }
   std::printf("%s is live on %s (was %s); the flip took %s\n", p.version.c_str(), site.c_str(),
               p.previous.empty() ? "nothing" : p.previous.c_str(),
               formatMillis(flip->flip_ms).c_str());
@@ -28,14 +48,14 @@ int printFlip(const Result<Flip>& flip, const std::string& site) {
 // Held while flipping, so gc cannot remove the version between the check and the flip.
 // The lease tells gc on other machines sharing the stores to keep `version` too.
 template <class Flipper>
-int flipLocked(const GlobalOptions& global, const std::string& site, Flipper flipper,
-               const std::string& version = {}) {
-  auto data = DataDir::open(global, DataDir::stores);
+int flipLocked(const GlobalOptions& global, const std::string& site, std::string_view how,
+               Flipper flipper, const std::string& version = {}) {
+  auto data = DataDir::open(global, DataDir::with_history);
   auto lock =
       StoreLock::acquire(data.lockFile(), StoreLock::Mode::shared,
-                         FleetRequest{data.pointers.get(), "activate " + site, site, version});
+                         FleetRequest{data.pointers.get(), std::string(how) + " " + site, site, version});
   if (!lock) return reportError(lock.error());
-  return printFlip(flipper(data), site);
+  return printFlip(flipper(data), site, *data.history, how);
 }
 
 }  // namespace
@@ -50,7 +70,7 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   activate->callback([&global, &run, args] {
     run = [&global, args] {
       return flipLocked(
-          global, args->site,
+          global, args->site, "activate",
           [&](DataDir& data) {
             return activateVersion(*data.objects, *data.pointers, args->site, args->version);
           },
@@ -67,7 +87,7 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
       "Example:\n  cutover rollback docs\n");
   back->callback([&global, &run, args] {
     run = [&global, args] {
-      return flipLocked(global, args->site, [&](DataDir& data) {
+      return flipLocked(global, args->site, "rollback", [&](DataDir& data) {
         return rollback(*data.objects, *data.pointers, args->site);
       });
     };

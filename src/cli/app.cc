@@ -1,5 +1,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
@@ -7,6 +9,19 @@
 #include "cutover/common/config_error.h"
 
 namespace cutover::cli {
+namespace {
+
+// Neither a config nor a data folder given: the config in the usual places, so a command run
+// from another folder reaches the data folder `cutover serve` uses instead of a new one.
+std::string findConfig() {
+  for (const char* candidate : {"cutover.toml", kSystemConfig}) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
+  }
+  return {};
+}
+
+}  // namespace
 
 int runCli(int argc, char** argv) {
   CLI::App app{
@@ -27,7 +42,8 @@ int runCli(int argc, char** argv) {
                  "$CUTOVER_DATA, or the config's data_dir)");
   app.add_option("--config,-c", global.config,
                  "The sites' configuration, cutover.toml: builds, hosts, settings and which stores "
-                 "(default $CUTOVER_CONFIG)");
+                 "(default $CUTOVER_CONFIG, else ./cutover.toml or /etc/cutover/cutover.toml when "
+                 "no --data-dir is given)");
   app.footer(
       "Examples:\n"
       "  cutover deploy ./public --site docs     store ./public as a new version of docs, make it "
@@ -56,12 +72,18 @@ int runCli(int argc, char** argv) {
   addTokenCommands(app, global, run);
   addDoctorCommand(app, global, run);
   addCacheCommands(app, global, run);
+  addReloadCommand(app, global, run);
 
   try {
     app.parse(argc, argv);
     if (app.count("--data-dir") > 0) global.data_dir_set = true;
+    if (global.config.empty() && !global.data_dir_set) global.config = findConfig();
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  // $CUTOVER_PARSE_ONLY: check a command line (the README's examples are checked so) and stop.
+  if (const char* only = std::getenv("CUTOVER_PARSE_ONLY"); only != nullptr && *only != '\0') {
+    return run ? kExitOk : kExitUsage;
   }
   try {
     return run ? run() : kExitUsage;

@@ -15,6 +15,9 @@ struct GlobalOptions {
   std::string config;         // --config FILE or $CUTOVER_CONFIG: cutover.toml
 };
 
+// Where a config is looked for last, after $CUTOVER_CONFIG and ./cutover.toml.
+inline constexpr const char* kSystemConfig = "/etc/cutover/cutover.toml";
+
 // The command chosen on the command line, set by its parse callback; returns the exit status.
 using Runner = std::function<int()>;
 
@@ -32,6 +35,7 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global,
                          Runner& run);  // pipeline, pipeline run
 void addLogsCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addInitCommand(CLI::App& app, const GlobalOptions& global, Runner& run);  // init --git-hook
+void addReloadCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addDoctorCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addCacheCommands(CLI::App& app, const GlobalOptions& global, Runner& run);  // cache clear
 void addTokenCommands(CLI::App& app, const GlobalOptions& global,

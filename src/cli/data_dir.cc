@@ -1,5 +1,6 @@
 #include "cli/data_dir.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "cutover/common/config_error.h"
@@ -26,10 +27,20 @@ DataDir DataDir::open(const GlobalOptions& global, unsigned parts) {
   std::filesystem::path root = global.data_dir;
   if (!global.data_dir_set && config && !config->data_dir.empty()) root = config->data_dir;
   std::error_code ec;
-  std::filesystem::create_directories(root, ec);
+  bool created = std::filesystem::create_directories(root, ec);
   if (ec) throw ConfigError("cannot create data folder " + root.string() + ": " + ec.message());
+  // A new folder holds no sites: a command that meant the folder `cutover serve` uses would
+  // otherwise act on an empty one without a word.
+  if (created) {
+    std::fprintf(stderr, "cutover: created a new data folder %s%s\n", root.c_str(),
+                 config || global.data_dir_set
+                     ? ""
+                     : (std::string(" (no cutover.toml found in ./, $CUTOVER_CONFIG or ") +
+                        kSystemConfig + ")")
+                           .c_str());
+  }
   DataDir dir;
-  dir.root = std::filesystem::absolute(root);
+  dir.root = std::filesystem::absolute(root).lexically_normal();
   dir.objects_uri = choose("CUTOVER_STORE", config ? config->store : std::string(),
                            (dir.root / "objects").string());
   dir.pointers_uri = choose("CUTOVER_POINTERS", config ? config->pointers : std::string(),

@@ -44,7 +44,7 @@ SourceLimits deployLimits(const std::optional<Config>& config, const DeployArgs&
   return limits;
 }
 
-void printReport(const DeployReport& r) {
+void printReport(const DeployReport& r, const std::filesystem::path& data_root) {
   std::printf("%s %s of %s\n", r.activated ? "deployed" : "stored", r.version.c_str(), r.site.c_str());
   std::printf("  files    %llu (%llu new, %llu reused), %s (%s new)\n",
               static_cast<unsigned long long>(r.files), static_cast<unsigned long long>(r.new_files),
@@ -60,8 +60,8 @@ void printReport(const DeployReport& r) {
     std::printf("  %-8s %s\n", stage.name.c_str(), formatMillis(stage.ms).c_str());
   }
   if (r.activated) {
-    std::printf("  live     at %s.localhost under cutover serve (was %s)\n", r.site.c_str(),
-                r.previous.empty() ? "nothing" : r.previous.c_str());
+    std::printf("  live     at %s.localhost under cutover serve of %s (was %s)\n", r.site.c_str(),
+                data_root.c_str(), r.previous.empty() ? "nothing" : r.previous.c_str());
   } else {
     std::printf("  not live: cutover activate %s %s\n", r.site.c_str(), r.version.c_str());
   }
@@ -122,7 +122,7 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
   if (args.json) {
     std::printf("%s\n", reportJson(*report).c_str());
   } else {
-    printReport(*report);
+    printReport(*report, data.root);
   }
   return kExitOk;
 }

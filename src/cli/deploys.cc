@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fmt/format.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,20 @@ struct DeploysArgs {
   std::size_t limit = 20;
   bool json = false;
 };
+
+bool isFlip(const DeployRecord& d) { return d.trigger == "rollback" || d.trigger == "activate"; }
+
+// How long the deploy took: from queued to finished for the pipeline's deploys (whose stages
+// are recorded only as far as they got), else the sum of its stages.
+std::string totalTime(const DeployRecord& d) {
+  if (d.timeline.size() >= 2 && d.timeline.back().name == "finished") {
+    return formatMillis(static_cast<double>(d.timeline.back().at_ms - d.timeline.front().at_ms));
+  }
+  if (d.stages.empty()) return "-";
+  double total = 0;
+  for (const auto& s : d.stages) total += s.ms;
+  return formatMillis(total);
+}
 
 // What a pipeline deploy adds: its trigger, commit and the time each stage took.
 void printPipelineDetails(const DeployRecord& d) {
@@ -51,13 +66,21 @@ int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
   }
   if (records->empty()) std::printf("no deploys yet\n");
   for (const auto& d : *records) {
-    double total = 0;
-    for (const auto& s : d.stages) total += s.ms;
-    std::printf(
-        "%s  %s  %-10s %-9s %-36s %5llu files (%llu new)  %s%s\n", d.id.c_str(), d.started.c_str(),
-        d.site.c_str(), d.status.c_str(), d.version.empty() ? "-" : d.version.c_str(),
-        static_cast<unsigned long long>(d.files), static_cast<unsigned long long>(d.new_files),
-        formatMillis(total).c_str(), d.activated ? "  live-flip" : "");
+    if (isFlip(d)) {
+      std::printf("%s  %s  %-10s %-9s %-36s %s from %s by %s\n", d.id.c_str(), d.started.c_str(),
+                  d.site.c_str(), d.status.c_str(), d.version.c_str(), d.trigger.c_str(),
+                  d.previous.empty() ? "nothing" : d.previous.c_str(),
+                  d.actor.empty() ? "-" : d.actor.c_str());
+      continue;
+    }
+    // A deploy that stored nothing has no counts to show, only the time it took.
+    std::string files = "        -";
+    if (d.files != 0 || d.status == "succeeded") {
+      files = fmt::format("{:5} files ({} new)", d.files, d.new_files);
+    }
+    std::printf("%s  %s  %-10s %-9s %-36s %s  %s%s\n", d.id.c_str(), d.started.c_str(),
+                d.site.c_str(), d.status.c_str(), d.version.empty() ? "-" : d.version.c_str(),
+                files.c_str(), totalTime(d).c_str(), d.activated ? "  live-flip" : "");
     printPipelineDetails(d);
     if (!d.error.empty()) std::printf("    error: %s\n", d.error.c_str());
   }
@@ -69,7 +92,8 @@ int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
 void addDeploysCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto args = std::make_shared<DeploysArgs>();
   auto* cmd =
-      app.add_subcommand("deploys", "List recorded deploys, newest first, with outcome and errors");
+      app.add_subcommand("deploys", "List recorded deploys, rollbacks and activations, newest "
+                                    "first, with outcome, errors and who flipped what");
   cmd->add_option("site", args->site, "Only this site's deploys");
   cmd->add_option("--limit,-n", args->limit, "How many (default 20)");
   cmd->add_flag("--json", args->json,

@@ -7,6 +7,7 @@
 #include "cli/output.h"
 #include "cli/pipeline_host.h"
 #include "cli/pipeline_support.h"
+#include "cli/reload.h"
 #include "cutover/pipeline/workers.h"
 
 namespace cutover::cli {
@@ -30,14 +31,10 @@ struct PipelineArgs {
 
 int runPipeline(const GlobalOptions& global, const PipelineArgs& args) {
   auto data = DataDir::open(global);
-  const Config& config = *data.config;
+  Config config = *data.config;  // as started: a reload replaces data.config
   std::string api_listen = args.api_listen_set ? args.api_listen : config.api_listen;
   if (api_listen == "off") api_listen.clear();
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = blockServeSignals();
 
   // The sites answer on the edges; their URL is the edge default's, for the API's answers.
   auto host =
@@ -53,8 +50,8 @@ int runPipeline(const GlobalOptions& global, const PipelineArgs& args) {
             ? (", polled every " + std::to_string(site.poll_interval.count()) + " s").c_str()
             : "");
   }
-  int signal = 0;
-  sigwait(&signals, &signal);
+  ConfigReloader reloader(data, "pipeline", host->get());
+  int signal = waitForStopSignal(signals, &reloader);
   std::fprintf(stderr, "cutover: %s received, letting running builds finish (up to 10 s)\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
   (*host)->stop();
@@ -163,7 +160,8 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run
       "(for a machine that builds but does not serve): requests queued by git hooks, webhooks\n"
       "(POST /hooks/SITE on the API), polling and `cutover pipeline run` are built (one at a\n"
       "time per site, the newest request first) and made live. SIGTERM or SIGINT lets running\n"
-      "builds finish for 10 s, then kills them; queued requests wait for the next start.\n\n"
+      "builds finish for 10 s, then kills them; queued requests wait for the next start.\n"
+      "SIGHUP or `cutover reload` reads the config again (sites, builds, secrets, polling).\n\n"
       "Examples:\n"
       "  cutover pipeline --config cutover.toml\n"
       "  cutover pipeline run docs --config cutover.toml\n");

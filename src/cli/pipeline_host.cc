@@ -20,7 +20,8 @@ WebhookHandler webhookHandler(Workers& workers) {
   auto deliveries = std::make_shared<WebhookDeliveries>();  // replays are answered, not built
   return [&workers, deliveries](const std::string& site, const HeaderMap& headers,
                                 const std::string& body) {
-    const SiteConfig* config = workers.config().site(site);
+    auto now = workers.config();  // held for this delivery: a reload may replace it
+    const SiteConfig* config = now->site(site);
     if (config == nullptr) {
       return WebhookReply{404, errorJson("not_found", "no site " + site + " in the config")};
     }
@@ -94,6 +95,12 @@ Result<std::unique_ptr<PipelineHost>> PipelineHost::start(DataDir& data, Options
     host->api_ = std::move(*api);
   }
   return host;
+}
+
+Result<void> PipelineHost::reload(PointerStore& pointers, const Config& config) {
+  if (auto applied = applySiteConfig(pointers, config); !applied) return applied;
+  if (workers_) workers_->reconfigure(config);
+  return {};
 }
 
 PipelineHost::~PipelineHost() { stop(); }

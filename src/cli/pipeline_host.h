@@ -27,6 +27,10 @@ class PipelineHost {
   PipelineHost(const PipelineHost&) = delete;
   PipelineHost& operator=(const PipelineHost&) = delete;
 
+  // Takes a reloaded config: writes its hosts and settings, then hands it to the workers
+  // (sites, builds, webhook secrets, polling).
+  [[nodiscard]] Result<void> reload(PointerStore& pointers, const Config& config);
+
   // The API first (no new requests or webhooks), then the workers (running builds get their
   // grace, then are killed and recorded failed). Idempotent.
   void stop();

@@ -7,6 +7,7 @@
 #include "cli/data_dir.h"
 #include "cli/output.h"
 #include "cli/pipeline_host.h"
+#include "cli/reload.h"
 #include "cutover/edge/edge_server.h"
 
 namespace cutover::cli {
@@ -33,11 +34,7 @@ int runServe(const GlobalOptions& global, ServeArgs args) {
   if (api_listen == "off") api_listen.clear();
 
   // Signals are taken synchronously below, so block them in every thread the server starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = blockServeSignals();
 
   // Settings first, so the edge starts with the config's host names.
   std::unique_ptr<PipelineHost> builders;
@@ -65,8 +62,10 @@ int runServe(const GlobalOptions& global, ServeArgs args) {
     if (!host) return reportError(host.error());
     api = std::move(*host);
   }
-  int signal = 0;
-  sigwait(&signals, &signal);
+  std::unique_ptr<ConfigReloader> reloader;
+  if (data.config) reloader = std::make_unique<ConfigReloader>(data, "serve", builders.get());
+  int signal = waitForStopSignal(signals, reloader.get());
+  reloader.reset();
   std::fprintf(stderr, "cutover: %s received, finishing in-flight requests\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
   if (builders) builders->stop();
@@ -88,8 +87,11 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   cmd->add_option("--preview-domain", options->preview_domain, "Domain of preview host names");
   cmd->add_flag("--no-version-header", args->no_version_header, "Do not send X-Cutover-Version");
   cmd->add_option("--access-log", options->access_log,
-                  "Write an access log in the combined format to FILE, or - for standard output "
-                  "(default: none)");
+                  "Write an access log to FILE, or - for standard output (default: none)");
+  cmd->add_option("--access-log-format", options->access_log_format,
+                  "vhost (default): the combined format followed by the Host, the site and the "
+                  "version that answered; combined: exactly the combined format")
+      ->check(CLI::IsMember({"vhost", "combined"}));
   cmd->add_option("--pin-window", options->pin_window_seconds,
                   "Seconds a page load's later requests stay on the version its HTML came from "
                   "(default 3600)");
@@ -118,7 +120,8 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
       "SIGTERM or SIGINT stops accepting and finishes in-flight requests.\n\n"
       "With --config FILE (cutover.toml) one process does everything: the edge, the admin API\n"
       "(webhooks at POST /hooks/SITE) and the build workers of the config's sites; the\n"
-      "config's hosts and settings are written to the pointer store at start. On a remote\n"
+      "config's hosts and settings are written to the pointer store at start, and again on\n"
+      "SIGHUP or `cutover reload`, which take the edited config without a restart. On a remote\n"
       "object store (s3://...) blobs and manifests are cached in DATA/cache; an object store\n"
       "that goes away leaves what is cached served and the rest answered 503, and a pointer\n"
       "store that goes away leaves the last pointers served.\n\n"

@@ -1,5 +1,7 @@
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -17,36 +19,74 @@ struct VersionsArgs {
   bool json = false;
 };
 
-int runVersions(const GlobalOptions& global, const VersionsArgs& args) {
-  if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
-  auto data = DataDir::open(global, DataDir::with_history);
-  auto versions = data.objects->listVersions(args.site);
-  if (!versions) return reportError(versions.error());
-  auto live = readLivePointer(*data.pointers, args.site);
-  if (!live) return reportError(live.error());
+// One site's versions: printed, or appended to `out` for --json. Returns false on an error
+// (already reported).
+bool listSite(DataDir& data, const std::string& site, bool json, bool heading,
+              nlohmann::json& out) {
+  auto versions = data.objects->listVersions(site);
+  if (!versions) {
+    reportError(versions.error());
+    return false;
+  }
+  auto live = readLivePointer(*data.pointers, site);
+  if (!live) {
+    reportError(live.error());
+    return false;
+  }
   std::string live_version = *live ? (*live)->version : "";
   std::string previous = *live ? (*live)->previous : "";
-  if (versions->empty() && !args.json) {
-    std::fprintf(stderr, "site %s has no versions\n", args.site.c_str());
-    return kExitOk;
+  if (heading && !json) std::printf("%s\n", site.c_str());
+  if (versions->empty() && !json) {
+    std::fprintf(stderr, "site %s has no versions\n", site.c_str());
+    return true;
   }
-  nlohmann::json out = nlohmann::json::array();
   for (const auto& v : *versions) {
-    auto record = data.history->findByVersion(args.site, v.version);
-    std::string source = record && *record ? (*record)->source : "";
-    std::string deploy_id = record && *record ? (*record)->id : "";
-    if (args.json) {
-      out.push_back({{"version", v.version},
+    auto found = data.history->findByVersion(site, v.version);
+    DeployRecord record = found && *found ? **found : DeployRecord{};
+    if (json) {
+      out.push_back({{"site", site},
+                     {"version", v.version},
                      {"created", v.created},
                      {"live", v.version == live_version},
-                     {"source", source},
-                     {"deploy", deploy_id}});
+                     {"source", record.source},
+                     {"deploy", record.id},
+                     {"branch", record.branch},
+                     {"commit", record.commit},
+                     {"commit_message", record.commit_message}});
       continue;
     }
     const char* mark = v.version == live_version ? "* live    "
                        : v.version == previous   ? "  previous"
                                                  : "          ";
-    std::printf("%s %-36s %s  %s\n", mark, v.version.c_str(), v.created.c_str(), source.c_str());
+    // Where it came from: the branch and commit it was built from, else the folder or archive.
+    std::string origin = record.source;
+    if (!record.commit.empty()) {
+      origin = (record.branch.empty() ? std::string() : record.branch + "@") +
+               record.commit.substr(0, 7);
+      if (!record.commit_message.empty()) origin += " \"" + record.commit_message + "\"";
+    }
+    std::printf("%s %-36s %s  %s\n", mark, v.version.c_str(), v.created.c_str(), origin.c_str());
+  }
+  return true;
+}
+
+int runVersions(const GlobalOptions& global, const VersionsArgs& args) {
+  if (!args.site.empty()) {
+    if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  }
+  auto data = DataDir::open(global, DataDir::with_history);
+  std::vector<std::string> sites{args.site};
+  if (args.site.empty()) {
+    auto stored = data.objects->listSites();
+    if (!stored) return reportError(stored.error());
+    sites = *stored;
+    std::sort(sites.begin(), sites.end());
+    if (sites.empty() && !args.json) std::printf("no sites yet: cutover deploy ./public --site NAME\n");
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    if (i > 0 && !args.json) std::printf("\n");
+    if (!listSite(data, sites[i], args.json, args.site.empty(), out)) return kExitFailed;
   }
   if (args.json) std::printf("%s\n", out.dump().c_str());
   return kExitOk;
@@ -89,10 +129,13 @@ void addVersionsDeleteCommand(CLI::App& versions, const GlobalOptions& global, R
 void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto args = std::make_shared<VersionsArgs>();
   auto* cmd = app.add_subcommand(
-      "versions", "List a site's stored versions, newest first, marking the live one");
-  cmd->add_option("site", args->site, "The site's name");
+      "versions", "List a site's stored versions (every site's without one), newest first, "
+                  "marking the live one, with the branch and commit each was built from");
+  cmd->add_option("site", args->site, "The site's name (default: every site)");
   cmd->add_flag("--json", args->json, "Print a JSON array");
-  cmd->footer("Example:\n  cutover versions docs\n  cutover versions delete docs VERSION\n");
+  cmd->footer(
+      "Examples:\n  cutover versions docs\n  cutover versions --json\n"
+      "  cutover versions delete docs VERSION\n");
   addVersionsDeleteCommand(*cmd, global, run);
   cmd->callback([&global, &run, args, cmd] {
     if (cmd->got_subcommand("delete")) return;

@@ -76,11 +76,38 @@ void appendCombinedLine(std::string& out, const LoggedRequest& r) {
   out.append("\"\n");
 }
 
-Result<std::unique_ptr<AccessLogFile>> AccessLogFile::open(const std::string& where) {
+void appendVhostLine(std::string& out, const LoggedRequest& r) {
+  appendCombinedLine(out, r);
+  out.pop_back();  // the newline
+  out.append(" \"");
+  appendEscaped(out, r.host);
+  out.append("\" ");
+  appendEscaped(out, r.site);
+  out.push_back(' ');
+  appendEscaped(out, r.version);
+  out.push_back('\n');
+}
+
+std::optional<AccessLogFormat> parseAccessLogFormat(std::string_view name) {
+  if (name == "vhost") return AccessLogFormat::vhost;
+  if (name == "combined") return AccessLogFormat::combined;
+  return std::nullopt;
+}
+
+void AccessLogFile::append(std::string& out, const LoggedRequest& request) const {
+  if (format_ == AccessLogFormat::combined) {
+    appendCombinedLine(out, request);
+  } else {
+    appendVhostLine(out, request);
+  }
+}
+
+Result<std::unique_ptr<AccessLogFile>> AccessLogFile::open(const std::string& where,
+                                                           AccessLogFormat format) {
   int fd = where == "-" ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)
                         : ::open(where.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return failErrno("cannot open the access log " + where, errno);
-  return std::make_unique<AccessLogFile>(UniqueFd(fd));
+  return std::make_unique<AccessLogFile>(UniqueFd(fd), format);
 }
 
 void AccessLogFile::write(std::string& lines) {

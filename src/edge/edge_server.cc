@@ -29,7 +29,12 @@ class BeastEdgeServer final : public EdgeServer {
 
   Result<void> start() override {
     if (!options_.access_log.empty()) {
-      auto log = edge::AccessLogFile::open(options_.access_log);
+      auto format = edge::parseAccessLogFormat(options_.access_log_format);
+      if (!format) {
+        return fail(Errc::invalid_argument, "access log format '" + options_.access_log_format +
+                                                "' is not one of: vhost, combined");
+      }
+      auto log = edge::AccessLogFile::open(options_.access_log, *format);
       if (!log) return tl::unexpected(log.error());
       access_log_ = std::move(*log);
     }

@@ -221,6 +221,8 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
         reply.stored = routes_.storedVersion(*site, version);
         if (reply.stored) {
           reply.noindex = true;
+          reply.log_site = site->site;
+          reply.log_version = reply.stored->version();
           if (options_.version_header) reply.version = reply.stored->version();
           return reply.stored.get();
         }
@@ -247,15 +249,19 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
   if (!pinned.empty() && pinned != site->version && site->hasBeenLive(pinned)) {
     reply.stored = routes_.storedVersion(*site, pinned);
     if (reply.stored) {
+      reply.log_site = site->site;
+      reply.log_version = reply.stored->version();
       if (options_.version_header) reply.version = reply.stored->version();
       return reply.stored.get();
     }
   }
+  reply.log_site = site->site;
   if (!site->index) {
     reply.setText(404, fmt::format("site {} has no live version", site->site));
     return nullptr;
   }
   from_live = true;
+  reply.log_version = site->version;
   if (options_.version_header) reply.version = site->version;
   return site->index.get();
 }

@@ -511,9 +511,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void logRequest(error_code ec) {
     const RequestHead& h = fields_.head;
     std::uint64_t sent = reply_.omit_body || ec ? 0 : reply_.content_length;
-    appendCombinedLine(worker_.log_lines,
-                       LoggedRequest{remote_, h.method_name, h.target, h.http10, reply_.status,
-                                     sent, h.referer, h.user_agent, h.host});
+    shared_.options.access_log->append(
+        worker_.log_lines,
+        LoggedRequest{remote_, h.method_name, h.target, h.http10, reply_.status, sent, h.referer,
+                      h.user_agent, h.host, reply_.log_site, reply_.log_version});
     if (worker_.log_lines.size() >= kLogFlushBytes) {
       shared_.options.access_log->write(worker_.log_lines);
     }

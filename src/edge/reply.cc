@@ -13,6 +13,8 @@ void Reply::reset() {
   etag = {};
   cache_control = {};
   version = {};
+  log_site = {};
+  log_version = {};
   last_modified = {};
   content_encoding = {};
   vary_encoding = false;

@@ -22,6 +22,8 @@ struct Reply {
   std::string_view etag;              // sent when not empty
   std::string_view cache_control;     // sent when not empty
   std::string_view version;           // X-Cutover-Version, sent when not empty
+  std::string_view log_site;          // for the access log: the site resolved ("" if none)
+  std::string_view log_version;       // for the access log: the version that answered
   std::string_view last_modified;     // sent when not empty
   std::string_view content_encoding;  // "br" or "gzip" when a precompressed form is sent
   bool vary_encoding = false;         // "Vary: Accept-Encoding": the file has precompressed forms

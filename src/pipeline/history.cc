@@ -41,6 +41,8 @@ nlohmann::json DeployRecord::toJson() const {
           {"commit", commit},
           {"commit_message", commit_message},
           {"commit_author", commit_author},
+          {"previous", previous},
+          {"actor", actor},
           {"error", error}};
 }
 namespace {
@@ -68,7 +70,7 @@ CREATE TABLE IF NOT EXISTS deploys (
 CREATE INDEX IF NOT EXISTS deploys_by_site ON deploys(site, started);
 )sql";
 
-// Schema version 2 adds the pipeline's columns. Adding columns with defaults keeps every row an
+// Schema version 2 adds the pipeline's columns, version 3 the flips' previous and actor. Adding columns with defaults keeps every row an
 // older cutover wrote; each is added only if missing, so opening is idempotent and an older
 // binary still reads the file (it names its columns).
 struct AddedColumn {
@@ -85,12 +87,14 @@ constexpr AddedColumn kAddedColumns[] = {
     {"archive", "TEXT NOT NULL DEFAULT ''"},
     {"remove_archive", "INTEGER NOT NULL DEFAULT 0"},
     {"log", "TEXT NOT NULL DEFAULT ''"},
+    {"previous", "TEXT NOT NULL DEFAULT ''"},  // schema version 3: flips
+    {"actor", "TEXT NOT NULL DEFAULT ''"},
 };
 
 constexpr std::string_view kColumns =
     "id, site, version, source, trigger, status, activated, started, finished, pid, files, "
     "new_files, reused_files, bytes, new_bytes, stages, error, stage, timeline, branch, "
-    "commit_sha, commit_message, commit_author, archive, remove_archive, log";
+    "commit_sha, commit_message, commit_author, archive, remove_archive, log, previous, actor";
 
 bool processAlive(std::int64_t pid) {
   if (pid <= 0) return false;
@@ -153,6 +157,8 @@ DeployRecord readRow(const sqlite::Statement& st) {
   r.archive = st.text(23);
   r.remove_archive = st.integer(24) != 0;
   r.log = st.text(25);
+  r.previous = st.text(26);
+  r.actor = st.text(27);
   return r;
 }
 
@@ -181,7 +187,7 @@ Result<void> migrate(sqlite::Database& db) {
     if (!added) return rollback(added.error());
   }
   if (auto r = db.exec("CREATE INDEX IF NOT EXISTS deploys_by_status ON deploys(status, site);"
-                       "PRAGMA user_version = 2;");
+                       "PRAGMA user_version = 3;");
       !r) {
     return rollback(r.error());
   }
@@ -417,6 +423,34 @@ Result<std::vector<DeployRecord>> History::list(const std::string& site, std::si
   return out;
 }
 
+Result<DeployRecord> History::recordFlip(const std::string& site, std::string_view trigger,
+                                        const std::string& from, const std::string& to,
+                                        const std::string& actor) {
+  DeployRecord r;
+  r.id = newDeployId();
+  r.site = site;
+  r.version = to;
+  r.previous = from;
+  r.actor = actor;
+  r.trigger = std::string(trigger);
+  r.source = std::string(trigger);
+  r.status = "succeeded";
+  r.activated = true;
+  r.started = nowRfc3339();
+  r.finished = r.started;
+  r.pid = ::getpid();
+  std::lock_guard lock(db_->mutex);
+  sqlite::Statement st(db_->db.handle(),
+                       "INSERT INTO deploys (id, site, version, source, trigger, status, "
+                       "activated, started, finished, pid, previous, actor) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11)");
+  st.bind(1, r.id).bind(2, r.site).bind(3, r.version).bind(4, r.source).bind(5, r.trigger);
+  st.bind(6, r.status).bind(7, r.started).bind(8, r.finished).bind(9, r.pid);
+  st.bind(10, r.previous).bind(11, r.actor);
+  if (auto done = st.run(); !done) return tl::unexpected(done.error());
+  return r;
+}
+
 Result<std::optional<DeployRecord>> History::findByVersion(const std::string& site,
                                                            const std::string& version) {
   std::lock_guard lock(db_->mutex);
@@ -424,7 +458,7 @@ Result<std::optional<DeployRecord>> History::findByVersion(const std::string& si
       db_->db.handle(),
       "SELECT " + std::string(kColumns) +
           " FROM deploys WHERE site = ?1 AND version = ?2 AND status = 'succeeded' "
-          "ORDER BY started DESC LIMIT 1");
+          "AND trigger NOT IN ('rollback', 'activate') ORDER BY started DESC LIMIT 1");
   st.bind(1, site).bind(2, version);
   auto row = st.step();
   if (!row) return tl::unexpected(row.error());

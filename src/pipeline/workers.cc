@@ -90,11 +90,11 @@ bool pipelineRunning(const std::filesystem::path& data_dir) {
 // (`git ls-remote`) every poll_interval and queues a build when it moved.
 class Poller {
  public:
-  Poller(Workers& workers, History& history, const Config& config,
+  Poller(Workers& workers, History& history, std::shared_ptr<const Config> config,
          const std::filesystem::path& data_dir)
       : workers_(workers),
         history_(history),
-        config_(config),
+        config_(std::move(config)),
         home_(data_dir / "tmp" / "poll-home") {
     thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
   }
@@ -117,7 +117,7 @@ class Poller {
 
   void run(std::stop_token stop) {
     std::vector<Watched> watched;
-    for (const auto& site : config_.sites) {
+    for (const auto& site : config_->sites) {
       if (!site.builds() || site.poll_interval.count() == 0) continue;
       Watched w{&site, {}, std::chrono::steady_clock::now()};
       if (auto latest = history_.latestCommit(site.name); latest && *latest)
@@ -164,7 +164,7 @@ class Poller {
 
   Workers& workers_;
   History& history_;
-  const Config& config_;
+  std::shared_ptr<const Config> config_;  // the sites polled point into it
   std::filesystem::path home_;
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -172,7 +172,7 @@ class Poller {
 };
 
 struct Workers::State {
-  Config config;
+  std::shared_ptr<const Config> config;  // replaced whole by reconfigure(), under `mutex`
   PipelineContext context;
   WorkersOptions options;
   UniqueFd host_lock;
@@ -210,8 +210,9 @@ struct Workers::State {
       auto claimed = context.history->claim(options.only_sites);
       if (claimed && *claimed) {
         std::string id = (*claimed)->id;
+        std::shared_ptr<const Config> now = snapshot();
         auto ran = guarded("deploy " + id, [&] {
-          runDeployJob(std::move(**claimed), config, context, options.data_dir, stop);
+          runDeployJob(std::move(**claimed), *now, context, options.data_dir, stop);
         });
         if (!ran) recordFailed(id, ran.error().message);
       } else if (!claimed) {
@@ -225,13 +226,33 @@ struct Workers::State {
       wake.wait_for(lock, options.queue_poll, [&] { return stopping; });
     }
   }
+
+  std::shared_ptr<const Config> snapshot() {
+    std::lock_guard lock(mutex);
+    return config;
+  }
 };
 
 Workers::Workers(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Workers::~Workers() { stop(); }
 
-const Config& Workers::config() const { return state_->config; }
+std::shared_ptr<const Config> Workers::config() const { return state_->snapshot(); }
+
+void Workers::reconfigure(Config config) {
+  auto next = std::make_shared<const Config>(std::move(config));
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->stopping) return;
+    state_->config = next;
+  }
+  if (state_->options.poll) {
+    // The poller is this thread's alone to replace: reloads come one at a time.
+    if (state_->poller) state_->poller->stop();
+    state_->poller = std::make_unique<Poller>(*this, *state_->context.history, next,
+                                              state_->options.data_dir);
+  }
+}
 
 Result<std::unique_ptr<Workers>> Workers::start(Config config, PipelineContext context,
                                                 WorkersOptions options) {
@@ -264,7 +285,7 @@ Result<std::unique_ptr<Workers>> Workers::start(Config config, PipelineContext c
   if (auto r = context.history->failAbandoned(); !r) return tl::unexpected(r.error());
   removeStaleWorkspaces(*context.history, options.data_dir);
   unsigned threads = options.threads != 0 ? options.threads : std::max(1U, config.workers);
-  state->config = std::move(config);
+  state->config = std::make_shared<const Config>(std::move(config));
   state->context = context;
   state->options = std::move(options);
   std::unique_ptr<Workers> workers(new Workers(std::move(state)));
@@ -284,7 +305,8 @@ Result<std::string> Workers::submit(const DeployRequest& request) {
     std::lock_guard lock(state_->mutex);
     if (state_->stopping) return fail(Errc::unavailable, "the pipeline is shutting down");
   }
-  if (auto ok = validateRequest(request, &state_->config); !ok) return tl::unexpected(ok.error());
+  auto config = state_->snapshot();
+  if (auto ok = validateRequest(request, config.get()); !ok) return tl::unexpected(ok.error());
   auto id = enqueueDeploy(*state_->context.history, state_->options.data_dir, request);
   if (id) state_->wake.notify_one();
   return id;

@@ -75,7 +75,7 @@ class ApiCliTest : public ::testing::Test {
   }
 
   static bool waitForBody(std::uint16_t port, const std::string& path, const std::string& body) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       if (httpRequest(port, "docs.localhost", path).body == body) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -1,5 +1,6 @@
 // Runs the real cutover binary in a temp data folder and talks HTTP to a real `cutover serve`.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -49,9 +50,9 @@ class CliTest : public ::testing::Test {
     return std::make_unique<testing::ServerProcess>(std::vector<std::string>{
         "--data-dir", data_, "serve", "--listen", "127.0.0.1:0", "--threads", "2"});
   }
-  // Polls until the site answers `/` with `body`, for up to 2 s.
+  // Polls until the site answers `/` with `body`, for up to 20 s (a loaded machine is slow).
   static bool waitForBody(std::uint16_t port, const std::string& body) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       if (httpRequest(port, "docs.localhost", "/").body == body) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -226,7 +227,7 @@ TEST_F(CliTest, ConfiguredHostNamesReachTheSite) {
   EXPECT_EQ(httpRequest(server->port(), "docs.example.com", "/").status, 404);
   auto set = cutover({"site", "set", "docs", "--host", "Docs.Example.com"});
   ASSERT_EQ(set.exit_code, 0) << set.err;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   HttpResponse r;
   while (std::chrono::steady_clock::now() < deadline) {
     r = httpRequest(server->port(), "docs.example.com", "/");
@@ -380,6 +381,154 @@ TEST_F(CliTest, EveryCommandExplainsItselfWithAnExample) {
   auto bad = cutover({"deploy"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("source"), std::string::npos) << bad.err;
+}
+
+// Run from another folder without --config or --data-dir, a command uses the config in the
+// usual places (./cutover.toml, $CUTOVER_CONFIG) and so the data folder `cutover serve` uses;
+// with none it says that it made a new, empty data folder instead of deploying there silently.
+TEST_F(CliTest, ACommandFindsTheConfigOrSaysItMadeANewDataFolder) {
+  auto project = dir_ / "project";
+  writeSite(project / "public", "found");
+  writeFile(project / "cutover.toml", "data_dir = \"served\"\n");
+  auto served = (project / "served").string();
+
+  auto in_project = testing::runCutover({"deploy", "public", "--site", "docs"}, {project, {}});
+  EXPECT_EQ(in_project.exit_code, 0) << in_project.err;
+  EXPECT_NE(in_project.out.find("under cutover serve of " + served), std::string::npos)
+      << in_project.out;
+  EXPECT_NE(in_project.err.find("created a new data folder " + served), std::string::npos)
+      << in_project.err;
+  EXPECT_EQ(in_project.err.find("no cutover.toml found"), std::string::npos) << in_project.err;
+  EXPECT_FALSE(std::filesystem::exists(project / "cutover-data"));
+  auto listed = testing::runCutover({"--data-dir", served, "versions", "docs", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(listed.out, nullptr, false).size(), 1U) << listed.out;
+
+  auto elsewhere = dir_ / "elsewhere";
+  std::filesystem::create_directories(elsewhere);
+  auto with_env = testing::runCutover({"deploy", (project / "public").string(), "--site", "docs"},
+                                      {elsewhere, {{"CUTOVER_CONFIG", (project / "cutover.toml").string()}}});
+  EXPECT_EQ(with_env.exit_code, 0) << with_env.err;
+  EXPECT_EQ(with_env.err.find("created a new data folder"), std::string::npos) << with_env.err;
+  EXPECT_FALSE(std::filesystem::exists(elsewhere / "cutover-data"));
+  listed = testing::runCutover({"--data-dir", served, "versions", "docs", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(listed.out, nullptr, false).size(), 2U) << listed.out;
+
+  if (std::filesystem::exists("/etc/cutover/cutover.toml")) GTEST_SKIP() << "a system config";
+  auto fresh = testing::runCutover({"deploy", (project / "public").string(), "--site", "docs"},
+                                   {elsewhere, {{"CUTOVER_CONFIG", ""}, {"CUTOVER_DATA", ""}}});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_NE(fresh.err.find("created a new data folder ./cutover-data (no cutover.toml found in "
+                           "./, $CUTOVER_CONFIG or /etc/cutover/cutover.toml)"),
+            std::string::npos)
+      << fresh.err;
+  EXPECT_TRUE(std::filesystem::exists(elsewhere / "cutover-data"));
+  auto again = testing::runCutover({"deploy", (project / "public").string(), "--site", "docs"},
+                                   {elsewhere, {{"CUTOVER_CONFIG", ""}, {"CUTOVER_DATA", ""}}});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.err.find("created a new data folder"), std::string::npos) << again.err;
+}
+
+// Reads the status `host` answers `/` with until it is `status`, for up to 20 s.
+int waitForStatus(std::uint16_t port, const std::string& host, int status) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int seen = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    seen = httpRequest(port, host, "/").status;
+    if (seen == status) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return seen;
+}
+
+// An edited cutover.toml takes effect on `cutover reload` or SIGHUP without a restart; a broken
+// one leaves the running config serving, and both the reload and the server's log say why.
+TEST_F(CliTest, ReloadTakesTheEditedConfigAndABrokenOneChangesNothing) {
+  auto config = (dir_ / "cutover.toml").string();
+  auto writeConfig = [&](const std::string& host) {
+    writeFile(config, "data_dir = \"data\"\n[sites.docs]\nhosts = [\"" + host + "\"]\n");
+  };
+  writeConfig("one.example");
+  writeSite(dir_ / "v1", "v1");
+  auto deployed = testing::runCutover(
+      {"--config", config, "deploy", (dir_ / "v1").string(), "--site", "docs"});
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.err;
+  testing::ServerProcess server(
+      {"--config", config, "serve", "--listen", "127.0.0.1:0", "--api-listen", "off"});
+  EXPECT_EQ(waitForStatus(server.port(), "one.example", 200), 200);
+  EXPECT_EQ(httpRequest(server.port(), "two.example", "/").status, 404);
+
+  writeConfig("two.example");
+  auto reloaded = testing::runCutover({"--config", config, "reload"});
+  EXPECT_EQ(reloaded.exit_code, 0) << reloaded.out << reloaded.err;
+  EXPECT_NE(reloaded.out.find("reloaded " + config), std::string::npos) << reloaded.out;
+  EXPECT_EQ(waitForStatus(server.port(), "two.example", 200), 200);
+  EXPECT_EQ(httpRequest(server.port(), "two.example", "/").body, "<h1>v1</h1>");
+  EXPECT_EQ(httpRequest(server.port(), "one.example", "/").status, 404);
+
+  writeFile(config, "data_dir = \"data\"\n[sites.docs]\nhosts = [\"three.example\"\n");
+  auto broken = testing::runCutover({"--data-dir", (dir_ / "data").string(), "reload"});
+  EXPECT_EQ(broken.exit_code, 1) << broken.out << broken.err;
+  EXPECT_NE(broken.out.find("the running one stays"), std::string::npos) << broken.out;
+  EXPECT_NE(broken.out.find("cutover.toml:"), std::string::npos) << broken.out;
+  EXPECT_NE(server.errors().find("the config was not reloaded, the running one stays: "),
+            std::string::npos)
+      << server.errors();
+  EXPECT_EQ(httpRequest(server.port(), "two.example", "/").status, 200);
+  EXPECT_EQ(httpRequest(server.port(), "three.example", "/").status, 404);
+
+  // A plain SIGHUP does the same as `cutover reload`.
+  writeConfig("three.example");
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  EXPECT_EQ(waitForStatus(server.port(), "three.example", 200), 200);
+  EXPECT_EQ(server.stop(), 0);
+  // A stopped server is no longer found.
+  auto none = testing::runCutover({"--config", config, "reload"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("nothing to reload"), std::string::npos) << none.err;
+}
+
+// The history is an audit trail: rollbacks and activations appear in `deploys` with the versions
+// flipped between and who flipped; `versions` without a site lists every site's.
+TEST_F(CliTest, DeploysShowsFlipsAndVersionsListsEverySite) {
+  writeSite(dir_ / "v1", "v1");
+  writeSite(dir_ / "v2", "v2");
+  std::string v1 = deployOk((dir_ / "v1").string());
+  std::string v2 = deployOk((dir_ / "v2").string());
+  ASSERT_EQ(cutover({"deploy", (dir_ / "v1").string(), "--site", "blog"}).exit_code, 0);
+  ASSERT_EQ(cutover({"rollback", "docs"}).exit_code, 0);
+  ASSERT_EQ(cutover({"activate", "docs", v2}).exit_code, 0);
+
+  auto deploys = cutover({"deploys", "docs"});
+  // The line that says `what`, from the start of the line it is on.
+  auto lineWith = [&](const std::string& what) {
+    auto at = deploys.out.find(what);
+    if (at == std::string::npos) return std::string();
+    auto start = deploys.out.rfind('\n', at);
+    return deploys.out.substr(start == std::string::npos ? 0 : start + 1,
+                              at + what.size() - (start == std::string::npos ? 0 : start + 1));
+  };
+  auto rolled = lineWith("rollback from " + v2 + " by user ");
+  EXPECT_NE(rolled.find(" " + v1 + " "), std::string::npos) << deploys.out;
+  auto activated = lineWith("activate from " + v1 + " by user ");
+  EXPECT_NE(activated.find(" " + v2 + " "), std::string::npos) << deploys.out;
+  auto json = nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out);
+  ASSERT_EQ(json.size(), 4U);
+  EXPECT_EQ(json[0]["trigger"], "activate");
+  EXPECT_EQ(json[0]["previous"], v1);
+  EXPECT_EQ(json[0]["version"], v2);
+  EXPECT_EQ(json[0]["actor"].get<std::string>().rfind("user ", 0), 0U);
+  // The deploy that built v1 is still the one `versions` shows for it.
+  auto docs = nlohmann::json::parse(cutover({"versions", "docs", "--json"}).out);
+  ASSERT_EQ(docs.size(), 2U);
+  for (const auto& v : docs) EXPECT_NE(v["source"], "rollback") << v;
+
+  auto all = cutover({"versions"});
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_NE(all.out.find("blog\n"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("docs\n"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("* live     " + v2), std::string::npos) << all.out;
+  auto every = nlohmann::json::parse(cutover({"versions", "--json"}).out);
+  EXPECT_EQ(every.size(), 3U);
 }
 
 }  // namespace

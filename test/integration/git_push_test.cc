@@ -44,9 +44,9 @@ class GitPushTest : public ::testing::Test {
   static std::string page(const std::string& body) {
     return "mkdir -p public && echo '" + body + "' > public/index.html\n";
   }
-  // Polls until the site answers with `body`, for up to 5 s; returns the version header.
+  // Polls until the site answers with `body`, for up to 20 s; returns the version header.
   static std::string waitForBody(std::uint16_t port, const std::string& body) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       auto r = httpRequest(port, "docs.localhost", "/");
       if (r.body == body) return r.headers["x-cutover-version"];
@@ -84,6 +84,13 @@ TEST_F(GitPushTest, APushGoesLiveAndAFailingPushLeavesTheOldVersionLive) {
   EXPECT_NE(deploys.out.find("failed"), std::string::npos);
   EXPECT_NE(deploys.out.find("exited with status 1"), std::string::npos) << deploys.out;
   EXPECT_NE(deploys.out.find("unclosed tag"), std::string::npos) << deploys.out;
+  // A failed build stored nothing: no file counts, and the time it took rather than zero.
+  EXPECT_EQ(deploys.out.find("0 files (0 new)"), std::string::npos) << deploys.out;
+  EXPECT_EQ(deploys.out.find(" 0.00 ms"), std::string::npos) << deploys.out;
+  // Each version says which branch and commit it was built from.
+  auto versions = cutover({"versions", "docs"});
+  EXPECT_NE(versions.out.find("main@" + good.substr(0, 7) + " \"First page\""), std::string::npos)
+      << versions.out;
 }
 
 TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys) {
@@ -93,12 +100,18 @@ TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys
       {"--data-dir", data_, "pipeline", "--config", config_, "--api-listen", "off"});
   auto queued = cutover({"pipeline", "run", "docs", "--commit", slow, "--no-wait"});
   ASSERT_EQ(queued.exit_code, 0) << queued.err;
-  bool building = false;
-  for (int i = 0; i < 300 && !building; ++i) {
-    building = cutover({"deploys", "docs"}).out.find("[building]") != std::string::npos;
-    if (!building) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // A deadline, not a count of tries: on a loaded machine each `cutover deploys` (about a second
+  // each at a load of 16 on 2 cores) and the checkout before the build take their time. The
+  // deadline bounds the wait for the build to start; once it has, its 30 s sleep leaves ample
+  // time to see it.
+  std::string seen;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (seen.find("[building]") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    seen = cutover({"deploys", "docs"}).out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_TRUE(building);
+  ASSERT_NE(seen.find("[building]"), std::string::npos) << seen;
   ::kill(pipeline, SIGKILL);
   int status = 0;
   ::waitpid(pipeline, &status, 0);

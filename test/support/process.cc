@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <optional>
+#include <string_view>
 #include <stdexcept>
 #include <thread>
 
@@ -55,18 +56,38 @@ std::string cutoverBinary() {
   return bin != nullptr && *bin != '\0' ? bin : "cutover";
 }
 
-RunResult runCutover(const std::vector<std::string>& args) {
+RunResult runCutover(const std::vector<std::string>& args) { return runCutover(args, {}); }
+
+RunResult runCutover(const std::vector<std::string>& args, const RunOptions& options) {
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
   std::string binary = cutoverBinary();
   auto av = argv(binary, args);
+  // The environment is built before fork: the child of a threaded test may only exec.
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    bool replaced = false;
+    for (const auto& [name, value] : options.env) {
+      replaced = replaced || (entry.starts_with(name) && entry.size() > name.size() &&
+                              entry[name.size()] == '=');
+    }
+    if (!replaced) env_text.emplace_back(entry);
+  }
+  for (const auto& [name, value] : options.env) {
+    if (!value.empty()) env_text.push_back(name + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
-    ::execvp(av[0], av.data());
+    if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(126);
+    ::execvpe(av[0], av.data(), envp.data());
     ::_exit(127);
   }
   ::close(out_pipe[1]);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cutover::testing {
@@ -21,6 +22,13 @@ struct RunResult {
 
 // Runs `cutover args...` to completion, capturing stdout and stderr.
 RunResult runCutover(const std::vector<std::string>& args);
+
+// Where and with what the child runs, besides the test's own environment.
+struct RunOptions {
+  std::filesystem::path cwd;                              // empty: the test's
+  std::vector<std::pair<std::string, std::string>> env;   // set (an empty value unsets)
+};
+RunResult runCutover(const std::vector<std::string>& args, const RunOptions& options);
 
 // A `cutover serve` (or any long-running cutover command) in the background. The destructor
 // sends SIGTERM and reaps it (SIGKILL after 5 s).

@@ -34,7 +34,9 @@ struct EdgeOptions {
   std::size_t max_connections = 10'000;
   // Open connections from one client address (IPv6: one /64); beyond it, 503. 0: no bound.
   std::size_t max_connections_per_client = 256;
-  std::string access_log;  // combined log format: "" off, "-" standard output, else a file path
+  std::string access_log;  // "" off, "-" standard output, else a file path
+  // "vhost": the combined format plus the Host, site and version; "combined": exactly combined.
+  std::string access_log_format = "vhost";
   bool sendfile = true;    // large files go from the page cache to the socket with sendfile(2)
   std::chrono::milliseconds stop_grace{5'000};  // how long stop() lets in-flight requests run
 };

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cutover/common/result.h"
@@ -55,6 +56,11 @@ struct DeployRecord {
   bool remove_archive = false;      // the archive is the pipeline's to delete when done
   std::string log;                  // the deploy's log file
 
+  // Flips recorded by History::recordFlip (trigger "rollback" or "activate"), added by schema
+  // version 3: the version live before, and who flipped: "user NAME" or "token ID".
+  std::string previous;
+  std::string actor;
+
   [[nodiscard]] bool finishedOutcome() const {
     return status == "succeeded" || status == "failed" || status == "superseded" ||
            status == "ignored";
@@ -102,6 +108,13 @@ class History {
   [[nodiscard]] Result<std::optional<DeployRecord>> find(const std::string& id);
   // Newest first; `site` empty for all sites.
   [[nodiscard]] Result<std::vector<DeployRecord>> list(const std::string& site, std::size_t limit);
+  // Records a flip that deployed nothing (a rollback or an activation) as a finished record of
+  // its own, so the history is an audit trail of every change to what is live: trigger
+  // "rollback" or "activate", status "succeeded", `to` as the version, `from` as previous.
+  [[nodiscard]] Result<DeployRecord> recordFlip(const std::string& site, std::string_view trigger,
+                                                const std::string& from, const std::string& to,
+                                                const std::string& actor);
+
   // The newest succeeded deploy that produced `version` of `site`, if any.
   [[nodiscard]] Result<std::optional<DeployRecord>> findByVersion(const std::string& site,
                                                                   const std::string& version);

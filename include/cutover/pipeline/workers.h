@@ -70,7 +70,13 @@ class Workers {
   // See the class comment. Idempotent.
   void stop();
 
-  [[nodiscard]] const Config& config() const;
+  // Takes a new config (a reload): sites, builds, secrets and polling. Requests taken from now
+  // on use it; a running build finishes with the config it started with. The number of worker
+  // threads stays as started.
+  void reconfigure(Config config);
+
+  // The config in force; shared, so a reload does not pull it from under a caller.
+  [[nodiscard]] std::shared_ptr<const Config> config() const;
 
  private:
   struct State;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "support/temp_dir.h"
 
 namespace cutover {
@@ -33,8 +36,31 @@ TEST(TokenStoreTest, CreatesVerifiesAndRevokesWithoutKeepingTheSecret) {
 
   ASSERT_TRUE((*store)->revoke(token->info.id));
   EXPECT_FALSE(*(*store)->verify(token->secret));
-  EXPECT_TRUE((*store)->list()->front().revoked);
+  auto listed = (*store)->list();
+  ASSERT_TRUE(listed && listed->size() == 2U);
+  EXPECT_EQ(listed->front().id, token->info.id);  // the first created comes first
+  EXPECT_TRUE(listed->front().revoked);
+  EXPECT_FALSE(listed->back().revoked);
   EXPECT_EQ((*store)->revoke("tok-nothing").error().code, Errc::not_found);
+}
+
+// Tokens created within one second (the resolution of `created`) list in the order they were
+// made, whatever their random ids.
+TEST(TokenStoreTest, ListsTokensInTheOrderTheyWereCreated) {
+  testing::TempDir dir;
+  auto store = TokenStore::open(dir / "tokens.sqlite");
+  ASSERT_TRUE(store);
+  std::vector<std::string> created;
+  for (int i = 0; i < 20; ++i) {
+    auto token = (*store)->create(TokenScope::admin, "", "t" + std::to_string(i));
+    ASSERT_TRUE(token) << token.error().message;
+    created.push_back(token->info.id);
+  }
+  auto listed = (*store)->list();
+  ASSERT_TRUE(listed);
+  std::vector<std::string> ids;
+  for (const auto& t : *listed) ids.push_back(t.id);
+  EXPECT_EQ(ids, created);
 }
 
 TEST(TokenStoreTest, DeployTokensNeedAValidSite) {

@@ -62,9 +62,10 @@ inline void setHosts(PointerStore& pointers, const std::string& site,
 
 namespace cutover::testing {
 
-// Polls `done` every millisecond for up to `timeout`; true once it holds.
+// Polls `done` every millisecond for up to `timeout` (long: a loaded machine is slow, and a
+// condition that holds returns at once); true once it holds.
 inline bool eventually(const std::function<bool()>& done,
-                       std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (done()) return true;

@@ -330,6 +330,7 @@ TEST_F(EdgeServerTest, TheAccessLogHasOneCombinedLinePerRequest) {
   ::cutover::testing::TempDir dir;
   EdgeOptions options;
   options.access_log = (dir / "access.log").string();
+  options.access_log_format = "combined";
   startServer(options);
   {
     HttpClient client(port());
@@ -452,4 +453,34 @@ TEST_F(EdgeServerTest, ASecondServerOnTheSamePortIsRefused) {
 }
 
 }  // namespace
+// Several sites on one port: each line says which Host was asked, which site and which version
+// answered ("-" where none did).
+TEST_F(EdgeServerTest, TheDefaultAccessLogNamesHostSiteAndVersion) {
+  server_.reset();
+  ::cutover::testing::TempDir dir;
+  EdgeOptions options;
+  options.access_log = (dir / "access.log").string();
+  startServer(options);
+  {
+    HttpClient client(port());
+    client.get("/about", "docs.localhost");
+    client.get("/", "docs.example.com");
+    client.get("/", "v2--docs.localhost");
+    client.get("/", "nothing.example");
+  }
+  server_->stop();
+  std::string log = ::cutover::testing::readFile(dir / "access.log");
+  EXPECT_NE(log.find("\"GET /about HTTP/1.1\" 200 9 \"-\" \"-\" \"docs.localhost\" docs v1\n"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(" 200 20 \"-\" \"-\" \"docs.example.com\" docs v1\n"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find(" 200 20 \"-\" \"-\" \"v2--docs.localhost\" docs v2\n"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find(" 404 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"nothing.example\" - -\n"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 4);
+}
+
+
 }  // namespace cutover

@@ -56,5 +56,37 @@ TEST(History, ADeployWhoseProcessDiedIsMarkedFailedOnOpen) {
   EXPECT_NE(records[0].error.find("interrupted"), std::string::npos);
 }
 
+// Rollbacks and activations are part of the history: who flipped which site from which version
+// to which, and when; the deploy that built a version is still the one findByVersion names.
+TEST(History, FlipsAreRecordedWithTheirVersionsAndWhoMadeThem) {
+  testing::TempDir dir;
+  auto history = History::open(dir / "h.sqlite").value();
+  DeployRecord built;
+  built.site = "docs";
+  built.trigger = "push";
+  ASSERT_TRUE(history->begin(built));
+  built.status = "succeeded";
+  built.version = "v2";
+  ASSERT_TRUE(history->update(built));
+
+  auto flip = history->recordFlip("docs", "rollback", "v2", "v1", "user ada");
+  ASSERT_TRUE(flip) << flip.error().message;
+  auto back = history->recordFlip("docs", "activate", "v1", "v2", "token tok-1");
+  ASSERT_TRUE(back);
+
+  auto listed = history->list("docs", 10).value();
+  ASSERT_EQ(listed.size(), 3U);
+  EXPECT_EQ(listed[0].id, back->id);
+  EXPECT_EQ(listed[0].trigger, "activate");
+  EXPECT_EQ(listed[0].previous, "v1");
+  EXPECT_EQ(listed[0].version, "v2");
+  EXPECT_EQ(listed[0].actor, "token tok-1");
+  EXPECT_TRUE(listed[0].activated);
+  EXPECT_EQ(listed[1].trigger, "rollback");
+  EXPECT_EQ(listed[1].actor, "user ada");
+  EXPECT_EQ(listed[1].toJson()["previous"], "v2");
+  EXPECT_EQ(history->findByVersion("docs", "v2").value()->id, built.id);
+}
+
 }  // namespace
 }  // namespace cutover
