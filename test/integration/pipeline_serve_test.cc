@@ -179,6 +179,8 @@ TEST_F(PipelineServeTest, AWebhookEventThatIsNotUtf8IsAnsweredAndTheServerGoesOn
       << odd.body;
   EXPECT_EQ(httpSend(api_port_, "GET", "/api/health", {}, "").status, 200);
   EXPECT_EQ(deployCount(), 0U);
+}
+
 // A signed push delivery captured and sent again must neither build again nor put an old commit
 // back live (a rollback by replay).
 TEST_F(PipelineServeTest, AReplayedWebhookIsAnsweredAndNeverPutsAnOldCommitLive) {

@@ -394,6 +394,8 @@ TEST_F(HandlerSemanticsTest, PinnedResponsesAreNotShareableAndVaryOnThePin) {
   appendHead(head, send(encoded), true, false);
   EXPECT_NE(head.find("\r\nVary: Accept-Encoding, Cookie, X-Cutover-Pin\r\n"), std::string::npos)
       << head;
+}
+
 // gc (or `versions delete`) took v1 while a tab still runs on it: the edge, which holds v1's
 // manifest in memory, finds a file gone from the store. It forgets v1 at once and answers as if v1
 // had never been stored (the live version for a pinned request, 404 for a preview), never a 5xx.
