@@ -63,8 +63,10 @@ void Handler::handle(const RequestHead& request, Reply& reply, RequestScratch& s
     }
     answer(request, reply, scratch);
   }
-  // A version chosen by a pin on the site's own host is the asking browser's alone.
-  if (reply.vary_pin && reply.stored) {
+  // A version chosen by a pin on the site's own host is the asking browser's alone. Not so a
+  // file under a content-hashed name: its bytes are the same in every version that has it (the
+  // asset fallback serves it from whichever has it), so shared caches may keep it for everyone.
+  if (reply.vary_pin && reply.stored && reply.cache_control != kImmutable) {
     privateCacheControl(reply.cache_control, reply.own_cache_control);
     reply.cache_control = reply.own_cache_control;
   }
