@@ -132,13 +132,18 @@ Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Co
   if (site->build_cache) plan.cache = build::buildCacheFolder(data_dir, site->name);
   build::Workspace workspace(data_dir / "tmp" / ("build-" + record.id));
   auto started = nowUnixMs();
+  // Recorded as soon as it is checked out, so a build that fails still names its commit.
+  auto checked_out = [&](const build::CommitInfo& commit) {
+    record.commit = commit.sha;
+    record.commit_message = commit.subject;
+    record.commit_author = commit.author;
+    record.source = fmt::format("{}@{}", site->repo, commit.sha.substr(0, 12));
+    recorder.save();
+  };
   auto built = build::buildSite(
-      plan, workspace, log, [&](std::string_view stage) { recorder.stage(stage); }, stop);
+      plan, workspace, log, [&](std::string_view stage) { recorder.stage(stage); }, stop,
+      checked_out);
   if (!built) return tl::unexpected(built.error());
-  record.commit = built->commit.sha;
-  record.commit_message = built->commit.subject;
-  record.commit_author = built->commit.author;
-  record.source = fmt::format("{}@{}", site->repo, built->commit.sha.substr(0, 12));
   double fetch_ms = 0;
   for (const auto& m : record.timeline) {
     if (m.name == "building") fetch_ms = static_cast<double>(m.at_ms - started);

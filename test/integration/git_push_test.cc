@@ -84,6 +84,9 @@ TEST_F(GitPushTest, APushGoesLiveAndAFailingPushLeavesTheOldVersionLive) {
   EXPECT_NE(deploys.out.find("failed"), std::string::npos);
   EXPECT_NE(deploys.out.find("exited with status 1"), std::string::npos) << deploys.out;
   EXPECT_NE(deploys.out.find("unclosed tag"), std::string::npos) << deploys.out;
+  // The failed build names the commit it built, with its message, as a good one does.
+  EXPECT_NE(deploys.out.find(bad.substr(0, 7) + " \"Broken page\""), std::string::npos)
+      << deploys.out;
   // A failed build stored nothing: no file counts, and the time it took rather than zero.
   EXPECT_EQ(deploys.out.find("0 files (0 new)"), std::string::npos) << deploys.out;
   EXPECT_EQ(deploys.out.find(" 0.00 ms"), std::string::npos) << deploys.out;
