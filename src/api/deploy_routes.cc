@@ -248,6 +248,7 @@ void postArchive(ApiState& state, Call& call) {
   options.source = temp->path();
   options.activate = flagParam(call.request, "activate", true);
   options.trigger = "api";
+  options.limits = state.limitsFor(options.site);
   auto report = deploy(state.pipeline(), options);
   // Gone before the answer: a client that sees it finds nothing of its upload left behind.
   temp->remove();
@@ -272,13 +273,13 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   }
   if (files->empty())
     return sendError(call.out, 400, "invalid_argument", "the deploy has no files");
-  SourceLimits limits;
+  const std::string& site = call.param("site");
+  SourceLimits limits = state.limitsFor(site);
   if (files->size() > limits.max_files) {
     return sendError(call.out, 413, "too_large",
-                     fmt::format("the deploy has {} files, over the limit of {}", files->size(),
+                     fmt::format("the deploy has {} files, over the limit of {} (max_files)", files->size(),
                                  limits.max_files));
   }
-  const std::string& site = call.param("site");
   std::map<std::string, FileEntry> entries;
   std::map<std::string, std::uint64_t> blobs;
   std::uint64_t total = 0;

@@ -118,6 +118,9 @@ struct ApiState {
                          options.remote_deploy_timeout};
   }
   [[nodiscard]] std::string siteUrl(const std::string& site) const;
+  [[nodiscard]] SourceLimits limitsFor(const std::string& site) const {
+    return options.limits_for ? options.limits_for(site) : SourceLimits{};
+  }
   // Records a pending deploy as failed with `why` and lets its lock go.
   void abandon(PendingDeploy& deploy, const std::string& why) const;
 };

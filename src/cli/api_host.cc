@@ -19,7 +19,11 @@ Result<std::unique_ptr<ApiHost>> ApiHost::start(const DataDir& data, ApiOptions 
     options.max_pending_deploys = data.config->api_max_pending_deploys;
     options.max_pending_deploys_per_site = data.config->api_max_pending_deploys_per_site;
     options.remote_deploy_timeout = data.config->api_pending_deploy_timeout;
+    host->reconfigure(*data.config);
   }
+  options.limits_for = [limits = host->limits_](const std::string& site) {
+    return limits->forSite(site);
+  };
   ApiContext context{data.objects,
                      data.pointers,
                      host->history_.get(),
@@ -29,6 +33,21 @@ Result<std::unique_ptr<ApiHost>> ApiHost::start(const DataDir& data, ApiOptions 
   host->server_ = makeApiServer(std::move(context), std::move(options));
   if (auto started = host->server_->start(); !started) return tl::unexpected(started.error());
   return host;
+}
+
+SourceLimits ApiHost::Limits::forSite(const std::string& site) {
+  std::shared_ptr<const Config> now;
+  {
+    std::lock_guard guard(mutex);
+    now = config;
+  }
+  return now ? now->limitsFor(site) : SourceLimits{};
+}
+
+void ApiHost::reconfigure(const Config& config) {
+  auto next = std::make_shared<const Config>(config);
+  std::lock_guard guard(limits_->mutex);
+  limits_->config = std::move(next);
 }
 
 ApiHost::~ApiHost() { stop(); }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "cli/data_dir.h"
 #include "cutover/api/api_server.h"
@@ -21,10 +22,20 @@ class ApiHost {
   ApiHost& operator=(const ApiHost&) = delete;
 
   [[nodiscard]] ApiServer& server() { return *server_; }
+  // Takes a reloaded config: the deploy limits the API applies from now on.
+  void reconfigure(const Config& config);
   void stop();
 
  private:
+  // The config's deploy limits, read by request threads and replaced by a reload.
+  struct Limits {
+    std::mutex mutex;
+    std::shared_ptr<const Config> config;
+    [[nodiscard]] SourceLimits forSite(const std::string& site);
+  };
+
   ApiHost() = default;
+  std::shared_ptr<Limits> limits_ = std::make_shared<Limits>();
   std::unique_ptr<History> history_;
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<CompressCache> compress_cache_;

@@ -100,6 +100,7 @@ Result<std::unique_ptr<PipelineHost>> PipelineHost::start(DataDir& data, Options
 Result<void> PipelineHost::reload(PointerStore& pointers, const Config& config) {
   if (auto applied = applySiteConfig(pointers, config); !applied) return applied;
   if (workers_) workers_->reconfigure(config);
+  if (api_) api_->reconfigure(config);
   return {};
 }
 

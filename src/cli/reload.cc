@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/api_host.h"
 #include "cli/pipeline_host.h"
 
 namespace cutover::cli {
@@ -59,8 +60,9 @@ unsigned answerCount(const std::string& text) {
 
 }  // namespace
 
-ConfigReloader::ConfigReloader(DataDir& data, const std::string& role, PipelineHost* builders)
-    : data_(data), builders_(builders) {
+ConfigReloader::ConfigReloader(DataDir& data, const std::string& role, PipelineHost* builders,
+                               ApiHost* api)
+    : data_(data), builders_(builders), api_(api) {
   std::error_code ec;
   std::filesystem::create_directories(runFolder(data.root), ec);
   std::string stem = role + "-" + std::to_string(::getpid());
@@ -98,6 +100,7 @@ void ConfigReloader::reload() {
     answer(false, "the config was not fully applied: " + applied.error().message);
     return;
   }
+  if (api_ != nullptr) api_->reconfigure(*next);
   data_.config = std::move(*next);
   std::string message = "reloaded " + running.file.string() + " (" +
                         std::to_string(data_.config->sites.size()) + " sites)";

@@ -10,6 +10,7 @@
 
 namespace cutover::cli {
 
+class ApiHost;
 class PipelineHost;
 
 // A process started with a config (`cutover serve --config`, `cutover pipeline`) that takes the
@@ -19,8 +20,10 @@ class PipelineHost;
 // "N ok MESSAGE" or "N failed MESSAGE", N counting the reloads.
 class ConfigReloader {
  public:
-  // `builders` may be null (an edge without workers). `data` and `builders` outlive this.
-  ConfigReloader(DataDir& data, const std::string& role, PipelineHost* builders);
+  // `builders` may be null (an edge without workers), and `api` (no API, or the one `builders`
+  // runs). `data`, `builders` and `api` outlive this.
+  ConfigReloader(DataDir& data, const std::string& role, PipelineHost* builders,
+                 ApiHost* api = nullptr);
   ~ConfigReloader();
   ConfigReloader(const ConfigReloader&) = delete;
   ConfigReloader& operator=(const ConfigReloader&) = delete;
@@ -34,6 +37,7 @@ class ConfigReloader {
 
   DataDir& data_;
   PipelineHost* builders_;
+  ApiHost* api_;
   std::filesystem::path pid_file_;
   std::filesystem::path answer_file_;
   UniqueFd lock_;

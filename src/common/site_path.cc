@@ -2,48 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "cutover/common/utf8.h"
+
 namespace cutover {
-namespace {
-
-// The length of the well-formed UTF-8 character at the start of `s`, or 0 if it is not one.
-std::size_t utf8CharLength(std::string_view s) {
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  auto continuation = [&](std::size_t i) { return i < s.size() && (byte(i) & 0xC0) == 0x80; };
-  unsigned char b = byte(0);
-  if (b < 0x80) return 1;
-  if (b < 0xC2) return 0;  // a continuation byte, or an overlong two-byte form
-  if (b < 0xE0) return continuation(1) ? 2 : 0;
-  if (b < 0xF0) {
-    if (!continuation(1) || !continuation(2)) return 0;
-    if (b == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
-    if (b == 0xED && byte(1) >= 0xA0) return 0;  // a UTF-16 surrogate
-    return 3;
-  }
-  if (b < 0xF5) {
-    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-    if (b == 0xF0 && byte(1) < 0x90) return 0;   // overlong
-    if (b == 0xF4 && byte(1) >= 0x90) return 0;  // past U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
-}  // namespace
-
-bool isWellFormedUtf8(std::string_view text) {
-  while (!text.empty()) {
-    std::size_t n = utf8CharLength(text);
-    if (n == 0) return false;
-    text.remove_prefix(n);
-  }
-  return true;
-}
 
 std::string printablePath(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
   while (!raw.empty()) {
-    std::size_t n = utf8CharLength(raw);
+    std::size_t n = utf8CharacterLength(raw);
     auto b = static_cast<unsigned char>(raw.front());
     if (n == 0 || b < 0x20 || b == 0x7f) {
       out += fmt::format("\\x{:02X}", b);
@@ -61,7 +28,7 @@ Result<std::string> normalizeSitePath(std::string_view raw) {
     return fail(Errc::invalid_argument, fmt::format("path '{}' {}", printablePath(raw), why));
   };
   if (raw.size() > kMaxPathLength) return reject("is longer than 1024 bytes");
-  if (!isWellFormedUtf8(raw)) {
+  if (!isValidUtf8(raw)) {
     return reject("is not UTF-8 (the bytes shown as \\xNN); rename the file with UTF-8 characters");
   }
   if (!raw.empty() && raw.front() == '/') return reject("is absolute");

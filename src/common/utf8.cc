@@ -3,11 +3,10 @@
 #include <fmt/format.h>
 
 namespace cutover {
-namespace {
 
-// The length of the well-formed character at the start of `text`, or 0 if it does not start
-// with one (RFC 3629 §4).
-std::size_t characterLength(std::string_view text) {
+// RFC 3629 §4.
+std::size_t utf8CharacterLength(std::string_view text) {
+  if (text.empty()) return 0;
   auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
   unsigned char lead = byte(0);
   if (lead < 0x80) return 1;
@@ -34,11 +33,9 @@ std::size_t characterLength(std::string_view text) {
   return length;
 }
 
-}  // namespace
-
 bool isValidUtf8(std::string_view text) {
   while (!text.empty()) {
-    std::size_t n = characterLength(text);
+    std::size_t n = utf8CharacterLength(text);
     if (n == 0) return false;
     text.remove_prefix(n);
   }
@@ -61,7 +58,7 @@ std::string escapeInvalidUtf8(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 16);
   while (!text.empty()) {
-    std::size_t n = characterLength(text);
+    std::size_t n = utf8CharacterLength(text);
     if (n == 0) {
       out += fmt::format("\\x{:02X}", static_cast<unsigned char>(text.front()));
       n = 1;

@@ -72,6 +72,7 @@ void takeReport(DeployRecord& record, const DeployReport& report) {
 Result<DeployReport> storeAndActivate(DeployRecord& record, Recorder& recorder,
                                       const PipelineContext& context,
                                       const std::filesystem::path& source,
+                                      const SourceLimits& limits,
                                       const std::string& version_prefix, build::BuildLog& log,
                                       const std::string& version = {}) {
   // deploy() records nothing itself here: this record is the deploy's. Build outputs live in a
@@ -86,6 +87,7 @@ Result<DeployReport> storeAndActivate(DeployRecord& record, Recorder& recorder,
   options.version_prefix = version_prefix;
   options.version = version;
   options.deploy_id = record.id;
+  options.limits = limits;
   auto uploading_at = nowUnixMs();
   recorder.stage("uploading", uploading_at);
   log.note("storing " + source.filename().string());
@@ -130,13 +132,18 @@ Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Co
   if (site->build_cache) plan.cache = build::buildCacheFolder(data_dir, site->name);
   build::Workspace workspace(data_dir / "tmp" / ("build-" + record.id));
   auto started = nowUnixMs();
+  // Recorded as soon as it is checked out, so a build that fails still names its commit.
+  auto checked_out = [&](const build::CommitInfo& commit) {
+    record.commit = commit.sha;
+    record.commit_message = commit.subject;
+    record.commit_author = commit.author;
+    record.source = fmt::format("{}@{}", site->repo, commit.sha.substr(0, 12));
+    recorder.save();
+  };
   auto built = build::buildSite(
-      plan, workspace, log, [&](std::string_view stage) { recorder.stage(stage); }, stop);
+      plan, workspace, log, [&](std::string_view stage) { recorder.stage(stage); }, stop,
+      checked_out);
   if (!built) return tl::unexpected(built.error());
-  record.commit = built->commit.sha;
-  record.commit_message = built->commit.subject;
-  record.commit_author = built->commit.author;
-  record.source = fmt::format("{}@{}", site->repo, built->commit.sha.substr(0, 12));
   double fetch_ms = 0;
   for (const auto& m : record.timeline) {
     if (m.name == "building") fetch_ms = static_cast<double>(m.at_ms - started);
@@ -144,8 +151,9 @@ Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Co
   record.stages.push_back({"fetch", fetch_ms});
   record.stages.push_back({"build", built->command_ms});
   recorder.save();
-  return storeAndActivate(record, recorder, context, built->output, built->commit.sha.substr(0, 7),
-                          log, built->version);
+  return storeAndActivate(record, recorder, context, built->output,
+                          config.limitsFor(record.site), built->commit.sha.substr(0, 7), log,
+                          built->version);
 }
 
 // A pushed commit is deployed only while it is its branch's head: a push delivered again later
@@ -192,7 +200,8 @@ void runDeployJob(DeployRecord record, const Config& config, const PipelineConte
   Result<DeployReport> result;
   if (!record.archive.empty()) {
     record.source = std::filesystem::path(record.archive).filename().string();
-    result = storeAndActivate(record, recorder, context, record.archive, "", **log);
+    result = storeAndActivate(record, recorder, context, record.archive,
+                              config.limitsFor(record.site), "", **log);
   } else if (auto stale = stalePush(record, config, data_dir, stop)) {
     (*log)->note(*stale);
     recorder.ignore(std::move(*stale));

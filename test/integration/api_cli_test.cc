@@ -182,6 +182,59 @@ TEST_F(ApiCliTest, ArchiveUploadGoesLiveOnTheEdge) {
   EXPECT_EQ(revoked.status, 401);
 }
 
+// The site's deploy limits in the config hold for what comes through the API too: an archive
+// with more files than the site's max_files is refused with a message naming the limit, and the
+// live version stays.
+TEST_F(ApiCliTest, ArchiveUploadOverTheSitesMaxFilesIsRefusedAndNothingChanges) {
+  auto config = dir_ / "cutover.toml";
+  writeFile(config, "[sites.docs.limits]\nmax_files = 2\n");
+  std::string token = createToken("docs");
+  auto folder = dir_ / "build";
+  writeFile(folder / "index.html", "<h1>two files</h1>");
+  writeFile(folder / "about.html", "about");
+  ASSERT_EQ(cutover({"--config", config.string(), "deploy", folder.string(), "--site", "docs"})
+                .exit_code,
+            0);
+  writeFile(folder / "index.html", "<h1>three files</h1>");
+  writeFile(folder / "extra.html", "one too many");
+  auto archive = dir_ / "site.tar.gz";
+  std::string command = "tar -czf " + archive.string() + " -C " + folder.string() + " .";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+
+  auto server = std::make_unique<testing::ServerProcess>(std::vector<std::string>{
+      "--config", config.string(), "--data-dir", data_, "serve", "--no-pipeline", "--listen",
+      "127.0.0.1:0", "--threads", "2", "--api-listen", "127.0.0.1:0"});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string err;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (err = server->errors()).find("api on http://") == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto at = err.find("api on http://");
+  ASSERT_NE(at, std::string::npos) << err;
+  auto end = err.find('\n', at);
+  ASSERT_NE(end, std::string::npos) << err;
+  api_port_ = static_cast<std::uint16_t>(std::stoi(err.substr(err.rfind(':', end) + 1)));
+  ASSERT_TRUE(waitForBody(server->port(), "/", "<h1>two files</h1>"));
+
+  auto reply =
+      testing::httpSend(api_port_, "POST", "/api/sites/docs/archive",
+                        {"Authorization: Bearer " + token, "Content-Type: application/gzip"},
+                        testing::readFile(archive));
+  EXPECT_EQ(reply.status, 413) << reply.body;
+  EXPECT_NE(reply.body.find("max_files"), std::string::npos) << reply.body;
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>two files</h1>");
+
+  // A remote deploy of three files is refused the same way, before any blob is sent.
+  ::setenv("CUTOVER_TOKEN", token.c_str(), 1);
+  auto remote = testing::runCutover({"deploy", folder.string(), "--site", "docs", "--remote",
+                                     "http://127.0.0.1:" + std::to_string(api_port_)});
+  ::unsetenv("CUTOVER_TOKEN");
+  EXPECT_NE(remote.exit_code, 0);
+  EXPECT_NE(remote.err.find("limit of 2"), std::string::npos) << remote.err;
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>two files</h1>");
+}
+
 TEST_F(ApiCliTest, RemoteDeployAimedAtTheEdgeSaysItIsNotTheApi) {
   std::string token = createToken("docs");
   auto site = dir_ / "public";

@@ -84,6 +84,9 @@ TEST_F(GitPushTest, APushGoesLiveAndAFailingPushLeavesTheOldVersionLive) {
   EXPECT_NE(deploys.out.find("failed"), std::string::npos);
   EXPECT_NE(deploys.out.find("exited with status 1"), std::string::npos) << deploys.out;
   EXPECT_NE(deploys.out.find("unclosed tag"), std::string::npos) << deploys.out;
+  // The failed build names the commit it built, with its message, as a good one does.
+  EXPECT_NE(deploys.out.find(bad.substr(0, 7) + " \"Broken page\""), std::string::npos)
+      << deploys.out;
   // A failed build stored nothing: no file counts, and the time it took rather than zero.
   EXPECT_EQ(deploys.out.find("0 files (0 new)"), std::string::npos) << deploys.out;
   EXPECT_EQ(deploys.out.find(" 0.00 ms"), std::string::npos) << deploys.out;
@@ -96,8 +99,9 @@ TEST_F(GitPushTest, APushGoesLiveAndAFailingPushLeavesTheOldVersionLive) {
 TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys) {
   auto slow = repo_.commit("exec sleep 30\n", "Slow build");
   repo_.push();  // no hook yet: queued by hand below
+  auto pipeline_err = dir_ / "pipeline.err";
   pid_t pipeline = testing::spawnCutover(
-      {"--data-dir", data_, "pipeline", "--config", config_, "--api-listen", "off"});
+      {"--data-dir", data_, "pipeline", "--config", config_, "--api-listen", "off"}, pipeline_err);
   auto queued = cutover({"pipeline", "run", "docs", "--commit", slow, "--no-wait"});
   ASSERT_EQ(queued.exit_code, 0) << queued.err;
   // A deadline, not a count of tries: on a loaded machine each `cutover deploys` (about a second
@@ -111,7 +115,8 @@ TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys
     seen = cutover({"deploys", "docs"}).out;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_NE(seen.find("[building]"), std::string::npos) << seen;
+  ASSERT_NE(seen.find("[building]"), std::string::npos)
+      << seen << "\nthe pipeline said:\n" << testing::readFile(pipeline_err);
   ::kill(pipeline, SIGKILL);
   int status = 0;
   ::waitpid(pipeline, &status, 0);
@@ -121,11 +126,12 @@ TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys
   EXPECT_NE(deploys.out.find("interrupted"), std::string::npos) << deploys.out;
 
   pipeline = testing::spawnCutover(
-      {"--data-dir", data_, "pipeline", "--config", config_, "--api-listen", "off"});
+      {"--data-dir", data_, "pipeline", "--config", config_, "--api-listen", "off"}, pipeline_err);
   installHook();
   auto good = repo_.commit(page("after the crash"), "Recover");
   auto pushed = repo_.push();
-  EXPECT_NE(pushed.find("deployed " + good.substr(0, 7) + " → live"), std::string::npos) << pushed;
+  EXPECT_NE(pushed.find("deployed " + good.substr(0, 7) + " → live"), std::string::npos)
+      << pushed << "\nthe pipeline said:\n" << testing::readFile(pipeline_err);
   ::kill(pipeline, SIGTERM);
   ::waitpid(pipeline, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -190,14 +190,16 @@ std::string ServerProcess::errors() {
   return err_;
 }
 
-pid_t spawnCutover(const std::vector<std::string>& args) {
+pid_t spawnCutover(const std::vector<std::string>& args, const std::filesystem::path& stderr_file) {
   std::string binary = cutoverBinary();
   auto av = argv(binary, args);
+  std::string err_path = stderr_file.empty() ? "/dev/null" : stderr_file.string();
   pid_t pid = ::fork();
   if (pid == 0) {
     int null = ::open("/dev/null", O_WRONLY);
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(null, 1);
-    ::dup2(null, 2);
+    ::dup2(err < 0 ? null : err, 2);
     ::execvp(av[0], av.data());
     ::_exit(127);
   }

@@ -59,7 +59,10 @@ class ServerProcess {
   std::uint16_t port_ = 0;
 };
 
-// A process started in the background with its output discarded; for killing mid-way.
-pid_t spawnCutover(const std::vector<std::string>& args);
+// A process started in the background with its stdout discarded and its stderr appended to
+// `stderr_file` (empty: discarded too), so a test that fails can show what it said; for killing
+// mid-way.
+pid_t spawnCutover(const std::vector<std::string>& args,
+                   const std::filesystem::path& stderr_file = {});
 
 }  // namespace cutover::testing

@@ -15,6 +15,7 @@
 #include "cutover/common/result.h"
 #include "cutover/pipeline/compress_cache.h"
 #include "cutover/pipeline/history.h"
+#include "cutover/pipeline/source_limits.h"
 #include "cutover/pointer/pointer_store.h"
 #include "cutover/store/object_store.h"
 
@@ -68,6 +69,9 @@ struct ApiOptions {
   std::size_t max_pending_deploys = 8;
 
   WebhookHandler webhook;  // POST /hooks/<site>; without one that route answers 404
+  // The deploy limits of a site (the config's [limits] and [sites.NAME.limits]) for archive
+  // uploads and remote deploys; without it, the built-in defaults. Called from request threads.
+  std::function<SourceLimits(const std::string& site)> limits_for;
 };
 
 // What the API works on: the data folder's stores, its history and its tokens.

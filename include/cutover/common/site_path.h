@@ -21,13 +21,10 @@ inline constexpr std::size_t kMaxPathDepth = 64;
 // this, so a name that passes can be written to a manifest.
 [[nodiscard]] Result<std::string> normalizeSitePath(std::string_view raw);
 
-// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
-// past U+10FFFF), which is what JSON holds.
-[[nodiscard]] bool isWellFormedUtf8(std::string_view text);
-
 // `raw` for a message: valid UTF-8 is kept, every byte that is not part of a well-formed
 // character and every control character is written as \xNN ("caf\xE9.html"), so the result is
-// always valid UTF-8 and a terminal shows it as it is.
+// always valid UTF-8 and a terminal shows it as it is. Unlike escapeInvalidUtf8 (utf8.h), which
+// keeps control characters for JSON to escape, this is for a line a person reads.
 [[nodiscard]] std::string printablePath(std::string_view raw);
 
 }  // namespace cutover

@@ -13,6 +13,10 @@ namespace cutover {
 // code points past U+10FFFF).
 [[nodiscard]] bool isValidUtf8(std::string_view text);
 
+// The length in bytes (1 to 4) of the well-formed character `text` starts with, or 0 if it does
+// not start with one (or is empty).
+[[nodiscard]] std::size_t utf8CharacterLength(std::string_view text);
+
 // The longest prefix of `text` of at most `max_bytes` that does not end inside a character: what
 // substr(0, max_bytes) should have been for text a person reads.
 [[nodiscard]] std::string_view clipUtf8(std::string_view text, std::size_t max_bytes);

@@ -311,7 +311,8 @@ std::vector<std::string> buildArgv(const BuildPlan& plan, const Workspace& works
 }
 
 Result<BuildResult> buildSite(const BuildPlan& plan, const Workspace& workspace, BuildLog& log,
-                              const StageCallback& stage, std::stop_token stop) {
+                              const StageCallback& stage, std::stop_token stop,
+                              const CommitCallback& checked_out) {
   std::error_code ec;
   std::filesystem::create_directories(workspace.home(), ec);
   if (ec) return fail(Errc::io, "cannot create " + workspace.home().string() + ": " + ec.message());
@@ -330,6 +331,7 @@ Result<BuildResult> buildSite(const BuildPlan& plan, const Workspace& workspace,
     return tl::unexpected(commit.error());
   }
   log.note(fmt::format("commit {} by {}: {}", commit->sha, commit->author, commit->subject));
+  if (checked_out) checked_out(*commit);
   std::string version =
       plan.version.empty() ? newVersionId(commit->sha.substr(0, 7)) : plan.version;
 

@@ -61,6 +61,8 @@ struct BuildResult {
 
 // Enters a stage: "fetching", "building".
 using StageCallback = std::function<void(std::string_view stage)>;
+// The commit checked out, told before the build command runs (so a failed build names it too).
+using CommitCallback = std::function<void(const CommitInfo& commit)>;
 
 // Checks out `plan.ref` of the site's repo into the workspace and runs its build command there:
 // unless the site set sandbox = false, under bwrap (see buildArgv), as an unprivileged user,
@@ -70,7 +72,8 @@ using StageCallback = std::function<void(std::string_view stage)>;
 // folder is missing, empty or outside the checkout. Nothing is deployed here.
 [[nodiscard]] Result<BuildResult> buildSite(const BuildPlan& plan, const Workspace& workspace,
                                             BuildLog& log, const StageCallback& stage,
-                                            std::stop_token stop = {});
+                                            std::stop_token stop = {},
+                                            const CommitCallback& checked_out = {});
 
 // The argv that runs the build command for `plan`: /bin/sh -c, inside bwrap when sandboxed with
 // a read-only minimal root (/usr, /bin, /lib*, a few files of /etc and a made-up passwd), the

@@ -1,4 +1,5 @@
 #include "cutover/common/site_path.h"
+#include "cutover/common/utf8.h"
 
 #include <gtest/gtest.h>
 
@@ -39,7 +40,7 @@ TEST(NormalizeSitePath, RefusesNamesThatAreNotUtf8NamingThemEscaped) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::invalid_argument);
     EXPECT_NE(r.error().message.find("UTF-8"), std::string::npos) << r.error().message;
-    EXPECT_TRUE(isWellFormedUtf8(r.error().message)) << r.error().message;
+    EXPECT_TRUE(isValidUtf8(r.error().message)) << r.error().message;
   }
   auto r = normalizeSitePath("d/caf\xe9.html");
   ASSERT_FALSE(r);
