@@ -16,21 +16,16 @@ namespace cutover::edge {
 // only its own version has, would be a 404. A content-hashed name means the same bytes in every
 // version that has it, so such a request may be answered from another recent version of the site.
 
-// The versions of `site` a page may still be running, newest first: the live one, then each
-// version that stopped being live no more than `window_seconds` before `now`. The one place that
-// decides which versions count as recently live.
-[[nodiscard]] std::vector<std::string_view> recentlyLiveVersions(const SiteRoute& site,
-                                                                 std::time_t now,
-                                                                 std::uint32_t window_seconds);
-
 struct AssetFallback {
   std::shared_ptr<const VersionIndex> version;  // keeps the version loaded while it answers
   const IndexedFile* file = nullptr;
 };
 
 // For a page's own request (not a navigation) that version `chosen` of `site` has no file for:
-// the file at `path` (a manifest key) in the newest recently live version that has it, if `path`
-// is content-hashed there (IndexedFile::immutable_name). Nothing otherwise: a file someone
+// the file at `path` (a manifest key) in the newest version live within `window_seconds` of `now`
+// (the live one, then the live pointer's retired versions that pass liveWithin(), as gc keeps
+// them) that has it, if `path` is content-hashed there (IndexedFile::immutable_name). A version
+// deleted since is skipped. Nothing otherwise: a file someone
 // removed on purpose (a leaked `.env`, a page) must not stay reachable through an older version.
 // May read a retired version's manifest through `routes` (as pinned requests do).
 [[nodiscard]] AssetFallback findHashedAsset(const RoutingState& routes, const SiteRoute& site,

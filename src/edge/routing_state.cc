@@ -1,6 +1,5 @@
 #include "edge/routing_state.h"
 
-#include <array>
 #include <algorithm>
 #include <cstdio>
 
@@ -11,19 +10,28 @@
 namespace cutover::edge {
 namespace {
 
-// Remembers the versions `pointer` retires: the one this edge served until now and the pointer's
-// `previous` (all an edge started after the flip knows). Both stopped being live at the flip.
-void noteRetired(RoutingTable::SiteInput& input, const LivePointer& pointer) {
-  std::time_t until = parseRfc3339(pointer.since).value_or(std::time(nullptr));
-  auto& retired = input.retired;
-  std::erase_if(retired, [&](const RetiredVersion& r) { return r.version == pointer.version; });
-  for (const std::string* version :
-       std::array<const std::string*, 2>{&pointer.previous, &input.version}) {
-    if (version->empty() || *version == pointer.version) continue;
-    std::erase_if(retired, [&](const RetiredVersion& r) { return r.version == *version; });
-    retired.insert(retired.begin(), RetiredVersion{*version, until});
+// The versions `pointer` records as live before its own (SiteInput::retired): its `retired` list,
+// and its `previous` in front, retired at the flip, if a pointer written before the list existed
+// names it alone.
+std::shared_ptr<const std::vector<RetiredVersion>> retiredOf(const LivePointer& pointer) {
+  std::vector<RetiredVersion> retired;
+  retired.reserve(pointer.retired.size() + 1);
+  const std::string& previous = pointer.previous;
+  auto named = [&](const RetiredVersion& r) { return r.version == previous; };
+  if (!previous.empty() && previous != pointer.version &&
+      std::none_of(pointer.retired.begin(), pointer.retired.end(), named)) {
+    retired.push_back({previous, parseRfc3339(pointer.since).value_or(std::time(nullptr))});
   }
-  if (retired.size() > RoutingTable::kRetiredKept) retired.resize(RoutingTable::kRetiredKept);
+  for (const auto& r : pointer.retired) {
+    if (r.version != pointer.version) retired.push_back(r);
+  }
+  if (retired.empty()) return nullptr;
+  return std::make_shared<const std::vector<RetiredVersion>>(std::move(retired));
+}
+
+bool sameRetired(const std::shared_ptr<const std::vector<RetiredVersion>>& a,
+                 const std::shared_ptr<const std::vector<RetiredVersion>>& b) {
+  return a && b ? *a == *b : a == b;
 }
 
 }  // namespace
@@ -128,10 +136,13 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
   SiteState& state = sites_[site];
   bool was_live = state.has_live;
   state.has_live = true;
-  rememberBeenLive(state.input, {state.input.version, pointer->previous, pointer->version});
+  auto retired = retiredOf(*pointer);
   if (state.input.index && state.input.version == pointer->version) {
-    bool changed = !was_live || state.input.since != pointer->since;
+    // The same version: the flip was seen already, or gc took a deleted version off the list.
+    bool changed = !was_live || state.input.since != pointer->since ||
+                   !sameRetired(state.input.retired, retired);
     state.input.since = pointer->since;
+    state.input.retired = std::move(retired);
     return changed;
   }
   auto index = loadVersion(site, pointer->version);
@@ -142,25 +153,11 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
     std::lock_guard lock(stored_mutex_);
     keepStoredLocked(site + "/" + state.input.version, state.input.index);
   }
-  noteRetired(state.input, *pointer);
+  state.input.retired = std::move(retired);
   state.input.version = pointer->version;
   state.input.index = std::move(index);
   state.input.since = pointer->since;
   return true;
-}
-
-void RoutingState::rememberBeenLive(RoutingTable::SiteInput& input,
-                                    std::initializer_list<std::string_view> versions) {
-  std::vector<std::string> list = input.been_live ? *input.been_live : std::vector<std::string>{};
-  bool changed = false;
-  for (std::string_view version : versions) {
-    if (version.empty() || std::find(list.begin(), list.end(), version) != list.end()) continue;
-    list.emplace_back(version);
-    changed = true;
-  }
-  if (!changed) return;
-  if (list.size() > kBeenLiveKept) list.erase(list.begin(), list.end() - kBeenLiveKept);
-  input.been_live = std::make_shared<const std::vector<std::string>>(std::move(list));
 }
 
 bool RoutingState::applySettings(const std::string& site, const std::optional<std::string>& value) {

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <initializer_list>
 #include <deque>
 #include <map>
 #include <memory>
@@ -52,8 +51,6 @@ class RoutingState {
                                                                   std::string_view version) const;
 
   static constexpr std::size_t kStoredVersionsKept = 64;
-  // Versions remembered per site as having been live (the newest).
-  static constexpr std::size_t kBeenLiveKept = 256;
 
   // Forgets a version that was deleted (gc, `cutover versions delete`): storedVersion() answers
   // null for it from now on, as for a version never stored. Called when a gone/<site>/<version>
@@ -74,10 +71,6 @@ class RoutingState {
   bool applyLocked(const std::string& key, const std::optional<std::string>& value);
   bool applyLive(const std::string& site, const std::optional<std::string>& value);
   bool applySettings(const std::string& site, const std::optional<std::string>& value);
-  // Adds versions a live pointer showed (its version, its previous, the one it replaced) to the
-  // site's been-live list, which pins on production hosts are checked against.
-  static void rememberBeenLive(RoutingTable::SiteInput& input,
-                               std::initializer_list<std::string_view> versions);
   std::shared_ptr<const VersionIndex> loadVersion(const std::string& site,
                                                   const std::string& version);
   void publishLocked();

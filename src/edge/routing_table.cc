@@ -46,7 +46,8 @@ const IndexedFile* VersionIndex::find(std::string_view key) const {
 
 bool SiteRoute::hasBeenLive(std::string_view v) const {
   if (!version.empty() && v == version) return true;
-  return been_live && std::find(been_live->begin(), been_live->end(), v) != been_live->end();
+  return retired && std::any_of(retired->begin(), retired->end(),
+                                [&](const RetiredVersion& r) { return r.version == v; });
 }
 
 RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
@@ -54,7 +55,7 @@ RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
   for (const auto& [name, input] : sites) {
     auto [it, inserted] = sites_.emplace(
         name, SiteRoute{name, input.version, input.index, httpDateOf(input.since), input.settings,
-                        shortMaxAge(input.settings.max_age), input.retired, input.been_live});
+                        shortMaxAge(input.settings.max_age), input.retired});
     const SiteRoute* route = &it->second;
     auto claim = [&](std::string host) {
       if (host.empty()) return;

@@ -65,12 +65,6 @@ class VersionIndex {
   rules::RulesMatcher rules_;
 };
 
-// A version that was live before the site's live one, and when it stopped being live.
-struct RetiredVersion {
-  std::string version;
-  std::time_t until = 0;  // unix seconds
-};
-
 // Where one site's requests go.
 struct SiteRoute {
   std::string site;
@@ -81,14 +75,12 @@ struct SiteRoute {
   std::string live_since;
   SiteSettings settings;
   std::string short_cache_control;  // "public, max-age=<settings.max_age>"
-  // Versions live before `version`, most recent first (at most RoutingTable::kRetiredKept):
-  // what this edge saw flip out, and the live pointer's `previous`.
-  std::vector<RetiredVersion> retired;
-  // Versions this edge knows to have been live (see RoutingTable::SiteInput::been_live).
-  std::shared_ptr<const std::vector<std::string>> been_live;
+  // The versions live before `version`, most recently live first: the live pointer's record
+  // (LivePointer::retired, see RoutingTable::SiteInput::retired). Null if there are none.
+  std::shared_ptr<const std::vector<RetiredVersion>> retired;
 
-  // Whether a pin on the site's own hosts may choose `version`: the live one, or one that has
-  // been live. A version never published is for preview hosts only.
+  // Whether a pin on the site's own hosts may choose `version`: the live one, or one the live
+  // pointer records as having been live. A version never published is for preview hosts only.
   [[nodiscard]] bool hasBeenLive(std::string_view version) const;
 };
 
@@ -102,13 +94,10 @@ class RoutingTable {
     std::shared_ptr<const VersionIndex> index;
     std::string since;      // the live pointer's RFC 3339 time
     SiteSettings settings;  // from site/<site>; hosts are normalized here
-    std::vector<RetiredVersion> retired;
-    // Versions that have been live, newest last: each live pointer's version and `previous`, as
-    // the edge saw them since it started (so at least the live one and the one before it).
-    std::shared_ptr<const std::vector<std::string>> been_live;
+    // The live pointer's `retired`, with its `previous` in front when the list lacks it (a
+    // pointer written before pointers kept the list). Shared: every change rebuilds the table.
+    std::shared_ptr<const std::vector<RetiredVersion>> retired;
   };
-
-  static constexpr std::size_t kRetiredKept = 8;
 
   // Every site answers at "<site>.<preview_domain>" and at its settings' hosts. When two sites
   // claim one host, the site whose name sorts first keeps it (and the other is logged).

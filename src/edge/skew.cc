@@ -47,7 +47,9 @@ std::string_view pinnedByCookie(std::string_view cookie_field, std::time_t now,
     auto [end, ec] =
         std::from_chars(issued_text.data(), issued_text.data() + issued_text.size(), issued);
     if (ec != std::errc() || end != issued_text.data() + issued_text.size()) return {};
-    if (issued > now + 60 || now - issued > static_cast<std::int64_t>(window_seconds)) return {};
+    // Compared without subtracting `issued`, which may be any 64-bit value: no overflow.
+    std::int64_t at = now;
+    if (issued > at + 60 || issued < at - static_cast<std::int64_t>(window_seconds)) return {};
     if (!validateVersionId(version)) return {};
     return version;
   }

@@ -30,7 +30,7 @@ std::vector<std::string> versionsLiveWithin(const LivePointer& live, std::int64_
                                             std::int64_t window_seconds) {
   std::vector<std::string> out{live.version};
   for (const auto& r : live.retired) {
-    if (r.version != live.version && now - r.until < window_seconds) out.push_back(r.version);
+    if (r.version != live.version && liveWithin(r, now, window_seconds)) out.push_back(r.version);
   }
   return out;
 }

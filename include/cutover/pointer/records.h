@@ -34,7 +34,16 @@ inline constexpr std::int64_t kGoneKeptSeconds = 7 * 24 * 3600;
 struct RetiredVersion {
   std::string version;
   std::int64_t until = 0;
+
+  friend bool operator==(const RetiredVersion&, const RetiredVersion&) = default;
 };
+
+// Whether `retired` was live less than `window_seconds` before `now` (Unix seconds): the one test
+// of "recently live", for gc and for the edge.
+[[nodiscard]] inline bool liveWithin(const RetiredVersion& retired, std::int64_t now,
+                                     std::int64_t window_seconds) {
+  return retired.until > now - window_seconds;  // never overflows, whatever `until` holds
+}
 
 struct LivePointer {
   std::string version;   // the live version id

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "edge/cache_policy.h"
 #include "edge/handler.h"
+#include "edge/http_date.h"
 #include "edge_fixture.h"
 
 namespace cutover::edge {
@@ -37,15 +40,27 @@ class AssetFallbackTest : public ::testing::Test {
     ASSERT_TRUE(state_.start());
   }
 
-  // Flips live/app the way a deploy does: `previous` names the version going out, `since` is now
-  // unless told otherwise.
+  // Flips live/app the way a deploy does (LivePointer::next: `previous` and `retired` name the
+  // version going out), at `since`, now unless told otherwise.
   void flip(const std::string& version, std::string since = nowRfc3339()) {
     auto current = pointers_->get(liveKey("app"));
     ASSERT_TRUE(current);
-    std::string previous;
-    if (*current) previous = LivePointer::fromJson(**current)->version;
-    LivePointer p{version, previous, std::move(since), "test"};
+    LivePointer before;
+    if (*current) before = *LivePointer::fromJson(**current);
+    std::time_t at = parseRfc3339(since).value_or(std::time(nullptr));
+    LivePointer p = before.next(version, std::move(since), "test", at);
     ASSERT_TRUE(pointers_->compareAndSet(liveKey("app"), *current, p.toJson()));
+  }
+
+  // A request to a fresh edge (a RoutingState and Handler started now, on the same stores).
+  Reply& fetchFromFreshEdge(RequestHead head) {
+    RoutingState fresh{objects_, pointers_, "localhost"};
+    EXPECT_TRUE(fresh.start());
+    Handler handler{fresh, *objects_, cache_, options_};
+    head.host = "app.localhost";
+    head.has_host = true;
+    handler.handle(head, reply_, scratch_);
+    return reply_;
   }
 
   void flipAndWait(const std::string& version, std::string since = nowRfc3339()) {
@@ -161,8 +176,44 @@ TEST_F(AssetFallbackTest, AVersionLiveLongerAgoThanThePinWindowIsNoCandidate) {
   EXPECT_EQ(fetchFromPage("/assets/About-BBH89ct8.js", "v2").status, 404);
 }
 
-TEST_F(AssetFallbackTest, AnEdgeStartedAfterTheFlipKnowsThePreviousVersionFromThePointer) {
+TEST_F(AssetFallbackTest, AnEdgeStartedAfterTwoDeploysServesAChunkFromTwoFlipsBack) {
+  putVersion(*objects_, "app", "v3", {{"index.html", "<p>v3</p>"}});
   flip("v2");
+  flip("v3");
+  // A first tab still runs v1; a second tab moved the pin to v3. The edge started after both
+  // deploys, so only the live pointer can tell it that v1 was live within the pin window.
+  RequestHead head;
+  head.target = "/assets/About-BBH89ct8.js";
+  head.sec_fetch_mode = "cors";
+  cookie_ = "cutover_pin=v3." + std::to_string(std::time(nullptr));
+  head.cookie = cookie_;
+  Reply& r = fetchFromFreshEdge(head);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(body(r), "about v1");
+  EXPECT_EQ(r.version, "v1");
+}
+
+TEST_F(AssetFallbackTest, APinToAVersionLiveBeforeTheEdgeStartedHoldsAndANeverLiveOneIsRefused) {
+  putVersion(*objects_, "app", "v3", {{"index.html", "<p>v3</p>"}});
+  putVersion(*objects_, "app", "draft", {{"index.html", "<p>draft</p>"}});
+  flip("v2");
+  flip("v3");
+  RequestHead head;
+  head.target = "/?dpl=v1";
+  Reply& r = fetchFromFreshEdge(head);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(body(r), "<p>v1</p>");
+  // A stored version that was never live is for its preview host, not for the site's origin.
+  head.target = "/?dpl=draft";
+  EXPECT_EQ(body(fetchFromFreshEdge(head)), "<p>v3</p>");
+}
+
+TEST_F(AssetFallbackTest, AnEdgeStartedAfterTheFlipKnowsThePreviousVersionFromThePointer) {
+  // A pointer written before pointers listed their retired versions: `previous` alone.
+  auto current = pointers_->get(liveKey("app"));
+  ASSERT_TRUE(current && *current);
+  LivePointer legacy{"v2", "v1", nowRfc3339(), "test"};
+  ASSERT_TRUE(pointers_->compareAndSet(liveKey("app"), *current, legacy.toJson()));
   RoutingState fresh{objects_, pointers_, "localhost"};
   ASSERT_TRUE(fresh.start());
   Handler handler{fresh, *objects_, cache_, options_};
@@ -199,14 +250,11 @@ TEST_F(AssetFallbackTest, TheNewestRecentVersionThatHasThePathAnswers) {
   EXPECT_EQ(fetchFromPage("/assets/About-B8slI0pE.js", "v4").version, "v2");
 }
 
-TEST(RecentlyLiveVersionsTest, LiveFirstThenRetiredWithinTheWindow) {
-  SiteRoute site;
-  site.version = "v4";
-  site.retired = {{"v3", 1000}, {"v2", 900}, {"v1", 100}};
-  auto versions = recentlyLiveVersions(site, 1500, 600);
-  EXPECT_EQ(versions, (std::vector<std::string_view>{"v4", "v3", "v2"}));
-  SiteRoute none;
-  EXPECT_TRUE(recentlyLiveVersions(none, 1500, 600).empty());
+TEST(VersionsLiveWithinTest, LiveFirstThenRetiredWithinTheWindow) {
+  LivePointer live{"v4", "v3", "", "test", {{"v3", 1000}, {"v2", 901}, {"v1", 100}}};
+  EXPECT_EQ(versionsLiveWithin(live, 1500, 600), (std::vector<std::string>{"v4", "v3", "v2"}));
+  EXPECT_FALSE(liveWithin({"v2", 900}, 1500, 600));  // a whole window ago: out
+  EXPECT_FALSE(liveWithin({"v0", std::numeric_limits<std::int64_t>::min()}, 1500, 600));
 }
 
 }  // namespace

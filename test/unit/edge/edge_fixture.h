@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,11 +39,18 @@ inline Manifest putVersion(ObjectStore& objects, const std::string& site,
   return m;
 }
 
-// Points live/<site> at `version` (compare-and-set from whatever it holds now).
+// Points live/<site> at `version` the way a deploy does (compare-and-set from whatever it holds
+// now, LivePointer::next: the version going out is `previous` and joins `retired`).
 inline void setLive(PointerStore& pointers, const std::string& site, const std::string& version) {
   auto current = pointers.get(liveKey(site));
   ASSERT_TRUE(current);
-  LivePointer p{version, "", nowRfc3339(), "test"};
+  LivePointer before;
+  if (*current) {
+    auto parsed = LivePointer::fromJson(**current);
+    ASSERT_TRUE(parsed);
+    before = std::move(*parsed);
+  }
+  LivePointer p = before.next(version, nowRfc3339(), "test", std::time(nullptr));
   ASSERT_TRUE(pointers.compareAndSet(liveKey(site), *current, p.toJson()));
 }
 

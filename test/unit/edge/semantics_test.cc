@@ -97,6 +97,14 @@ TEST(SkewTest, ACookieRoundTripsWithinItsWindowOnly) {
   EXPECT_EQ(pinnedByCookie("", 1000, 3600), "");
 }
 
+TEST(SkewTest, ACookieIssuedAtAFarPastOrFarFutureTimeDoesNotPin) {
+  // `now - issued` must not overflow (and wrap into the window).
+  EXPECT_EQ(pinnedByCookie("cutover_pin=v1.-9223372036854775807", 1764000000, 3600), "");
+  EXPECT_EQ(pinnedByCookie("cutover_pin=v1.-9223372036854775808", 1764000000, 3600), "");
+  EXPECT_EQ(pinnedByCookie("cutover_pin=v1.9223372036854775807", 1764000000, 3600), "");
+  EXPECT_EQ(pinnedByCookie("cutover_pin=v1.1764000000", 1764000000, 3600), "v1");
+}
+
 TEST(SkewTest, TheQueryParameterPins) {
   EXPECT_EQ(pinnedByQuery("dpl=v2"), "v2");
   EXPECT_EQ(pinnedByQuery("a=1&dpl=v2&b=3"), "v2");
