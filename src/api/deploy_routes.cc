@@ -347,7 +347,8 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   // everything else is missing, whoever else stores it.
   auto held = blobsOfSite(*state.context.objects, site, blobs);
   if (!held) return sendError(call.out, held.error());
-  for (const auto& [hash, size] : *held) {
+  for (const auto& [held_hash, size] : *held) {
+    const std::string& hash = held_hash;  // a lambda cannot capture a structured binding (C++20)
     if (blobs.at(hash) == size) continue;
     auto named = std::find_if(entries.begin(), entries.end(),
                               [&](const auto& e) { return e.second.hash == hash; });
