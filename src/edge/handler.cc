@@ -111,7 +111,7 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
       reply.stored = std::move(fallback.version);
       version = reply.stored.get();
       from_live = version == site->index.get();
-      if (options_.version_header) reply.version = version->version();
+      servedFrom(*site, version->version(), reply);
       route = Route{RouteKind::file, fallback.file, {}, 200, fallback.file->path};
     }
   }
@@ -126,9 +126,7 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
       return;
     case RouteKind::not_found:
       if (route.file == nullptr) {
-        std::string_view served = reply.version;
         reply.setText(404, "not found");
-        reply.version = served;
         return;
       }
       break;
@@ -187,9 +185,7 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
   if (ok_status && request.has_range && ifRangeHolds(request.if_range, reply)) {
     ByteRange range = parseRange(request.range, size);
     if (range.kind == ByteRange::Kind::unsatisfiable) {
-      std::string_view served = reply.version;
       reply.setText(416, "the requested range is not satisfiable");
-      reply.version = served;
       reply.content_range = fmt::format("bytes */{}", size);
       return;
     }
@@ -223,9 +219,7 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
         reply.stored = routes_.storedVersion(*site, version);
         if (reply.stored) {
           reply.noindex = true;
-          reply.log_site = site->site;
-          reply.log_version = reply.stored->version();
-          if (options_.version_header) reply.version = reply.stored->version();
+          servedFrom(*site, reply.stored->version(), reply);
           return reply.stored.get();
         }
         reply.setText(404,
@@ -251,9 +245,7 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
   if (!pinned.empty() && pinned != site->version && site->hasBeenLive(pinned)) {
     reply.stored = routes_.storedVersion(*site, pinned);
     if (reply.stored) {
-      reply.log_site = site->site;
-      reply.log_version = reply.stored->version();
-      if (options_.version_header) reply.version = reply.stored->version();
+      servedFrom(*site, reply.stored->version(), reply);
       return reply.stored.get();
     }
   }
@@ -263,9 +255,14 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
     return nullptr;
   }
   from_live = true;
-  reply.log_version = site->version;
-  if (options_.version_header) reply.version = site->version;
+  servedFrom(*site, site->version, reply);
   return site->index.get();
+}
+
+void Handler::servedFrom(const SiteRoute& site, std::string_view version, Reply& reply) const {
+  reply.log_site = site.site;
+  reply.log_version = version;
+  if (options_.version_header) reply.version = version;
 }
 
 void Handler::addRuleHeaders(const VersionIndex& version, const RequestScratch& scratch,
@@ -335,16 +332,9 @@ void Handler::sizeMismatch(Reply& reply, std::string_view hash, std::uint64_t ac
                "cutover edge: blob %.*s has %llu bytes, but version %.*s says %llu; answering "
                "404 for it\n",
                static_cast<int>(hash.size()), hash.data(),
-               static_cast<unsigned long long>(actual), static_cast<int>(reply.version.size()),
-               reply.version.data(), static_cast<unsigned long long>(claimed));
-  std::string_view version = reply.version;
-  auto pin = std::move(reply.pin);
-  auto stored = std::move(reply.stored);
-  reply.reset();
-  reply.setText(404, "not found");
-  reply.version = version;
-  reply.pin = std::move(pin);
-  reply.stored = std::move(stored);
+               static_cast<unsigned long long>(actual), static_cast<int>(reply.log_version.size()),
+               reply.log_version.data(), static_cast<unsigned long long>(claimed));
+  reply.replaceWithText(404, "not found");
 }
 
 void Handler::serverError(Reply& reply, const Error& error) const {
@@ -359,19 +349,12 @@ void Handler::serverError(Reply& reply, const Error& error) const {
   // The pointer only names complete versions, so this is a store that is down (503: try again)
   // or damaged (500): say so loudly.
   std::fprintf(stderr, "cutover edge: cannot read a file of version %s: %s\n",
-               std::string(reply.version).c_str(), error.describe().c_str());
-  std::string_view version = reply.version;
-  auto pin = std::move(reply.pin);
-  auto stored = std::move(reply.stored);
-  reply.reset();
+               std::string(reply.log_version).c_str(), error.describe().c_str());
   if (error.code == Errc::unavailable || error.code == Errc::interrupted) {
-    reply.setText(503, "this file of the site cannot be read now; try again shortly");
+    reply.replaceWithText(503, "this file of the site cannot be read now; try again shortly");
   } else {
-    reply.setText(500, "this file of the site cannot be read");
+    reply.replaceWithText(500, "this file of the site cannot be read");
   }
-  reply.version = version;
-  reply.pin = std::move(pin);
-  reply.stored = std::move(stored);
 }
 
 }  // namespace cutover::edge

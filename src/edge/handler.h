@@ -72,6 +72,8 @@ class Handler {
                                     bool& from_live) const;
   void sendFile(const std::string& hash, std::uint64_t size, Reply& reply) const;
   void serverError(Reply& reply, const Error& error) const;
+  // Records that `version` of `site` answers: the access log's fields and the version header.
+  void servedFrom(const SiteRoute& site, std::string_view version, Reply& reply) const;
   // Logs a blob whose length is not the manifest's and answers 404 for the file.
   static void sizeMismatch(Reply& reply, std::string_view hash, std::uint64_t actual,
                            std::uint64_t claimed);

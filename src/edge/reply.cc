@@ -49,6 +49,21 @@ void Reply::setText(int code, std::string_view message) {
   content_length = text.size();
 }
 
+void Reply::replaceWithText(int code, std::string_view message) {
+  auto kept_version = version;
+  auto kept_site = log_site;
+  auto kept_log_version = log_version;
+  auto kept_pin = std::move(pin);
+  auto kept_stored = std::move(stored);
+  reset();
+  setText(code, message);
+  version = kept_version;
+  log_site = kept_site;
+  log_version = kept_log_version;
+  pin = std::move(kept_pin);
+  stored = std::move(kept_stored);
+}
+
 namespace {
 
 void appendField(std::string& out, std::string_view name, std::string_view value) {

@@ -55,6 +55,9 @@ struct Reply {
   void reset();
   // A short plain-text reply; the body is `message` and a newline.
   void setText(int status, std::string_view message);
+  // Replaces the answer with a short plain-text one, keeping what says which site and version
+  // it came from (the version header, the access log's fields and what keeps them alive).
+  void replaceWithText(int status, std::string_view message);
 };
 
 // Appends the status line and header fields, through the empty line, to `out`.

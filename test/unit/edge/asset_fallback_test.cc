@@ -124,6 +124,7 @@ TEST_F(AssetFallbackTest, AFirstTabsLazyChunkIsServedAfterASecondTabMovedThePin)
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(body(r), "about v1");
   EXPECT_EQ(r.version, "v1");
+  EXPECT_EQ(r.log_version, "v1");  // the access log names the version that answered
   EXPECT_EQ(r.cache_control, kImmutable);
   // The same from a script element (no-cors) and with no pin at all (the live version lacks it).
   EXPECT_EQ(body(fetchFromPage("/assets/About-BBH89ct8.js", "v2", "no-cors")), "about v1");

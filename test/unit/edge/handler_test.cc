@@ -175,6 +175,9 @@ TEST_F(HandlerTest, ASizeTheBytesDoNotHaveIsNeverSent) {
       EXPECT_EQ(reply_.status, 404) << path << " " << range;
       EXPECT_EQ(reply_.content_length, reply_.body.size()) << path << " " << range;
       EXPECT_FALSE(reply_.file.valid());
+      // The access log still says which site and version answered.
+      EXPECT_EQ(reply_.log_site, "docs");
+      EXPECT_EQ(reply_.log_version, "v2");
     }
   }
   EXPECT_EQ(get("/about").status, 200);  // the honest version still answers
