@@ -18,7 +18,7 @@ namespace {
 
 using testing::eventually;
 using testing::HttpClient;
-using testing::HttpResponse;
+using testing::RawResponse;
 using testing::putVersion;
 using testing::setHosts;
 using testing::setLive;
@@ -84,7 +84,7 @@ class EdgeServerTest : public ::testing::Test {
 
 TEST_F(EdgeServerTest, ServesTheLiveVersionWithItsHeaders) {
   HttpClient client(port());
-  HttpResponse r = client.get("/");
+  RawResponse r = client.get("/");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "<h1>version one</h1>");
   EXPECT_EQ(r.header("content-length"), "20");
@@ -98,7 +98,7 @@ TEST_F(EdgeServerTest, ServesTheLiveVersionWithItsHeaders) {
 TEST_F(EdgeServerTest, RevalidationGets304WithoutABody) {
   HttpClient client(port());
   std::string etag = client.get("/about").header("etag");
-  HttpResponse r = client.get("/about", "docs.localhost", "If-None-Match: " + etag + "\r\n");
+  RawResponse r = client.get("/about", "docs.localhost", "If-None-Match: " + etag + "\r\n");
   EXPECT_EQ(r.status, 304);
   EXPECT_EQ(r.header("etag"), etag);
   EXPECT_EQ(r.header("x-cutover-version"), "v1");
@@ -115,7 +115,7 @@ TEST_F(EdgeServerTest, RevalidationGets304WithoutABody) {
 TEST_F(EdgeServerTest, HeadSendsTheHeadOnly) {
   HttpClient client(port());
   client.sendGet("/big.bin", "docs.localhost", "", "HEAD");
-  HttpResponse r = client.read(/*no_body=*/true);
+  RawResponse r = client.read(/*no_body=*/true);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-length"), std::to_string(bigV1_.size()));
   EXPECT_EQ(r.header("x-cutover-version"), "v1");
@@ -128,7 +128,7 @@ TEST_F(EdgeServerTest, HeadSendsTheHeadOnly) {
 TEST_F(EdgeServerTest, OtherMethodsGet405) {
   HttpClient client(port());
   client.sendGet("/", "docs.localhost", "", "DELETE");
-  HttpResponse r = client.read();
+  RawResponse r = client.read();
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.header("allow"), "GET, HEAD");
   HttpClient post(port());
@@ -140,7 +140,7 @@ TEST_F(EdgeServerTest, OtherMethodsGet405) {
 
 TEST_F(EdgeServerTest, AnUnknownHostGets404WithoutAVersion) {
   HttpClient client(port());
-  HttpResponse r = client.get("/", "nope.example.com");
+  RawResponse r = client.get("/", "nope.example.com");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body, "no site is configured for host nope.example.com\n");
   EXPECT_FALSE(r.has("x-cutover-version"));
@@ -158,7 +158,7 @@ TEST_F(EdgeServerTest, TraversalOnTheWireGets400) {
 TEST_F(EdgeServerTest, CleanUrlsFolderRedirectsAndThe404Page) {
   HttpClient client(port());
   EXPECT_EQ(client.get("/about").body, "about one");
-  HttpResponse r = client.get("/guide?x=1");
+  RawResponse r = client.get("/guide?x=1");
   EXPECT_EQ(r.status, 301);
   EXPECT_EQ(r.header("location"), "/guide/?x=1");
   EXPECT_EQ(client.get("/guide/").body, "guide one");
@@ -180,7 +180,7 @@ TEST_F(EdgeServerTest, KeepsConnectionsAliveAndPipelines) {
 
   HttpClient old(port());
   old.send("GET / HTTP/1.0\r\nHost: docs.localhost\r\nConnection: keep-alive\r\n\r\n");
-  HttpResponse r = old.read();
+  RawResponse r = old.read();
   EXPECT_EQ(r.header("connection"), "keep-alive");
   old.send("GET /about HTTP/1.0\r\nHost: docs.localhost\r\n\r\n");
   EXPECT_EQ(old.read().body, "about one");
@@ -189,7 +189,7 @@ TEST_F(EdgeServerTest, KeepsConnectionsAliveAndPipelines) {
 
 TEST_F(EdgeServerTest, ConnectionCloseIsHonoured) {
   HttpClient client(port());
-  HttpResponse r = client.get("/", "docs.localhost", "Connection: close\r\n");
+  RawResponse r = client.get("/", "docs.localhost", "Connection: close\r\n");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("connection"), "close");
   EXPECT_TRUE(client.closedByServer());
@@ -200,7 +200,7 @@ TEST_F(EdgeServerTest, AnswersTheNewVersionSoonAfterTheFlip) {
   EXPECT_EQ(client.get("/").header("x-cutover-version"), "v1");
   auto flipped = std::chrono::steady_clock::now();
   setLive(*pointers_, "docs", "v2");
-  HttpResponse r;
+  RawResponse r;
   ASSERT_TRUE(eventually([&] {
     r = client.get("/");
     return r.header("x-cutover-version") == "v2";
@@ -226,7 +226,7 @@ TEST_F(EdgeServerTest, AResponseInFlightFinishesOnItsVersion) {
 
   HttpClient slow(port(), 16 * 1024);  // a small window: the server is stuck mid-body
   slow.sendGet("/huge.bin", "media.localhost");
-  HttpResponse r = slow.read(false, 1024);
+  RawResponse r = slow.read(false, 1024);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.header("x-cutover-version"), "m1");
 
@@ -234,7 +234,7 @@ TEST_F(EdgeServerTest, AResponseInFlightFinishesOnItsVersion) {
   ASSERT_TRUE(eventually(
       [&] { return other.get("/", "media.localhost").header("x-cutover-version") == "m2"; }));
   other.sendGet("/huge.bin", "media.localhost");
-  HttpResponse fresh = other.read();
+  RawResponse fresh = other.read();
   EXPECT_EQ(fresh.header("x-cutover-version"), "m2");
   EXPECT_TRUE(fresh.body == hugeV2);
 
@@ -246,7 +246,7 @@ TEST_F(EdgeServerTest, AResponseInFlightFinishesOnItsVersion) {
 TEST_F(EdgeServerTest, LargeFilesStreamWhole) {
   HttpClient client(port());
   for (int i = 0; i < 2; ++i) {  // twice on one connection: the stream ends where it should
-    HttpResponse r = client.get("/big.bin");
+    RawResponse r = client.get("/big.bin");
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.header("content-length"), std::to_string(bigV1_.size()));
     EXPECT_EQ(r.header("etag"), "\"" + v1_.files["big.bin"].hash + "\"");
@@ -274,7 +274,7 @@ TEST_F(EdgeServerTest, TheVersionHeaderCanBeTurnedOff) {
   options.version_header = false;
   startServer(options);
   HttpClient client(port());
-  HttpResponse r = client.get("/");
+  RawResponse r = client.get("/");
   EXPECT_EQ(r.status, 200);
   EXPECT_FALSE(r.has("x-cutover-version"));
 }
@@ -314,7 +314,7 @@ TEST_F(EdgeServerTest, RangesOfLargeFilesComeFromTheRightOffsetOverTheWire) {
       startServer(options);
     }
     HttpClient c(port());
-    HttpResponse r = c.get("/big.bin", "docs.localhost", "Range: bytes=1000-200999\r\n");
+    RawResponse r = c.get("/big.bin", "docs.localhost", "Range: bytes=1000-200999\r\n");
     EXPECT_EQ(r.status, 206);
     EXPECT_EQ(r.header("content-range"), "bytes 1000-200999/" + std::to_string(bigV1_.size()));
     EXPECT_TRUE(r.body == bigV1_.substr(1000, 200000)) << "sendfile " << sendfile;
@@ -430,7 +430,7 @@ TEST_F(EdgeServerTest, TransferEncodingsOtherThanChunkedGet400AndClose) {
         "Content-Length: 5\r\nContent-Length: 6\r\n"}) {
     HttpClient client(port());
     client.send("GET / HTTP/1.1\r\nHost: docs.localhost\r\n" + fields + "\r\n" + next);
-    HttpResponse r = client.read();
+    RawResponse r = client.read();
     EXPECT_EQ(r.status, 400) << fields;
     EXPECT_EQ(r.header("connection"), "close") << fields;
     EXPECT_TRUE(client.closedByServer()) << fields;

@@ -20,7 +20,7 @@
 
 namespace cutover::testing {
 
-struct HttpResponse {
+struct RawResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
@@ -82,7 +82,7 @@ class HttpClient {
          " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n" + std::string(extra) + "\r\n");
   }
 
-  HttpResponse get(std::string_view target, std::string_view host = "docs.localhost",
+  RawResponse get(std::string_view target, std::string_view host = "docs.localhost",
                    std::string_view extra = "") {
     sendGet(target, host, extra);
     return read();
@@ -90,8 +90,8 @@ class HttpClient {
 
   // Reads one response; `no_body`: it answers a HEAD (the length describes a body not sent).
   // `max_body`: stop after this many body bytes (the rest stays unread in the socket).
-  HttpResponse read(bool no_body = false, std::size_t max_body = SIZE_MAX) {
-    HttpResponse r;
+  RawResponse read(bool no_body = false, std::size_t max_body = SIZE_MAX) {
+    RawResponse r;
     std::size_t end;
     while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
       if (!fill()) throw std::runtime_error("connection closed before a response head");
