@@ -29,27 +29,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using testing::httpRequest;
+using testing::ScopedEnv;
 using testing::ServerProcess;
 using testing::TempDir;
 using testing::writeFile;
 
 constexpr char kSite[] = "docs";
 constexpr char kHost[] = "docs.localhost";
-
-// The stores of the fleet, for the processes started while it lives.
-class FleetEnv {
- public:
-  FleetEnv(const std::string& store, const std::string& pointers) {
-    ::setenv("CUTOVER_STORE", store.c_str(), 1);
-    ::setenv("CUTOVER_POINTERS", pointers.c_str(), 1);
-  }
-  ~FleetEnv() {
-    ::unsetenv("CUTOVER_STORE");
-    ::unsetenv("CUTOVER_POINTERS");
-  }
-  FleetEnv(const FleetEnv&) = delete;
-  FleetEnv& operator=(const FleetEnv&) = delete;
-};
 
 std::string deploy(const std::filesystem::path& data, const std::filesystem::path& folder) {
   auto r = testing::runCutover(
@@ -113,7 +99,7 @@ TEST(GcFleetTest, GcOnAnotherMachineNeverBreaksARunningDeploy) {
   testing::EtcdCluster etcd(1);
   TempDir dir;
   std::string store_uri = s3->uniqueUri();
-  FleetEnv env(store_uri, etcd.uri());
+  ScopedEnv env{{"CUTOVER_STORE", store_uri}, {"CUTOVER_POINTERS", etcd.uri()}};
   auto objects = makeObjectStore(store_uri);
   auto pointers = makePointerStore(etcd.uri());
 
@@ -167,7 +153,7 @@ TEST(GcFleetTest, OpenTabsOnTwoEdgesSurviveGcAndADeletedVersionIsNeverA5xx) {
   testing::EtcdCluster etcd(1);
   TempDir dir;
   std::string store_uri = s3->uniqueUri();
-  FleetEnv env(store_uri, etcd.uri());
+  ScopedEnv env{{"CUTOVER_STORE", store_uri}, {"CUTOVER_POINTERS", etcd.uri()}};
 
   std::vector<std::string> versions;
   for (const std::string tag : {"one", "two", "three"}) {

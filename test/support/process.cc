@@ -206,4 +206,22 @@ pid_t spawnCutover(const std::vector<std::string>& args, const std::filesystem::
   return pid;
 }
 
+ScopedEnv::ScopedEnv(std::initializer_list<std::pair<const char*, std::string>> values) {
+  for (const auto& [name, value] : values) {
+    const char* old = std::getenv(name);
+    saved_.emplace_back(name, old != nullptr ? std::optional<std::string>(old) : std::nullopt);
+    ::setenv(name, value.c_str(), 1);
+  }
+}
+
+ScopedEnv::~ScopedEnv() {
+  for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+    if (it->second) {
+      ::setenv(it->first, it->second->c_str(), 1);
+    } else {
+      ::unsetenv(it->first);
+    }
+  }
+}
+
 }  // namespace cutover::testing

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,5 +66,19 @@ class ServerProcess {
 // mid-way.
 pid_t spawnCutover(const std::vector<std::string>& args,
                    const std::filesystem::path& stderr_file = {});
+
+// Sets environment variables for the processes started while it lives (a child inherits the
+// environment at fork), and puts the old values back when it goes. Set only while no other
+// thread of the test runs.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const char*, std::string>> values);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::vector<std::pair<const char*, std::optional<std::string>>> saved_;
+};
 
 }  // namespace cutover::testing
