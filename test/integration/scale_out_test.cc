@@ -536,7 +536,7 @@ TEST(ScaleOutTest, CutOffFromS3AnEdgeServesWhatItCachedAndAnswers503ForTheRest) 
   std::fflush(stdout);
 }
 
-// A deploy into S3 killed half-way through its uploads leaves blobs no manifest names. Nothing
+// A deploy into S3 killed part-way through its uploads leaves blobs no manifest names. Nothing
 // live changes; `cutover gc` removes exactly those blobs, and the live version still serves.
 TEST(ScaleOutTest, KilledDeployChangesNothingLiveAndGcRemovesItsOrphanedBlobs) {
   constexpr int kFiles = 300;
@@ -570,11 +570,20 @@ TEST(ScaleOutTest, KilledDeployChangesNothingLiveAndGcRemovesItsOrphanedBlobs) {
     writeFile(dir / "big" / ("f" + std::to_string(i) + ".bin"), body);
   }
   std::size_t before = storedBlobs(*objects).size();
-  pid_t deployer = testing::spawnCutover({"--data-dir", (dir / "deployer").string(), "deploy",
-                                          (dir / "big").string(), "--site", kSite});
-  // Kill it once a tenth of its blobs are in the bucket: well into its uploads, far from done.
+  // The deploy reaches S3 through a proxy that forwards its first 2 MB and then holds the rest,
+  // so it is stalled a few dozen blobs into its 19 MB of uploads however fast this machine is.
+  testing::TcpProxy proxy(s3->port());
+  proxy.holdAfter(2 << 20);
+  pid_t deployer = 0;
+  {
+    ScopedEnv through{{"CUTOVER_STORE", throughEndpoint(store, proxy.port())}};
+    deployer = testing::spawnCutover({"--data-dir", (dir / "deployer").string(), "deploy",
+                                      (dir / "big").string(), "--site", kSite});
+  }
+  // Once the proxy holds it and the bucket has stopped growing, kill it.
   auto started = Clock::now();
   std::size_t seen = before;
+  auto grew = Clock::now();
   bool exited = false;
   int status = 0;
   while (Clock::now() - started < std::chrono::seconds(60)) {
@@ -582,9 +591,15 @@ TEST(ScaleOutTest, KilledDeployChangesNothingLiveAndGcRemovesItsOrphanedBlobs) {
       exited = true;
       break;
     }
-    seen = storedBlobs(*objects).size();
-    if (seen >= before + kFiles / 10) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::size_t now = storedBlobs(*objects).size();
+    if (now != seen) {
+      seen = now;
+      grew = Clock::now();
+    }
+    if (proxy.holding() && seen > before && Clock::now() - grew > std::chrono::milliseconds(500)) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (!exited) {
     ::kill(deployer, SIGKILL);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -71,6 +72,8 @@ void TcpProxy::cut() {
 
 void TcpProxy::restore() { cut_ = false; }
 
+void TcpProxy::holdAfter(std::size_t bytes) { budget_ = bytes; }
+
 void TcpProxy::closeAll() {
   for (auto& pair : pairs_) {
     ::close(pair.client);
@@ -91,8 +94,9 @@ void TcpProxy::run() {
       }
     }
     std::vector<pollfd> fds = {{wake_, POLLIN, 0}, {listener_, POLLIN, 0}};
+    bool hold = budget_ == 0;
     for (const auto& pair : pairs_) {
-      fds.push_back({pair.client, POLLIN, 0});
+      fds.push_back({pair.client, static_cast<short>(hold ? POLLRDHUP : POLLIN), 0});
       fds.push_back({pair.server, POLLIN, 0});
     }
     if (::poll(fds.data(), fds.size(), 1000) <= 0) continue;
@@ -103,10 +107,17 @@ void TcpProxy::run() {
     std::vector<bool> closed(pairs_.size(), false);
     for (std::size_t i = 0; i < pairs_.size(); ++i) {
       for (int side = 0; side < 2; ++side) {
-        if ((fds[2 + 2 * i + side].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        short revents = fds[2 + 2 * i + side].revents;
+        if ((revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) == 0) continue;
         int from = side == 0 ? pairs_[i].client : pairs_[i].server;
         int to = side == 0 ? pairs_[i].server : pairs_[i].client;
-        ssize_t n = ::recv(from, buffer.data(), buffer.size(), 0);
+        std::size_t room = side == 0 ? std::min(buffer.size(), budget_.load()) : buffer.size();
+        if (room == 0) {  // held: only a client that went away is noticed
+          if ((revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) closed[i] = true;
+          continue;
+        }
+        ssize_t n = ::recv(from, buffer.data(), room, 0);
+        if (side == 0 && n > 0) budget_ -= static_cast<std::size_t>(n);
         if (n <= 0 || !sendAll(to, buffer.data(), static_cast<std::size_t>(n))) closed[i] = true;
       }
     }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -26,6 +27,13 @@ class TcpProxy {
   void cut();
   void restore();
 
+  // Forwards at most `bytes` more from clients to the server, then holds everything else they
+  // send (connections stay open; answers still come back): a client stalled mid-upload at a
+  // point the test chooses, whatever the speed of the machine.
+  void holdAfter(std::size_t bytes);
+  // Whether the budget given to holdAfter() is spent.
+  [[nodiscard]] bool holding() const { return budget_ == 0; }
+
  private:
   struct Pair {
     int client;
@@ -40,6 +48,7 @@ class TcpProxy {
   int wake_ = -1;  // eventfd: cut() and the destructor interrupt poll()
   std::atomic<bool> cut_ = false;
   std::atomic<bool> stopping_ = false;
+  std::atomic<std::size_t> budget_ = SIZE_MAX;  // client-to-server bytes still to forward
   std::mutex mutex_;
   std::condition_variable closed_;
   bool close_requested_ = false;  // by cut(); the thread closes every pair and clears it
