@@ -10,7 +10,7 @@
 #include <span>
 
 #include "api/routes.h"
-#include "cutover/pipeline/history.h"
+#include "runs/history.h"
 #include "fuzz_support.h"
 #include "pointer/memory/memory_pointer_store.h"
 #include "store/memory/memory_object_store.h"

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "pipeline/webhook.h"
+#include "runs/webhook.h"
 
 using cutover::fuzz::check;
 using cutover::fuzz::validUtf8;

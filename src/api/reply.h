@@ -6,7 +6,7 @@
 
 #include "api/http.h"
 #include "cutover/common/result.h"
-#include "cutover/pipeline/history.h"
+#include "runs/history.h"
 
 namespace cutover::api {
 

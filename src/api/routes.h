@@ -13,9 +13,10 @@
 
 #include "api/http.h"
 #include "cutover/api/api_server.h"
-#include "cutover/api/tokens.h"
+#include "api/tokens.h"
 #include "cutover/pipeline/deploy.h"
 #include "cutover/pipeline/gc.h"
+#include "pipeline/store_lock.h"
 
 namespace cutover::api {
 

@@ -1,4 +1,4 @@
-#include "cutover/api/tokens.h"
+#include "api/tokens.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -9,7 +9,7 @@
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
 #include "cutover/store/manifest.h"
-#include "pipeline/sqlite.h"
+#include "common/sqlite.h"
 
 namespace cutover {
 namespace {

@@ -12,6 +12,7 @@
 #include "cli/data_dir.h"
 #include "cli/output.h"
 #include "cutover/pipeline/gc.h"
+#include "pipeline/store_lock.h"
 
 namespace cutover::cli {
 namespace {

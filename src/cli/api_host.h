@@ -5,7 +5,7 @@
 
 #include "cli/data_dir.h"
 #include "cutover/api/api_server.h"
-#include "cutover/api/tokens.h"
+#include "api/tokens.h"
 
 namespace cutover::cli {
 

@@ -8,10 +8,10 @@
 
 #include "cli/commands.h"
 #include "cutover/config/config.h"
-#include "cutover/pipeline/compress_cache.h"
+#include "pipeline/compress_cache.h"
 #include "cutover/pipeline/deploy.h"
-#include "cutover/pipeline/history.h"
-#include "cutover/pipeline/stat_cache.h"
+#include "runs/history.h"
+#include "pipeline/stat_cache.h"
 #include "cutover/pointer/pointer_store.h"
 #include "cutover/store/object_store.h"
 

@@ -7,6 +7,7 @@
 #include "cli/data_dir.h"
 #include "cli/lock_wait.h"
 #include "cli/output.h"
+#include "pipeline/store_lock.h"
 
 namespace cutover::cli {
 namespace {

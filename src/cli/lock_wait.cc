@@ -2,7 +2,8 @@
 
 #include <cstdio>
 
-#include "cutover/pipeline/history.h"
+#include "pipeline/store_lock.h"
+#include "runs/history.h"
 
 namespace cutover::cli {
 

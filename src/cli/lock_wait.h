@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/data_dir.h"
+#include "pipeline/store_lock.h"
 
 namespace cutover::cli {
 

@@ -6,7 +6,7 @@
 #include "cli/data_dir.h"
 #include "cli/output.h"
 #include "cli/pipeline_support.h"
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 
 namespace cutover::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include "cli/pipeline_host.h"
 #include "cli/pipeline_support.h"
 #include "cli/reload.h"
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 
 namespace cutover::cli {
 namespace {

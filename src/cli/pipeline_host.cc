@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cutover/pointer/records.h"
-#include "pipeline/webhook.h"
+#include "runs/webhook.h"
 
 namespace cutover::cli {
 namespace {

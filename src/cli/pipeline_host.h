@@ -5,7 +5,7 @@
 
 #include "cli/api_host.h"
 #include "cli/data_dir.h"
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 
 namespace cutover::cli {
 

@@ -6,7 +6,7 @@
 
 #include "cli/output.h"
 #include "cutover/common/config_error.h"
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 
 namespace cutover::cli {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "cutover/config/config.h"
-#include "cutover/pipeline/history.h"
+#include "runs/history.h"
 
 namespace cutover::cli {
 

@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
-#include "cutover/api/tokens.h"
+#include "api/tokens.h"
 #include "cutover/common/config_error.h"
 
 namespace cutover::cli {

@@ -1,9 +1,9 @@
-#include "cutover/pipeline/compress_cache.h"
+#include "pipeline/compress_cache.h"
 
 #include <mutex>
 
 #include "cutover/common/hash.h"
-#include "pipeline/sqlite.h"
+#include "common/sqlite.h"
 
 namespace cutover {
 

@@ -15,7 +15,9 @@
 #include "pipeline/immutable_guard.h"
 #include "pipeline/precompress.h"
 #include "pipeline/rules_stage.h"
+#include "pipeline/store_lock.h"
 #include "pipeline/upload.h"
+#include "runs/history.h"
 #include "store/local/local_object_store.h"
 
 namespace cutover {

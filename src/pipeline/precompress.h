@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "cutover/common/result.h"
-#include "cutover/pipeline/compress_cache.h"
+#include "pipeline/compress_cache.h"
 #include "cutover/pipeline/precompress.h"
 #include "cutover/store/manifest.h"
 #include "cutover/store/object_store.h"

@@ -1,8 +1,8 @@
-#include "cutover/pipeline/stat_cache.h"
+#include "pipeline/stat_cache.h"
 
 #include <mutex>
 
-#include "pipeline/sqlite.h"
+#include "common/sqlite.h"
 
 namespace cutover {
 

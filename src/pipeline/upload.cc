@@ -16,6 +16,7 @@
 #include "cutover/common/fd.h"
 #include "cutover/common/media_type.h"
 #include "pipeline/precompress.h"
+#include "pipeline/stat_cache.h"
 
 namespace cutover {
 namespace {

@@ -11,15 +11,16 @@
 #include <string_view>
 #include <vector>
 
-#include "cutover/api/tokens.h"
 #include "cutover/common/result.h"
-#include "cutover/pipeline/compress_cache.h"
-#include "cutover/pipeline/history.h"
 #include "cutover/pipeline/source_limits.h"
 #include "cutover/pointer/pointer_store.h"
 #include "cutover/store/object_store.h"
 
 namespace cutover {
+
+class CompressCache;
+class History;
+class TokenStore;
 
 // Orders header names case-insensitively, so a lookup of "x-hub-signature-256" finds
 // "X-Hub-Signature-256".

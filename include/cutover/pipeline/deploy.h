@@ -10,18 +10,19 @@
 #include <vector>
 
 #include "cutover/common/result.h"
-#include "cutover/pipeline/compress_cache.h"
-#include "cutover/pipeline/history.h"
+#include "cutover/pipeline/deploy_record.h"
 #include "cutover/pipeline/precompress.h"
 #include "cutover/pipeline/source.h"
-#include "cutover/pipeline/stat_cache.h"
 #include "cutover/pointer/pointer_store.h"
 #include "cutover/store/manifest.h"
 #include "cutover/store/object_store.h"
 
 namespace cutover {
 
+class CompressCache;
 class CreatedBlobs;
+class History;
+class StatCache;
 
 // What the pipeline works with. Only `objects` and `pointers` are required.
 struct PipelineContext {

@@ -7,9 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "api/tokens.h"
 #include "cutover/api/api_server.h"
-#include "cutover/api/tokens.h"
 #include "cutover/pipeline/deploy.h"
+#include "runs/history.h"
 #include "support/http_client.h"
 #include "support/temp_dir.h"
 

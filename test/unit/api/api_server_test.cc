@@ -14,6 +14,7 @@
 #include "api_fixture.h"
 #include "cutover/pipeline/activate.h"
 #include "cutover/pointer/records.h"
+#include "runs/history.h"
 
 namespace cutover {
 

@@ -6,6 +6,7 @@
 #include "api_fixture.h"
 #include "cutover/common/hash.h"
 #include "cutover/pipeline/activate.h"
+#include "runs/history.h"
 
 namespace cutover {
 namespace {

@@ -1,4 +1,4 @@
-#include "cutover/api/tokens.h"
+#include "api/tokens.h"
 
 #include <gtest/gtest.h>
 

@@ -9,6 +9,7 @@
 #include "cutover/pipeline/activate.h"
 #include "cutover/pipeline/deploy.h"
 #include "cutover/pointer/records.h"
+#include "pipeline/store_lock.h"
 #include "pointer/memory/memory_pointer_store.h"
 #include "store/memory/memory_object_store.h"
 #include "support/temp_dir.h"

@@ -1,4 +1,4 @@
-#include "cutover/pipeline/history.h"
+#include "runs/history.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

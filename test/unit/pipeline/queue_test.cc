@@ -4,7 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cutover/pipeline/history.h"
+#include "runs/history.h"
 #include "support/temp_dir.h"
 
 namespace cutover {

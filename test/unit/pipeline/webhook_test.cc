@@ -1,4 +1,4 @@
-#include "pipeline/webhook.h"
+#include "runs/webhook.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 
 #include <functional>
 
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 #include "support/temp_dir.h"
 
 namespace cutover {

@@ -1,4 +1,4 @@
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 
 #include <gtest/gtest.h>
 

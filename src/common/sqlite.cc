@@ -1,4 +1,4 @@
-#include "pipeline/sqlite.h"
+#include "common/sqlite.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "pipeline/webhook.h"
+#include "runs/webhook.h"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -10,7 +10,7 @@
 
 #include "cutover/common/ascii.h"
 #include "cutover/common/utf8.h"
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 
 namespace cutover {
 namespace {

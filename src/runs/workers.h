@@ -9,7 +9,7 @@
 #include "cutover/common/result.h"
 #include "cutover/config/config.h"
 #include "cutover/pipeline/deploy.h"
-#include "cutover/pipeline/history.h"
+#include "runs/history.h"
 
 namespace cutover {
 

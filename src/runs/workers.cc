@@ -1,4 +1,4 @@
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -16,7 +16,7 @@
 #include "cutover/store/manifest.h"
 #include "pipeline/build/command.h"
 #include "pipeline/build/git.h"
-#include "pipeline/deploy_job.h"
+#include "runs/deploy_job.h"
 
 namespace cutover {
 namespace {

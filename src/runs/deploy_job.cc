@@ -1,10 +1,10 @@
-#include "pipeline/deploy_job.h"
+#include "runs/deploy_job.h"
 
 #include <fmt/format.h>
 
 #include <cstdio>
 
-#include "cutover/pipeline/workers.h"
+#include "runs/workers.h"
 #include "cutover/store/manifest.h"
 #include "pipeline/build/build.h"
 #include "pipeline/build/command.h"

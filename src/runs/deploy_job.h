@@ -5,7 +5,7 @@
 
 #include "cutover/config/config.h"
 #include "cutover/pipeline/deploy.h"
-#include "cutover/pipeline/history.h"
+#include "runs/history.h"
 
 namespace cutover {
 

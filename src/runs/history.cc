@@ -1,4 +1,4 @@
-#include "cutover/pipeline/history.h"
+#include "runs/history.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 
 #include "cutover/common/names.h"
 #include "cutover/store/manifest.h"
-#include "pipeline/sqlite.h"
+#include "common/sqlite.h"
 
 namespace cutover {
 
