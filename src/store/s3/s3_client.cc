@@ -185,6 +185,22 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user
   return n;
 }
 
+// What a request sends as its body, and so the payload it is signed with.
+bool hasBody(const S3Request& r) {
+  return r.body_fd >= 0 || !r.body.empty() || r.method == "PUT" || r.method == "POST";
+}
+
+// A service may answer a request early (radosgw does, refusing a signature) and leave the body it
+// did not read in the connection, where it would prefix the next request on it. Shut the
+// connection down: curl sees it dead and opens a fresh one next time.
+void dropConnection(CURL* easy) {
+  curl_socket_t socket = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK &&
+      socket != CURL_SOCKET_BAD) {
+    ::shutdown(socket, SHUT_RDWR);
+  }
+}
+
 }  // namespace
 
 std::string S3Response::header(std::string_view name) const {
@@ -246,25 +262,73 @@ Result<S3Response> S3Client::send(const S3Request& request) {
   return std::move(results.front());
 }
 
-std::vector<Result<S3Response>> S3Client::sendAll(std::span<const S3Request> requests,
-                                                  unsigned max_parallel) {
-  std::vector<Transfer> transfers(requests.size());
-  for (std::size_t i = 0; i < requests.size(); ++i) transfers[i].request = &requests[i];
-  if (requests.empty()) return {};
+// One sendAll call: its transfers run on one lane, at most `parallel` at once; a transfer that
+// fails in a way worth retrying waits out its backoff, then queues up again.
+class S3Client::Batch {
+ public:
+  Batch(const S3Client& client, Lane& lane, std::span<const S3Request> requests,
+        unsigned max_parallel)
+      : config_(client.config_),
+        sigv4_(client.sigv4_),
+        lane_(lane),
+        transfers_(requests.size()),
+        parallel_(max_parallel != 0 ? max_parallel : std::max(1U, config_.parallel)) {
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      transfers_[i].request = &requests[i];
+      ready_.push_back(i);
+    }
+  }
+  ~Batch() {
+    for (auto& t : transfers_) curl_slist_free_all(t.headers);
+  }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
 
-  auto lane = takeLane();
-  const std::string payload_unsigned = "x-amz-content-sha256: UNSIGNED-PAYLOAD";
-  const long timeout_s =
-      std::max<long>(1, static_cast<long>((config_.timeout.count() + 999) / 1000));
+  std::vector<Result<S3Response>> run() {
+    while (finished_ < transfers_.size()) {
+      requeueDue();
+      while (active_ < parallel_ && !ready_.empty()) {
+        start(transfers_[ready_.front()]);
+        ready_.pop_front();
+      }
+      int running = 0;
+      curl_multi_perform(lane_.multi, &running);
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(lane_.multi, &left)) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        Transfer* t = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+        finish(*t, msg->data.result);
+      }
+      if (finished_ == transfers_.size()) break;
+      if (active_ < parallel_ && !ready_.empty()) continue;
+      waitForWork();
+    }
+    std::vector<Result<S3Response>> out;
+    out.reserve(transfers_.size());
+    for (auto& t : transfers_) out.push_back(std::move(*t.result));
+    return out;
+  }
 
-  auto start = [&](Transfer& t) {
-    const S3Request& r = *t.request;
-    t.easy = lane->take();
+ private:
+  // One attempt of `t`: a fresh handle from the lane, set up and added to it.
+  void start(Transfer& t) {
+    t.easy = lane_.take();
     t.resetForAttempt();
     ++t.response.attempts;
     if (t.response.attempts == 1) t.started = Clock::now();
+    t.url = config_.url(t.request->key, t.request->query);
+    setOptions(t);
+    setMethod(t);
+    setHeaders(t);
+    curl_multi_add_handle(lane_.multi, t.easy);
+    ++active_;
+  }
+
+  void setOptions(Transfer& t) const {
     CURL* e = t.easy;
-    t.url = config_.url(r.key, r.query);
+    const long timeout_s =
+        std::max<long>(1, static_cast<long>((config_.timeout.count() + 999) / 1000));
     curl_easy_setopt(e, CURLOPT_URL, t.url.c_str());
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -286,8 +350,11 @@ std::vector<Result<S3Response>> S3Client::sendAll(std::span<const S3Request> req
     // the answer; send the body at once instead. (Removing the header with "Expect:" is no
     // option: curl signs every header it is given, the empty one too, and the signature breaks.)
     curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+  }
 
-    bool has_body = r.body_fd >= 0 || !r.body.empty() || r.method == "PUT" || r.method == "POST";
+  static void setMethod(Transfer& t) {
+    CURL* e = t.easy;
+    const S3Request& r = *t.request;
     std::uint64_t body_size = r.body_fd >= 0 ? r.body_size : r.body.size();
     if (r.method == "HEAD") {
       curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -300,22 +367,24 @@ std::vector<Result<S3Response>> S3Client::sendAll(std::span<const S3Request> req
     } else if (r.method != "GET") {
       curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
     }
-    if (has_body) {
+    if (hasBody(r)) {
       curl_easy_setopt(e, CURLOPT_READFUNCTION, &onRead);
       curl_easy_setopt(e, CURLOPT_READDATA, &t);
       curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &onSeek);
       curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
     }
+  }
 
+  void setHeaders(Transfer& t) const {
+    const S3Request& r = *t.request;
     curl_slist_free_all(t.headers);
     t.headers = nullptr;
     for (const auto& h : r.headers) t.headers = curl_slist_append(t.headers, h.c_str());
     // curl signs with this value as the payload hash; radosgw refuses a request without it.
-    std::string payload =
-        !r.payload_sha256.empty()
-            ? "x-amz-content-sha256: " + r.payload_sha256
-            : (has_body ? payload_unsigned : "x-amz-content-sha256: " + std::string(kEmptySha256));
-    t.headers = curl_slist_append(t.headers, payload.c_str());
+    std::string payload = !r.payload_sha256.empty() ? r.payload_sha256
+                          : hasBody(r)              ? std::string("UNSIGNED-PAYLOAD")
+                                                    : std::string(kEmptySha256);
+    t.headers = curl_slist_append(t.headers, ("x-amz-content-sha256: " + payload).c_str());
     if (!config_.session_token.empty()) {
       std::string token = "x-amz-security-token: " + config_.session_token;
       t.headers = curl_slist_append(t.headers, token.c_str());
@@ -326,133 +395,105 @@ std::vector<Result<S3Response>> S3Client::sendAll(std::span<const S3Request> req
     if (r.method == "POST" && !typed) {
       t.headers = curl_slist_append(t.headers, "Content-Type: application/xml");
     }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
-    curl_multi_add_handle(lane->multi, e);
-  };
+    curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, t.headers);
+  }
 
-  auto release = [&](Transfer& t) {
-    curl_multi_remove_handle(lane->multi, t.easy);
-    lane->idle.push_back(t.easy);
-    t.easy = nullptr;
-  };
-
-  std::deque<std::size_t> ready;
-  for (std::size_t i = 0; i < transfers.size(); ++i) ready.push_back(i);
-  std::vector<std::size_t> waiting;  // backing off before a retry
-  std::size_t active = 0;
-  std::size_t finished = 0;
-  const std::size_t parallel = max_parallel != 0 ? max_parallel : std::max(1U, config_.parallel);
-
-  auto finishTransfer = [&](Transfer& t, CURLcode code) {
+  // An attempt is over: its result is final, or it waits for another.
+  void finish(Transfer& t, CURLcode code) {
     const S3Request& r = *t.request;
     std::string what = r.what.empty() ? fmt::format("{} {}", r.method, r.key) : r.what;
     long status = 0;
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     bool sent_body = r.body_fd >= 0 ? r.body_size > 0 : !r.body.empty();
-    if (code == CURLE_OK && sent_body && (status < 200 || status >= 300)) {
-      // A service may answer a request early (radosgw does, refusing a signature) and leave
-      // the body it did not read in the connection, where it would prefix the next request on
-      // it. Shut the connection down: curl sees it dead and opens a fresh one next time.
-      curl_socket_t socket = CURL_SOCKET_BAD;
-      if (curl_easy_getinfo(t.easy, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK &&
-          socket != CURL_SOCKET_BAD) {
-        ::shutdown(socket, SHUT_RDWR);
-      }
-    }
-    release(t);
-    --active;
+    if (code == CURLE_OK && sent_body && (status < 200 || status >= 300)) dropConnection(t.easy);
+    curl_multi_remove_handle(lane_.multi, t.easy);
+    lane_.idle.push_back(t.easy);
+    t.easy = nullptr;
+    --active_;
     if (t.local_failure) {
       t.result = fail(Errc::io, fmt::format("{}: {}", what, t.local_error));
-      ++finished;
-      return;
-    }
-    bool retry = false;
-    std::string problem;
-    if (code != CURLE_OK) {
-      problem = t.error[0] != '\0' ? std::string(t.error) : std::string(curl_easy_strerror(code));
-      if (!retryableCurlCode(code)) {
+    } else if (code != CURLE_OK) {
+      std::string problem =
+          t.error[0] != '\0' ? std::string(t.error) : std::string(curl_easy_strerror(code));
+      if (retryableCurlCode(code)) {
+        retryOrFail(t, what, "could not be reached: " + problem);
+      } else {
         t.result = fail(Errc::io, fmt::format("{}: {}: {}", what, config_.endpoint(), problem));
-        ++finished;
-        return;
       }
-      retry = true;
     } else {
       t.response.status = status;
       if (retryableStatus(status)) {
-        retry = true;
         auto body = s3xml::parseError(t.response.body);
-        problem = fmt::format("answered {}{}", status,
-                              body && !body->code.empty() ? " " + body->code : std::string());
+        retryOrFail(t, what,
+                    fmt::format("answered {}{}", status,
+                                body && !body->code.empty() ? " " + body->code : std::string()));
+      } else {
+        t.result = std::move(t.response);
       }
     }
-    if (retry && t.response.attempts <= config_.retries) {
+    if (t.result) ++finished_;
+  }
+
+  void retryOrFail(Transfer& t, const std::string& what, const std::string& problem) {
+    if (t.response.attempts <= config_.retries) {
       t.retry_at = Clock::now() + backoff(t.response.attempts);
-      waiting.push_back(static_cast<std::size_t>(&t - transfers.data()));
+      waiting_.push_back(static_cast<std::size_t>(&t - transfers_.data()));
       return;
     }
-    if (retry) {
-      std::string attempts = describeAttempts(t.response.attempts, t.started);
-      t.result = code != CURLE_OK
-                     ? fail(Errc::unavailable,
-                            fmt::format("{}: S3 service {} could not be reached: {} ({})", what,
-                                        config_.endpoint(), problem, attempts))
-                     : fail(Errc::unavailable, fmt::format("{}: S3 service {} {} ({})", what,
-                                                           config_.endpoint(), problem, attempts));
-    } else {
-      t.result = std::move(t.response);
-    }
-    ++finished;
-  };
+    t.result = fail(Errc::unavailable,
+                    fmt::format("{}: S3 service {} {} ({})", what, config_.endpoint(), problem,
+                                describeAttempts(t.response.attempts, t.started)));
+  }
 
-  while (finished < transfers.size()) {
+  // Transfers whose backoff is over go back in line.
+  void requeueDue() {
     auto now = Clock::now();
-    for (auto it = waiting.begin(); it != waiting.end();) {
-      if (transfers[*it].retry_at <= now) {
-        ready.push_back(*it);
-        it = waiting.erase(it);
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (transfers_[*it].retry_at <= now) {
+        ready_.push_back(*it);
+        it = waiting_.erase(it);
       } else {
         ++it;
       }
     }
-    while (active < parallel && !ready.empty()) {
-      start(transfers[ready.front()]);
-      ready.pop_front();
-      ++active;
-    }
-    int running = 0;
-    curl_multi_perform(lane->multi, &running);
-    int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(lane->multi, &left)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      Transfer* t = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
-      finishTransfer(*t, msg->data.result);
-    }
-    if (finished == transfers.size()) break;
-    if (active < parallel && !ready.empty()) continue;
+  }
 
+  // Until a transfer has news or the next backoff ends (a second at most).
+  void waitForWork() {
     auto wait = std::chrono::milliseconds(1000);
-    if (!waiting.empty()) {
-      auto next = std::min_element(waiting.begin(), waiting.end(), [&](auto a, auto b) {
-        return transfers[a].retry_at < transfers[b].retry_at;
+    if (!waiting_.empty()) {
+      auto next = std::min_element(waiting_.begin(), waiting_.end(), [&](auto a, auto b) {
+        return transfers_[a].retry_at < transfers_[b].retry_at;
       });
-      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(transfers[*next].retry_at -
-                                                                         Clock::now());
+      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
+          transfers_[*next].retry_at - Clock::now());
       wait = std::clamp(until, std::chrono::milliseconds(0), wait);
     }
-    if (active > 0) {
-      curl_multi_poll(lane->multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);
+    if (active_ > 0) {
+      curl_multi_poll(lane_.multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);
     } else if (wait.count() > 0) {
       std::this_thread::sleep_for(wait);
     }
   }
 
-  for (auto& t : transfers) curl_slist_free_all(t.headers);
+  const S3Config& config_;
+  const std::string& sigv4_;
+  Lane& lane_;
+  std::vector<Transfer> transfers_;
+  std::deque<std::size_t> ready_;     // to start, in order
+  std::vector<std::size_t> waiting_;  // backing off before a retry
+  std::size_t parallel_;
+  std::size_t active_ = 0;
+  std::size_t finished_ = 0;
+};
+
+std::vector<Result<S3Response>> S3Client::sendAll(std::span<const S3Request> requests,
+                                                  unsigned max_parallel) {
+  if (requests.empty()) return {};
+  auto lane = takeLane();
+  auto results = Batch(*this, *lane, requests, max_parallel).run();
   giveBack(std::move(lane));
-  std::vector<Result<S3Response>> out;
-  out.reserve(transfers.size());
-  for (auto& t : transfers) out.push_back(std::move(*t.result));
-  return out;
+  return results;
 }
 
 Error S3Client::errorFor(const S3Request& request, const S3Response& response) const {

@@ -86,6 +86,7 @@ class S3Client {
 
  private:
   struct Lane;
+  class Batch;  // one sendAll call
   std::unique_ptr<Lane> takeLane();
   void giveBack(std::unique_ptr<Lane> lane);
 
