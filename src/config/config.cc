@@ -154,11 +154,6 @@ std::string resolveRepo(const std::string& repo, const std::filesystem::path& ba
   return p.lexically_normal().string();
 }
 
-constexpr std::string_view kSiteKeys =
-    "repo, branch, build, output, env, build_timeout, hosts, settings, poll_interval, "
-    "webhook_secret, secret_env, sandbox, network, build_memory, build_processes, "
-    "build_file_limit, build_log_limit, build_cache, limits";
-
 constexpr std::string_view kLimitKeys = "max_file_size, max_total_size, max_files";
 
 // A [limits] table, globally or for one site: each key it sets, into `set`.
@@ -184,143 +179,218 @@ Result<void> parseLimits(const Reader& r, const toml::node& node, const std::str
   return {};
 }
 
-Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml::node& node,
-                             const std::filesystem::path& base) {
-  SiteConfig site;
-  site.name = std::string(name.str());
-  if (auto ok = validateSiteName(site.name); !ok) return r.at(name.source(), ok.error().message);
-  auto table = r.table(node, "sites." + site.name);
-  if (!table) return tl::unexpected(table.error());
-  const std::string where = "[sites." + site.name + "]";
-  for (const auto& [key, value] : **table) {
-    auto k = key.str();
-    std::string full = "sites." + site.name + "." + std::string(k);
-    const toml::node& field = value;  // clang before 16 cannot capture a structured binding
-    auto str = [&](std::string& into) -> Result<void> {
-      auto v = r.string(field, full);
-      if (!v) return tl::unexpected(v.error());
-      into = std::move(*v);
-      return {};
-    };
-    Result<void> ok;
-    if (k == "repo") {
-      ok = str(site.repo);
-      if (ok && site.repo.empty()) return r.at(value.source(), full + " must not be empty");
-    } else if (k == "branch") {
-      ok = str(site.branch);
-      if (ok &&
-          (site.branch.empty() || site.branch.find_first_of(" \t\n~^:?*[\\") != std::string::npos ||
-           site.branch.starts_with('-'))) {
-        return r.at(value.source(),
-                    fmt::format("{} '{}' is not a valid branch name", full, site.branch));
-      }
-    } else if (k == "build") {
-      ok = str(site.build);
-    } else if (k == "output") {
-      ok = str(site.output);
-      if (ok) {
-        std::filesystem::path out = std::filesystem::path(site.output).lexically_normal();
-        if (out.is_absolute() || out.empty() || *out.begin() == ".." || out == ".") {
-          return r.at(
-              value.source(),
-              fmt::format("{} '{}' must name a folder inside the checkout (not the checkout "
-                          "itself, which would publish .git)",
-                          full, site.output));
-        }
-      }
-    } else if (k == "env") {
-      auto t = r.table(value, full);
-      if (!t) return tl::unexpected(t.error());
-      for (const auto& [var, val] : **t) {
-        auto name_text = std::string(var.str());
-        if (name_text.empty() || name_text.find('=') != std::string::npos) {
-          return r.at(var.source(),
-                      fmt::format("'{}' is not an environment variable name", name_text));
-        }
-        if (val.is_string()) {
-          site.env[name_text] = *val.value<std::string>();
-        } else if (val.is_integer() || val.is_boolean() || val.is_floating_point()) {
-          site.env[name_text] = toJson(val).dump();
-        } else {
-          return r.at(val.source(), fmt::format("{}.{} must be a string", full, name_text));
-        }
-      }
-    } else if (k == "build_timeout") {
-      auto v = r.seconds(value, full);
-      if (!v) return tl::unexpected(v.error());
-      if (v->count() == 0) return r.at(value.source(), full + " must be more than 0");
-      site.build_timeout = *v;
-    } else if (k == "hosts") {
-      const auto* a = value.as_array();
-      if (a == nullptr) return r.at(value.source(), full + " must be an array of host names");
-      for (const auto& h : *a) {
-        auto v = r.string(h, full + "[]");
-        if (!v) return tl::unexpected(v.error());
-        auto host = normalizeHost(*v);
-        if (host.empty()) return r.at(h.source(), full + " holds an empty host name");
-        site.hosts.push_back(std::move(host));
-      }
-    } else if (k == "settings") {
-      auto t = r.table(value, full);
-      if (!t) return tl::unexpected(t.error());
-      for (const auto& [setting, setting_value] : **t) {
-        std::string setting_key = full + "." + std::string(setting.str());
-        if (setting.str() == "spa") {
-          auto v = r.boolean(setting_value, setting_key);
-          if (!v) return tl::unexpected(v.error());
-          site.spa = *v;
-        } else if (setting.str() == "max_age") {
-          auto v = r.seconds(setting_value, setting_key);
-          if (!v) return tl::unexpected(v.error());
-          if (v->count() > std::numeric_limits<std::int32_t>::max()) {
-            return r.at(setting_value.source(), setting_key + " is too large");
-          }
-          site.max_age = static_cast<std::uint32_t>(v->count());
-        } else {
-          return r.unknownKey(setting, "[" + full + "]", "spa, max_age");
-        }
-      }
-    } else if (k == "poll_interval") {
-      auto v = r.seconds(value, full);
-      if (!v) return tl::unexpected(v.error());
-      site.poll_interval = *v;
-    } else if (k == "webhook_secret") {
-      ok = str(site.webhook_secret);
-    } else if (k == "secret_env") {
-      ok = str(site.secret_env);
-    } else if (k == "sandbox") {
-      auto v = r.boolean(value, full);
-      if (!v) return tl::unexpected(v.error());
-      site.sandbox = *v;
-    } else if (k == "network" || k == "sandbox_network") {  // sandbox_network: its old name
-      auto v = r.boolean(value, full);
-      if (!v) return tl::unexpected(v.error());
-      site.network = *v;
-    } else if (k == "limits") {
-      ok = parseLimits(r, value, full, [&](std::string_view limit, std::uint64_t v) {
-        (limit == "max_file_size"    ? site.max_file_bytes
-         : limit == "max_total_size" ? site.max_total_bytes
-                                     : site.max_files) = v;
-      });
-    } else if (k == "build_cache") {
-      auto v = r.boolean(value, full);
-      if (!v) return tl::unexpected(v.error());
-      site.build_cache = *v;
-    } else if (k == "build_memory" || k == "build_file_limit" || k == "build_log_limit") {
-      auto v = r.bytes(value, full, std::uint64_t{1} << 20);
-      if (!v) return tl::unexpected(v.error());
-      (k == "build_memory"       ? site.build_memory
-       : k == "build_file_limit" ? site.build_file_limit
-                                 : site.build_log_limit) = *v;
-    } else if (k == "build_processes") {
-      auto v = r.integer(value, full, 16, 1 << 20);
-      if (!v) return tl::unexpected(v.error());
-      site.build_processes = static_cast<std::uint64_t>(*v);
-    } else {
-      return r.unknownKey(key, where, kSiteKeys);
-    }
-    if (!ok) return tl::unexpected(ok.error());
+// The keys of [sites.NAME]. Each parses its value into the site; `full` names the key in
+// messages ("sites.docs.branch").
+using SiteKeyParser = Result<void> (*)(const Reader& r, const toml::node& value,
+                                       const std::string& full, SiteConfig& site);
+
+template <std::string SiteConfig::*field>
+Result<void> text(const Reader& r, const toml::node& value, const std::string& full,
+                  SiteConfig& site) {
+  auto v = r.string(value, full);
+  if (!v) return tl::unexpected(v.error());
+  site.*field = std::move(*v);
+  return {};
+}
+
+template <bool SiteConfig::*field>
+Result<void> flag(const Reader& r, const toml::node& value, const std::string& full,
+                  SiteConfig& site) {
+  auto v = r.boolean(value, full);
+  if (!v) return tl::unexpected(v.error());
+  site.*field = *v;
+  return {};
+}
+
+// The source: where it comes from, how it is built, what the build publishes.
+
+Result<void> parseRepo(const Reader& r, const toml::node& value, const std::string& full,
+                       SiteConfig& site) {
+  if (auto ok = text<&SiteConfig::repo>(r, value, full, site); !ok) return ok;
+  if (site.repo.empty()) return r.at(value.source(), full + " must not be empty");
+  return {};
+}
+
+Result<void> parseBranch(const Reader& r, const toml::node& value, const std::string& full,
+                         SiteConfig& site) {
+  if (auto ok = text<&SiteConfig::branch>(r, value, full, site); !ok) return ok;
+  const std::string& b = site.branch;
+  if (b.empty() || b.find_first_of(" \t\n~^:?*[\\") != std::string::npos || b.starts_with('-')) {
+    return r.at(value.source(), fmt::format("{} '{}' is not a valid branch name", full, b));
   }
+  return {};
+}
+
+Result<void> parseOutput(const Reader& r, const toml::node& value, const std::string& full,
+                         SiteConfig& site) {
+  if (auto ok = text<&SiteConfig::output>(r, value, full, site); !ok) return ok;
+  std::filesystem::path out = std::filesystem::path(site.output).lexically_normal();
+  if (out.is_absolute() || out.empty() || *out.begin() == ".." || out == ".") {
+    return r.at(value.source(),
+                fmt::format("{} '{}' must name a folder inside the checkout (not the checkout "
+                            "itself, which would publish .git)",
+                            full, site.output));
+  }
+  return {};
+}
+
+Result<void> parseEnv(const Reader& r, const toml::node& value, const std::string& full,
+                      SiteConfig& site) {
+  auto t = r.table(value, full);
+  if (!t) return tl::unexpected(t.error());
+  for (const auto& [var, val] : **t) {
+    auto name = std::string(var.str());
+    if (name.empty() || name.find('=') != std::string::npos) {
+      return r.at(var.source(), fmt::format("'{}' is not an environment variable name", name));
+    }
+    if (val.is_string()) {
+      site.env[name] = *val.value<std::string>();
+    } else if (val.is_integer() || val.is_boolean() || val.is_floating_point()) {
+      site.env[name] = toJson(val).dump();
+    } else {
+      return r.at(val.source(), fmt::format("{}.{} must be a string", full, name));
+    }
+  }
+  return {};
+}
+
+Result<void> parseBuildTimeout(const Reader& r, const toml::node& value, const std::string& full,
+                               SiteConfig& site) {
+  auto v = r.seconds(value, full);
+  if (!v) return tl::unexpected(v.error());
+  if (v->count() == 0) return r.at(value.source(), full + " must be more than 0");
+  site.build_timeout = *v;
+  return {};
+}
+
+// What the edge serves: the site's hosts and [settings].
+
+Result<void> parseHosts(const Reader& r, const toml::node& value, const std::string& full,
+                        SiteConfig& site) {
+  const auto* a = value.as_array();
+  if (a == nullptr) return r.at(value.source(), full + " must be an array of host names");
+  for (const auto& h : *a) {
+    auto v = r.string(h, full + "[]");
+    if (!v) return tl::unexpected(v.error());
+    auto host = normalizeHost(*v);
+    if (host.empty()) return r.at(h.source(), full + " holds an empty host name");
+    site.hosts.push_back(std::move(host));
+  }
+  return {};
+}
+
+Result<void> parseSettings(const Reader& r, const toml::node& value, const std::string& full,
+                           SiteConfig& site) {
+  auto t = r.table(value, full);
+  if (!t) return tl::unexpected(t.error());
+  for (const auto& [setting, setting_value] : **t) {
+    std::string setting_key = full + "." + std::string(setting.str());
+    if (setting.str() == "spa") {
+      auto v = r.boolean(setting_value, setting_key);
+      if (!v) return tl::unexpected(v.error());
+      site.spa = *v;
+    } else if (setting.str() == "max_age") {
+      auto v = r.seconds(setting_value, setting_key);
+      if (!v) return tl::unexpected(v.error());
+      if (v->count() > std::numeric_limits<std::int32_t>::max()) {
+        return r.at(setting_value.source(), setting_key + " is too large");
+      }
+      site.max_age = static_cast<std::uint32_t>(v->count());
+    } else {
+      return r.unknownKey(setting, "[" + full + "]", "spa, max_age");
+    }
+  }
+  return {};
+}
+
+// What starts a build: polling, or a signed webhook.
+
+Result<void> parsePollInterval(const Reader& r, const toml::node& value, const std::string& full,
+                               SiteConfig& site) {
+  auto v = r.seconds(value, full);
+  if (!v) return tl::unexpected(v.error());
+  site.poll_interval = *v;
+  return {};
+}
+
+// The build's sandbox and limits.
+
+template <std::uint64_t SiteConfig::*field>
+Result<void> buildBytes(const Reader& r, const toml::node& value, const std::string& full,
+                        SiteConfig& site) {
+  auto v = r.bytes(value, full, std::uint64_t{1} << 20);
+  if (!v) return tl::unexpected(v.error());
+  site.*field = *v;
+  return {};
+}
+
+Result<void> parseBuildProcesses(const Reader& r, const toml::node& value,
+                                 const std::string& full, SiteConfig& site) {
+  auto v = r.integer(value, full, 16, 1 << 20);
+  if (!v) return tl::unexpected(v.error());
+  site.build_processes = static_cast<std::uint64_t>(*v);
+  return {};
+}
+
+// The deploy's limits.
+
+Result<void> parseSiteLimits(const Reader& r, const toml::node& value, const std::string& full,
+                             SiteConfig& site) {
+  return parseLimits(r, value, full, [&](std::string_view limit, std::uint64_t v) {
+    (limit == "max_file_size"    ? site.max_file_bytes
+     : limit == "max_total_size" ? site.max_total_bytes
+                                 : site.max_files) = v;
+  });
+}
+
+struct SiteKey {
+  std::string_view name;
+  SiteKeyParser parse;
+  bool listed = true;  // false: an old name, accepted but not offered in messages
+};
+
+constexpr SiteKey kSiteKeys[] = {
+    {"repo", parseRepo},
+    {"branch", parseBranch},
+    {"build", text<&SiteConfig::build>},
+    {"output", parseOutput},
+    {"env", parseEnv},
+    {"build_timeout", parseBuildTimeout},
+    {"hosts", parseHosts},
+    {"settings", parseSettings},
+    {"poll_interval", parsePollInterval},
+    {"webhook_secret", text<&SiteConfig::webhook_secret>},
+    {"secret_env", text<&SiteConfig::secret_env>},
+    {"sandbox", flag<&SiteConfig::sandbox>},
+    {"network", flag<&SiteConfig::network>},
+    {"sandbox_network", flag<&SiteConfig::network>, false},  // network's old name
+    {"build_memory", buildBytes<&SiteConfig::build_memory>},
+    {"build_processes", parseBuildProcesses},
+    {"build_file_limit", buildBytes<&SiteConfig::build_file_limit>},
+    {"build_log_limit", buildBytes<&SiteConfig::build_log_limit>},
+    {"build_cache", flag<&SiteConfig::build_cache>},
+    {"limits", parseSiteLimits},
+};
+
+const SiteKey* findSiteKey(std::string_view name) {
+  for (const auto& k : kSiteKeys) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string listSiteKeys() {
+  std::string out;
+  for (const auto& k : kSiteKeys) {
+    if (k.listed) out += (out.empty() ? "" : ", ") + std::string(k.name);
+  }
+  return out;
+}
+
+// What no single key can check: the keys a build needs, and the ones that need a build.
+Result<void> checkSite(const Reader& r, const toml::key& name, const toml::table& table,
+                       const std::string& where, SiteConfig& site,
+                       const std::filesystem::path& base) {
   if (site.builds()) {
     if (site.build.empty()) {
       return r.at(name.source(), fmt::format("{}: a build command (build = \"...\") is required "
@@ -330,8 +400,8 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
     site.repo = resolveRepo(site.repo, base);
   } else {
     for (std::string_view needs_repo : {"build", "poll_interval"}) {
-      if (table.value()->contains(needs_repo)) {
-        return r.at(table.value()->get(needs_repo)->source(),
+      if (table.contains(needs_repo)) {
+        return r.at(table.get(needs_repo)->source(),
                     fmt::format("{}: {} is set but repo is not", where, needs_repo));
       }
     }
@@ -339,6 +409,26 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
   if (!site.webhook_secret.empty() && !site.secret_env.empty()) {
     return r.at(name.source(),
                 fmt::format("{}: set webhook_secret or secret_env, not both", where));
+  }
+  return {};
+}
+
+Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml::node& node,
+                             const std::filesystem::path& base) {
+  SiteConfig site;
+  site.name = std::string(name.str());
+  if (auto ok = validateSiteName(site.name); !ok) return r.at(name.source(), ok.error().message);
+  auto table = r.table(node, "sites." + site.name);
+  if (!table) return tl::unexpected(table.error());
+  const std::string where = "[sites." + site.name + "]";
+  for (const auto& [key, value] : **table) {
+    const SiteKey* k = findSiteKey(key.str());
+    if (k == nullptr) return r.unknownKey(key, where, listSiteKeys());
+    auto ok = k->parse(r, value, "sites." + site.name + "." + std::string(key.str()), site);
+    if (!ok) return tl::unexpected(ok.error());
+  }
+  if (auto ok = checkSite(r, name, **table, where, site, base); !ok) {
+    return tl::unexpected(ok.error());
   }
   return site;
 }
