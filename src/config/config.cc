@@ -179,125 +179,124 @@ Result<void> parseLimits(const Reader& r, const toml::node& node, const std::str
   return {};
 }
 
-// The keys of [sites.NAME]. Each parses its value into the site; `full` names the key in
-// messages ("sites.docs.branch").
-using SiteKeyParser = Result<void> (*)(const Reader& r, const toml::node& value,
-                                       const std::string& full, SiteConfig& site);
+// A key of [sites.NAME] being parsed: its value, its name in messages ("sites.docs.branch"),
+// and the site it sets. Each key has a parser below, grouped by the feature it configures.
+struct SiteKeyValue {
+  const Reader& r;
+  const toml::node& value;
+  std::string full;
+  SiteConfig& site;
 
-template <std::string SiteConfig::*field>
-Result<void> text(const Reader& r, const toml::node& value, const std::string& full,
-                  SiteConfig& site) {
-  auto v = r.string(value, full);
+  [[nodiscard]] tl::unexpected<Error> bad(const std::string& what) const {
+    return r.at(value.source(), what);
+  }
+};
+using SiteKeyParser = Result<void> (*)(const SiteKeyValue& k);
+
+// Stores a value read, or passes its error on.
+template <class T, class Field>
+Result<void> store(Result<T> v, Field& into) {
   if (!v) return tl::unexpected(v.error());
-  site.*field = std::move(*v);
+  into = std::move(*v);
   return {};
 }
 
+template <std::string SiteConfig::*field>
+Result<void> text(const SiteKeyValue& k) {
+  return store(k.r.string(k.value, k.full), k.site.*field);
+}
+
 template <bool SiteConfig::*field>
-Result<void> flag(const Reader& r, const toml::node& value, const std::string& full,
-                  SiteConfig& site) {
-  auto v = r.boolean(value, full);
-  if (!v) return tl::unexpected(v.error());
-  site.*field = *v;
-  return {};
+Result<void> flag(const SiteKeyValue& k) {
+  return store(k.r.boolean(k.value, k.full), k.site.*field);
 }
 
 // The source: where it comes from, how it is built, what the build publishes.
 
-Result<void> parseRepo(const Reader& r, const toml::node& value, const std::string& full,
-                       SiteConfig& site) {
-  if (auto ok = text<&SiteConfig::repo>(r, value, full, site); !ok) return ok;
-  if (site.repo.empty()) return r.at(value.source(), full + " must not be empty");
+Result<void> parseRepo(const SiteKeyValue& k) {
+  if (auto ok = text<&SiteConfig::repo>(k); !ok) return ok;
+  if (k.site.repo.empty()) return k.bad(k.full + " must not be empty");
   return {};
 }
 
-Result<void> parseBranch(const Reader& r, const toml::node& value, const std::string& full,
-                         SiteConfig& site) {
-  if (auto ok = text<&SiteConfig::branch>(r, value, full, site); !ok) return ok;
-  const std::string& b = site.branch;
+Result<void> parseBranch(const SiteKeyValue& k) {
+  if (auto ok = text<&SiteConfig::branch>(k); !ok) return ok;
+  const std::string& b = k.site.branch;
   if (b.empty() || b.find_first_of(" \t\n~^:?*[\\") != std::string::npos || b.starts_with('-')) {
-    return r.at(value.source(), fmt::format("{} '{}' is not a valid branch name", full, b));
+    return k.bad(fmt::format("{} '{}' is not a valid branch name", k.full, b));
   }
   return {};
 }
 
-Result<void> parseOutput(const Reader& r, const toml::node& value, const std::string& full,
-                         SiteConfig& site) {
-  if (auto ok = text<&SiteConfig::output>(r, value, full, site); !ok) return ok;
-  std::filesystem::path out = std::filesystem::path(site.output).lexically_normal();
+Result<void> parseOutput(const SiteKeyValue& k) {
+  if (auto ok = text<&SiteConfig::output>(k); !ok) return ok;
+  std::filesystem::path out = std::filesystem::path(k.site.output).lexically_normal();
   if (out.is_absolute() || out.empty() || *out.begin() == ".." || out == ".") {
-    return r.at(value.source(),
-                fmt::format("{} '{}' must name a folder inside the checkout (not the checkout "
-                            "itself, which would publish .git)",
-                            full, site.output));
+    return k.bad(fmt::format("{} '{}' must name a folder inside the checkout (not the checkout "
+                             "itself, which would publish .git)",
+                             k.full, k.site.output));
   }
   return {};
 }
 
-Result<void> parseEnv(const Reader& r, const toml::node& value, const std::string& full,
-                      SiteConfig& site) {
-  auto t = r.table(value, full);
+Result<void> parseEnv(const SiteKeyValue& k) {
+  auto t = k.r.table(k.value, k.full);
   if (!t) return tl::unexpected(t.error());
   for (const auto& [var, val] : **t) {
     auto name = std::string(var.str());
     if (name.empty() || name.find('=') != std::string::npos) {
-      return r.at(var.source(), fmt::format("'{}' is not an environment variable name", name));
+      return k.r.at(var.source(), fmt::format("'{}' is not an environment variable name", name));
     }
     if (val.is_string()) {
-      site.env[name] = *val.value<std::string>();
+      k.site.env[name] = *val.value<std::string>();
     } else if (val.is_integer() || val.is_boolean() || val.is_floating_point()) {
-      site.env[name] = toJson(val).dump();
+      k.site.env[name] = toJson(val).dump();
     } else {
-      return r.at(val.source(), fmt::format("{}.{} must be a string", full, name));
+      return k.r.at(val.source(), fmt::format("{}.{} must be a string", k.full, name));
     }
   }
   return {};
 }
 
-Result<void> parseBuildTimeout(const Reader& r, const toml::node& value, const std::string& full,
-                               SiteConfig& site) {
-  auto v = r.seconds(value, full);
-  if (!v) return tl::unexpected(v.error());
-  if (v->count() == 0) return r.at(value.source(), full + " must be more than 0");
-  site.build_timeout = *v;
+Result<void> parseBuildTimeout(const SiteKeyValue& k) {
+  if (auto ok = store(k.r.seconds(k.value, k.full), k.site.build_timeout); !ok) return ok;
+  if (k.site.build_timeout.count() == 0) return k.bad(k.full + " must be more than 0");
   return {};
 }
 
 // What the edge serves: the site's hosts and [settings].
 
-Result<void> parseHosts(const Reader& r, const toml::node& value, const std::string& full,
-                        SiteConfig& site) {
-  const auto* a = value.as_array();
-  if (a == nullptr) return r.at(value.source(), full + " must be an array of host names");
+Result<void> parseHosts(const SiteKeyValue& k) {
+  const auto* a = k.value.as_array();
+  if (a == nullptr) return k.bad(k.full + " must be an array of host names");
   for (const auto& h : *a) {
-    auto v = r.string(h, full + "[]");
+    auto v = k.r.string(h, k.full + "[]");
     if (!v) return tl::unexpected(v.error());
     auto host = normalizeHost(*v);
-    if (host.empty()) return r.at(h.source(), full + " holds an empty host name");
-    site.hosts.push_back(std::move(host));
+    if (host.empty()) return k.r.at(h.source(), k.full + " holds an empty host name");
+    k.site.hosts.push_back(std::move(host));
   }
   return {};
 }
 
-Result<void> parseSettings(const Reader& r, const toml::node& value, const std::string& full,
-                           SiteConfig& site) {
-  auto t = r.table(value, full);
+Result<void> parseSettings(const SiteKeyValue& k) {
+  auto t = k.r.table(k.value, k.full);
   if (!t) return tl::unexpected(t.error());
   for (const auto& [setting, setting_value] : **t) {
-    std::string setting_key = full + "." + std::string(setting.str());
+    std::string setting_key = k.full + "." + std::string(setting.str());
     if (setting.str() == "spa") {
-      auto v = r.boolean(setting_value, setting_key);
+      auto v = k.r.boolean(setting_value, setting_key);
       if (!v) return tl::unexpected(v.error());
-      site.spa = *v;
+      k.site.spa = *v;
     } else if (setting.str() == "max_age") {
-      auto v = r.seconds(setting_value, setting_key);
+      auto v = k.r.seconds(setting_value, setting_key);
       if (!v) return tl::unexpected(v.error());
       if (v->count() > std::numeric_limits<std::int32_t>::max()) {
-        return r.at(setting_value.source(), setting_key + " is too large");
+        return k.r.at(setting_value.source(), setting_key + " is too large");
       }
-      site.max_age = static_cast<std::uint32_t>(v->count());
+      k.site.max_age = static_cast<std::uint32_t>(v->count());
     } else {
-      return r.unknownKey(setting, "[" + full + "]", "spa, max_age");
+      return k.r.unknownKey(setting, "[" + k.full + "]", "spa, max_age");
     }
   }
   return {};
@@ -305,41 +304,31 @@ Result<void> parseSettings(const Reader& r, const toml::node& value, const std::
 
 // What starts a build: polling, or a signed webhook.
 
-Result<void> parsePollInterval(const Reader& r, const toml::node& value, const std::string& full,
-                               SiteConfig& site) {
-  auto v = r.seconds(value, full);
-  if (!v) return tl::unexpected(v.error());
-  site.poll_interval = *v;
-  return {};
+Result<void> parsePollInterval(const SiteKeyValue& k) {
+  return store(k.r.seconds(k.value, k.full), k.site.poll_interval);
 }
 
 // The build's sandbox and limits.
 
 template <std::uint64_t SiteConfig::*field>
-Result<void> buildBytes(const Reader& r, const toml::node& value, const std::string& full,
-                        SiteConfig& site) {
-  auto v = r.bytes(value, full, std::uint64_t{1} << 20);
-  if (!v) return tl::unexpected(v.error());
-  site.*field = *v;
-  return {};
+Result<void> buildBytes(const SiteKeyValue& k) {
+  return store(k.r.bytes(k.value, k.full, std::uint64_t{1} << 20), k.site.*field);
 }
 
-Result<void> parseBuildProcesses(const Reader& r, const toml::node& value,
-                                 const std::string& full, SiteConfig& site) {
-  auto v = r.integer(value, full, 16, 1 << 20);
+Result<void> parseBuildProcesses(const SiteKeyValue& k) {
+  auto v = k.r.integer(k.value, k.full, 16, 1 << 20);
   if (!v) return tl::unexpected(v.error());
-  site.build_processes = static_cast<std::uint64_t>(*v);
+  k.site.build_processes = static_cast<std::uint64_t>(*v);
   return {};
 }
 
 // The deploy's limits.
 
-Result<void> parseSiteLimits(const Reader& r, const toml::node& value, const std::string& full,
-                             SiteConfig& site) {
-  return parseLimits(r, value, full, [&](std::string_view limit, std::uint64_t v) {
-    (limit == "max_file_size"    ? site.max_file_bytes
-     : limit == "max_total_size" ? site.max_total_bytes
-                                 : site.max_files) = v;
+Result<void> parseSiteLimits(const SiteKeyValue& k) {
+  return parseLimits(k.r, k.value, k.full, [&](std::string_view limit, std::uint64_t v) {
+    (limit == "max_file_size"    ? k.site.max_file_bytes
+     : limit == "max_total_size" ? k.site.max_total_bytes
+                                 : k.site.max_files) = v;
   });
 }
 
@@ -424,7 +413,7 @@ Result<SiteConfig> parseSite(const Reader& r, const toml::key& name, const toml:
   for (const auto& [key, value] : **table) {
     const SiteKey* k = findSiteKey(key.str());
     if (k == nullptr) return r.unknownKey(key, where, listSiteKeys());
-    auto ok = k->parse(r, value, "sites." + site.name + "." + std::string(key.str()), site);
+    auto ok = k->parse({r, value, "sites." + site.name + "." + std::string(key.str()), site});
     if (!ok) return tl::unexpected(ok.error());
   }
   if (auto ok = checkSite(r, name, **table, where, site, base); !ok) {
