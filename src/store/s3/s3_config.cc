@@ -107,6 +107,132 @@ Result<void> parseEndpoint(std::string_view endpoint, S3Config& config) {
   return {};
 }
 
+tl::unexpected<Error> invalid(std::string why) {
+  return fail(Errc::invalid_argument, std::move(why));
+}
+
+// BUCKET[/PREFIX], the URI between s3:// and '?'.
+Result<void> parseLocation(std::string_view path, S3Config& config) {
+  auto slash = path.find('/');
+  config.bucket = std::string(path.substr(0, slash));
+  if (!validBucket(config.bucket)) {
+    return invalid(
+        fmt::format("'{}' is not a bucket name (3-63 of a-z, 0-9, '.', '-')", config.bucket));
+  }
+  if (slash == std::string_view::npos) return {};
+  auto prefix = percentDecode(path.substr(slash + 1));
+  if (!prefix) return tl::unexpected(prefix.error());
+  std::string_view p = *prefix;
+  while (p.starts_with('/')) p.remove_prefix(1);
+  while (p.ends_with('/')) p.remove_suffix(1);
+  if (!p.empty()) config.prefix = std::string(p) + "/";
+  return {};
+}
+
+// The options that say where the service is, applied once all are read.
+struct ServiceAddress {
+  std::string endpoint;
+  std::string addressing;
+};
+
+// A whole number from `min` to `max`, for option `name`.
+Result<std::uint64_t> boundedNumber(std::string_view name, std::string_view text,
+                                    std::uint64_t min, std::uint64_t max) {
+  auto v = parseNumber(text);
+  if (!v) return invalid(fmt::format("{}: {}", name, v.error().message));
+  if (*v < min || *v > max) {
+    return invalid(min == 0 ? fmt::format("{} must be at most {}", name, max)
+                            : fmt::format("{} must be between {} and {}", name, min, max));
+  }
+  return v;
+}
+
+// One OPTION=VALUE of the query, VALUE decoded.
+Result<void> parseOption(std::string_view name, std::string value, S3Config& config,
+                         ServiceAddress& address) {
+  if (name == "endpoint") {
+    address.endpoint = std::move(value);
+  } else if (name == "region") {
+    if (value.empty()) return invalid("region is empty");
+    config.region = std::move(value);
+  } else if (name == "addressing") {
+    if (value != "path" && value != "virtual") {
+      return invalid(fmt::format("addressing must be path or virtual, not '{}'", value));
+    }
+    address.addressing = std::move(value);
+  } else if (name == "conditional_put") {
+    auto v = parseYesNo(value);
+    if (!v) return invalid(fmt::format("{}: {}", name, v.error().message));
+    config.conditional_put = *v;
+  } else if (name == "part_size") {
+    auto v = parseSize(value);
+    if (!v) return invalid(fmt::format("{}: {}", name, v.error().message));
+    if (*v < (5ULL << 20) || *v > (5ULL << 30)) {
+      return invalid("part_size must be between 5MiB and 5GiB (S3's limits for a part)");
+    }
+    config.part_size = *v;
+  } else if (name == "multipart_above") {
+    auto v = parseSize(value);
+    if (!v) return invalid(fmt::format("{}: {}", name, v.error().message));
+    if (*v > (5ULL << 30)) return invalid("multipart_above must be at most 5GiB (S3's limit)");
+    config.multipart_above = *v;
+  } else if (name == "page_size") {
+    auto v = boundedNumber(name, value, 1, 1000);
+    if (!v) return tl::unexpected(v.error());
+    config.page_size = static_cast<unsigned>(*v);
+  } else if (name == "parallel") {
+    auto v = boundedNumber(name, value, 1, 256);
+    if (!v) return tl::unexpected(v.error());
+    config.parallel = static_cast<unsigned>(*v);
+  } else if (name == "retries") {
+    auto v = boundedNumber(name, value, 0, 20);
+    if (!v) return tl::unexpected(v.error());
+    config.retries = static_cast<unsigned>(*v);
+  } else if (name == "timeout_ms") {
+    auto v = boundedNumber(name, value, 1, 3'600'000);
+    if (!v) return tl::unexpected(v.error());
+    config.timeout = std::chrono::milliseconds(*v);
+  } else {
+    return invalid(fmt::format(
+        "unknown option '{}' (known: endpoint, region, addressing, conditional_put, part_size, "
+        "multipart_above, page_size, parallel, retries, timeout_ms)",
+        name));
+  }
+  return {};
+}
+
+// AWS when no endpoint is given (virtual-hosted unless asked otherwise), else that endpoint
+// (path-style unless asked otherwise).
+Result<void> placeService(const ServiceAddress& address, S3Config& config) {
+  if (address.endpoint.empty()) {
+    config.scheme = "https";
+    config.host = fmt::format("s3.{}.amazonaws.com", config.region);
+    config.virtual_hosted = address.addressing != "path";
+  } else {
+    if (auto ok = parseEndpoint(address.endpoint, config); !ok) return ok;
+    config.virtual_hosted = address.addressing == "virtual";
+  }
+  if (config.virtual_hosted && config.bucket.find('_') != std::string::npos) {
+    return invalid("a bucket name with '_' cannot be a host name: use addressing=path");
+  }
+  return {};
+}
+
+Result<void> readCredentials(S3Config& config) {
+  config.access_key = env("AWS_ACCESS_KEY_ID");
+  config.secret_key = env("AWS_SECRET_ACCESS_KEY");
+  config.session_token = env("AWS_SESSION_TOKEN");
+  if (config.access_key.empty() || config.secret_key.empty()) {
+    return invalid(
+        "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment "
+        "(they are never taken from the URI or the command line)");
+  }
+  if (config.access_key.find(':') != std::string::npos) {
+    return invalid("AWS_ACCESS_KEY_ID must not contain ':'");
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string uriEncode(std::string_view text, bool keep_slash) {
@@ -153,26 +279,12 @@ Result<S3Config> parseS3Uri(std::string_view uri) {
     query = rest.substr(q + 1);
     rest = rest.substr(0, q);
   }
-  auto slash = rest.find('/');
-  config.bucket = std::string(rest.substr(0, slash));
-  if (!validBucket(config.bucket)) {
-    return bad(
-        fmt::format("'{}' is not a bucket name (3-63 of a-z, 0-9, '.', '-')", config.bucket));
-  }
-  if (slash != std::string_view::npos) {
-    auto prefix = percentDecode(rest.substr(slash + 1));
-    if (!prefix) return bad(prefix.error().message);
-    std::string_view p = *prefix;
-    while (p.starts_with('/')) p.remove_prefix(1);
-    while (p.ends_with('/')) p.remove_suffix(1);
-    if (!p.empty()) config.prefix = std::string(p) + "/";
-  }
+  if (auto ok = parseLocation(rest, config); !ok) return bad(ok.error().message);
 
-  std::string endpoint;
-  std::string addressing;
   config.region = env("AWS_REGION");
   if (config.region.empty()) config.region = env("AWS_DEFAULT_REGION");
   if (config.region.empty()) config.region = "us-east-1";
+  ServiceAddress address;
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
@@ -180,89 +292,14 @@ Result<S3Config> parseS3Uri(std::string_view uri) {
     if (pair.empty()) continue;
     auto eq = pair.find('=');
     if (eq == std::string_view::npos) return bad(fmt::format("option '{}' has no value", pair));
-    std::string_view name = pair.substr(0, eq);
     auto value = percentDecode(pair.substr(eq + 1));
     if (!value) return bad(value.error().message);
-    auto invalid = [&](const Error& error) {
-      return bad(fmt::format("{}: {}", name, error.message));
-    };
-    if (name == "endpoint") {
-      endpoint = *value;
-    } else if (name == "region") {
-      if (value->empty()) return bad("region is empty");
-      config.region = *value;
-    } else if (name == "addressing") {
-      addressing = *value;
-      if (addressing != "path" && addressing != "virtual") {
-        return bad(fmt::format("addressing must be path or virtual, not '{}'", addressing));
-      }
-    } else if (name == "conditional_put") {
-      auto v = parseYesNo(*value);
-      if (!v) return invalid(v.error());
-      config.conditional_put = *v;
-    } else if (name == "part_size") {
-      auto v = parseSize(*value);
-      if (!v) return invalid(v.error());
-      if (*v < (5ULL << 20) || *v > (5ULL << 30)) {
-        return bad("part_size must be between 5MiB and 5GiB (S3's limits for a part)");
-      }
-      config.part_size = *v;
-    } else if (name == "multipart_above") {
-      auto v = parseSize(*value);
-      if (!v) return invalid(v.error());
-      if (*v > (5ULL << 30)) return bad("multipart_above must be at most 5GiB (S3's limit)");
-      config.multipart_above = *v;
-    } else if (name == "page_size") {
-      auto v = parseNumber(*value);
-      if (!v) return invalid(v.error());
-      if (*v < 1 || *v > 1000) return bad("page_size must be between 1 and 1000");
-      config.page_size = static_cast<unsigned>(*v);
-    } else if (name == "parallel") {
-      auto v = parseNumber(*value);
-      if (!v) return invalid(v.error());
-      if (*v < 1 || *v > 256) return bad("parallel must be between 1 and 256");
-      config.parallel = static_cast<unsigned>(*v);
-    } else if (name == "retries") {
-      auto v = parseNumber(*value);
-      if (!v) return invalid(v.error());
-      if (*v > 20) return bad("retries must be at most 20");
-      config.retries = static_cast<unsigned>(*v);
-    } else if (name == "timeout_ms") {
-      auto v = parseNumber(*value);
-      if (!v) return invalid(v.error());
-      if (*v < 1 || *v > 3'600'000) return bad("timeout_ms must be between 1 and 3600000");
-      config.timeout = std::chrono::milliseconds(*v);
-    } else {
-      return bad(fmt::format(
-          "unknown option '{}' (known: endpoint, region, addressing, conditional_put, part_size, "
-          "multipart_above, page_size, parallel, retries, timeout_ms)",
-          name));
+    if (auto ok = parseOption(pair.substr(0, eq), std::move(*value), config, address); !ok) {
+      return bad(ok.error().message);
     }
   }
-
-  if (endpoint.empty()) {
-    config.scheme = "https";
-    config.host = fmt::format("s3.{}.amazonaws.com", config.region);
-    config.virtual_hosted = addressing != "path";
-  } else {
-    if (auto ok = parseEndpoint(endpoint, config); !ok) return bad(ok.error().message);
-    config.virtual_hosted = addressing == "virtual";
-  }
-  if (config.virtual_hosted && config.bucket.find('_') != std::string::npos) {
-    return bad("a bucket name with '_' cannot be a host name: use addressing=path");
-  }
-
-  config.access_key = env("AWS_ACCESS_KEY_ID");
-  config.secret_key = env("AWS_SECRET_ACCESS_KEY");
-  config.session_token = env("AWS_SESSION_TOKEN");
-  if (config.access_key.empty() || config.secret_key.empty()) {
-    return bad(
-        "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment "
-        "(they are never taken from the URI or the command line)");
-  }
-  if (config.access_key.find(':') != std::string::npos) {
-    return bad("AWS_ACCESS_KEY_ID must not contain ':'");
-  }
+  if (auto ok = placeService(address, config); !ok) return bad(ok.error().message);
+  if (auto ok = readCredentials(config); !ok) return bad(ok.error().message);
   return config;
 }
 
