@@ -90,6 +90,195 @@ class LineSplitter {
   std::string pending_;
 };
 
+// Everything the child needs, made before fork: the child of a threaded process may not allocate.
+struct ChildPlan {
+  ChildPlan(const Command& command, std::string program_path)
+      : program(std::move(program_path)),
+        cwd(command.cwd.string()),
+        confine(command.confinement),
+        stage(confine.stage.string()) {
+    for (const auto& a : command.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : command.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    for (std::size_t i = 0; i < confine.binds.size(); ++i) {
+      bind_sources.push_back(confine.binds[i].first.string());
+      bind_targets.push_back((confine.stage / confine.binds[i].second).string());
+      bind_fds.push_back("/proc/self/fd/" + std::to_string(kFirstBindFd + i));
+    }
+  }
+
+  std::string program;
+  std::vector<char*> argv, envp;
+  std::string cwd;
+  const Confinement& confine;
+  std::string stage;
+  std::vector<std::string> bind_sources, bind_targets, bind_fds;
+};
+
+// The child's way out when its set-up fails: a message the build log shows, and status 126.
+template <std::size_t N>
+[[noreturn]] void die(const char (&message)[N], int status = 126) {
+  (void)!::write(2, message, N - 1);
+  ::_exit(status);
+}
+
+// In a mount namespace of the child's own, open every folder (a tmpfs over the stage may hide
+// some; a bind needs them opened in this namespace), then lay the stage.
+void layStage(const ChildPlan& plan) {
+  if (::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    die("cutover: cannot make a mount namespace for the build\n");
+  }
+  for (std::size_t i = 0; i < plan.bind_sources.size(); ++i) {
+    int fd = ::open(plan.bind_sources[i].c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int want = kFirstBindFd + static_cast<int>(i);
+    if (fd < 0 || (fd != want && ::dup2(fd, want) < 0)) {
+      die("cutover: cannot open a folder of the build\n");
+    }
+    if (fd != want) ::close(fd);
+  }
+  if (::mount("tmpfs", plan.stage.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") !=
+      0) {
+    die("cutover: cannot make a mount namespace for the build\n");
+  }
+  for (std::size_t i = 0; i < plan.bind_sources.size(); ++i) {
+    if (::mkdir(plan.bind_targets[i].c_str(), 0755) != 0 ||
+        ::mount(plan.bind_fds[i].c_str(), plan.bind_targets[i].c_str(), nullptr, MS_BIND | MS_REC,
+                nullptr) != 0) {
+      die("cutover: cannot bind a folder of the build\n");
+    }
+    ::close(kFirstBindFd + static_cast<int>(i));
+  }
+}
+
+void limit(int resource, std::uint64_t value) {
+  if (value == 0) return;
+  rlimit r{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+  if (::setrlimit(resource, &r) != 0) die("cutover: cannot limit the build\n");
+}
+
+// The child after fork: only async-signal-safe calls.
+[[noreturn]] void runChild(const ChildPlan& plan, int out_fd, int err_fd) {
+  ::setsid();
+  int null = ::open("/dev/null", O_RDONLY);
+  if (null >= 0) ::dup2(null, 0);
+  ::dup2(out_fd, 1);
+  ::dup2(err_fd, 2);
+  ::close_range(3, ~0U, 0);
+  if (!plan.cwd.empty() && ::chdir(plan.cwd.c_str()) != 0) {
+    die("cutover: cannot enter the build folder\n");
+  }
+  const Confinement& confine = plan.confine;
+  if (confine.user) layStage(plan);
+  limit(RLIMIT_DATA, confine.memory);
+  limit(RLIMIT_NPROC, confine.processes);
+  limit(RLIMIT_FSIZE, confine.file_size);
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  if (confine.user) {
+    auto [uid, gid] = *confine.user;
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+        ::setresuid(uid, uid, uid) != 0) {
+      die("cutover: cannot switch to the build user\n");
+    }
+  }
+  ::signal(SIGPIPE, SIG_DFL);
+  // A worker killed with SIGKILL takes its build with it (a sandboxed build entirely: bwrap
+  // --die-with-parent ends its whole pid namespace). Set after the switch of user, which
+  // clears it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::execve(plan.program.c_str(), plan.argv.data(), plan.envp.data());
+  die("cutover: cannot execute the command\n", 127);
+}
+
+// The parent's side of a running command: reads its output into the sink until it exits, and
+// ends its whole group at the timeout or when asked to stop.
+class ChildWatch {
+ public:
+  ChildWatch(pid_t pid, int out_fd, int err_fd, const LineSink& sink, Clock::time_point started)
+      : pid_(pid),
+        started_(started),
+        out_lines_(Stream::out, sink),
+        err_lines_(Stream::err, sink),
+        fds_{{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}} {}
+
+  CommandResult run(const Command& command, const std::stop_token& stop) {
+    auto deadline =
+        command.timeout.count() > 0 ? started_ + command.timeout : Clock::time_point::max();
+    std::optional<Clock::time_point> kill_at;      // set once SIGTERM went out
+    std::optional<Clock::time_point> drain_until;  // after exit: how long to wait for EOF
+    while (true) {
+      if (!drain_until && reaped()) drain_until = Clock::now() + std::chrono::seconds(2);
+      auto now = Clock::now();
+      if (drain_until) {
+        if (open_pipes_ == 0 || now >= *drain_until) break;
+      } else if (!kill_at && (now >= deadline || stop.stop_requested())) {
+        (now >= deadline ? result_.timed_out : result_.cancelled) = true;
+        ::kill(-pid_, SIGTERM);
+        kill_at = now + command.kill_grace;
+      } else if (kill_at && now >= *kill_at) {
+        ::kill(-pid_, SIGKILL);
+        kill_at = Clock::time_point::max();
+      }
+      readSome(20);
+    }
+    for (auto& f : fds_) {
+      if (f.fd >= 0) ::close(f.fd);
+    }
+    out_lines_.finish();
+    err_lines_.finish();
+    if (WIFEXITED(status_)) result_.exit_code = WEXITSTATUS(status_);
+    if (WIFSIGNALED(status_)) result_.signal = WTERMSIG(status_);
+    return result_;
+  }
+
+ private:
+  // Whether the command exited; if so, what it left running in its group is killed and it is
+  // reaped.
+  bool reaped() {
+    siginfo_t info{};
+    // WNOWAIT: the exited leader stays a zombie, so its process group id cannot be reused
+    // before the rest of the group is killed below.
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid != pid_) {
+      return false;
+    }
+    result_.ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+    return true;
+  }
+
+  void readSome(int timeout_ms) {
+    if (open_pipes_ == 0) {
+      if (timeout_ms > 0) ::poll(nullptr, 0, timeout_ms);
+      return;
+    }
+    ::poll(fds_, 2, timeout_ms);
+    for (int i = 0; i < 2; ++i) {
+      if (fds_[i].fd < 0 || fds_[i].revents == 0) continue;
+      char buffer[8192];
+      ssize_t n = ::read(fds_[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        (i == 0 ? out_lines_ : err_lines_).feed(buffer, static_cast<std::size_t>(n));
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        ::close(fds_[i].fd);
+        fds_[i].fd = -1;
+        --open_pipes_;
+      }
+    }
+  }
+
+  pid_t pid_;
+  Clock::time_point started_;
+  LineSplitter out_lines_, err_lines_;
+  pollfd fds_[2];
+  int open_pipes_ = 2;
+  int status_ = 0;
+  CommandResult result_;
+};
+
 }  // namespace
 
 std::string CommandResult::describe(std::chrono::milliseconds timeout) const {
@@ -125,23 +314,7 @@ Result<CommandResult> runCommand(const Command& command, const LineSink& sink,
     return fail(Errc::not_found,
                 fmt::format("'{}' is not installed (not found in PATH)", command.argv[0]));
   }
-  std::vector<char*> argv;
-  for (const auto& a : command.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& e : command.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  std::string cwd = command.cwd.string();
-  // Everything the child needs for its confinement, made here: it may not allocate.
-  const Confinement& confine = command.confinement;
-  std::string stage = confine.stage.string();
-  std::vector<std::string> bind_sources, bind_targets, bind_fds;
-  for (std::size_t i = 0; i < confine.binds.size(); ++i) {
-    bind_sources.push_back(confine.binds[i].first.string());
-    bind_targets.push_back((confine.stage / confine.binds[i].second).string());
-    bind_fds.push_back("/proc/self/fd/" + std::to_string(kFirstBindFd + i));
-  }
-
+  const ChildPlan plan(command, std::move(program));
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return failErrno("pipe", errno);
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -157,150 +330,10 @@ Result<CommandResult> runCommand(const Command& command, const LineSink& sink,
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
     return failErrno("fork", e);
   }
-  if (pid == 0) {
-    // Only async-signal-safe calls from here on.
-    ::setsid();
-    int null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) ::dup2(null, 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::close_range(3, ~0U, 0);
-    auto die = [](const char* msg, std::size_t n) {
-      (void)!::write(2, msg, n);
-      ::_exit(126);
-    };
-#define CUTOVER_DIE(text) die(text, sizeof(text) - 1)
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
-      CUTOVER_DIE("cutover: cannot enter the build folder\n");
-    }
-    if (confine.user) {
-      // In a mount namespace of its own, open every folder (a tmpfs over the stage may hide
-      // some; a bind needs them opened in this namespace), then lay the stage.
-      if (::unshare(CLONE_NEWNS) != 0 ||
-          ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-        CUTOVER_DIE("cutover: cannot make a mount namespace for the build\n");
-      }
-      for (std::size_t i = 0; i < bind_sources.size(); ++i) {
-        int fd = ::open(bind_sources[i].c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        int want = kFirstBindFd + static_cast<int>(i);
-        if (fd < 0 || (fd != want && ::dup2(fd, want) < 0)) {
-          CUTOVER_DIE("cutover: cannot open a folder of the build\n");
-        }
-        if (fd != want) ::close(fd);
-      }
-      if (::mount("tmpfs", stage.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") !=
-          0) {
-        CUTOVER_DIE("cutover: cannot make a mount namespace for the build\n");
-      }
-      for (std::size_t i = 0; i < bind_sources.size(); ++i) {
-        if (::mkdir(bind_targets[i].c_str(), 0755) != 0 ||
-            ::mount(bind_fds[i].c_str(), bind_targets[i].c_str(), nullptr, MS_BIND | MS_REC,
-                    nullptr) != 0) {
-          CUTOVER_DIE("cutover: cannot bind a folder of the build\n");
-        }
-        ::close(kFirstBindFd + static_cast<int>(i));
-      }
-    }
-    auto limit = [&](int resource, std::uint64_t value) {
-      if (value == 0) return;
-      rlimit r{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
-      if (::setrlimit(resource, &r) != 0) CUTOVER_DIE("cutover: cannot limit the build\n");
-    };
-    limit(RLIMIT_DATA, confine.memory);
-    limit(RLIMIT_NPROC, confine.processes);
-    limit(RLIMIT_FSIZE, confine.file_size);
-    rlimit no_core{0, 0};
-    ::setrlimit(RLIMIT_CORE, &no_core);
-    if (confine.user) {
-      auto [uid, gid] = *confine.user;
-      if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 ||
-          ::setresuid(uid, uid, uid) != 0) {
-        CUTOVER_DIE("cutover: cannot switch to the build user\n");
-      }
-    }
-#undef CUTOVER_DIE
-    ::signal(SIGPIPE, SIG_DFL);
-    // A worker killed with SIGKILL takes its build with it (a sandboxed build entirely: bwrap
-    // --die-with-parent ends its whole pid namespace). Set after the switch of user, which
-    // clears it.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::execve(program.c_str(), argv.data(), envp.data());
-    const char msg[] = "cutover: cannot execute the command\n";
-    (void)!::write(2, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
+  if (pid == 0) runChild(plan, out_pipe[1], err_pipe[1]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
-
-  CommandResult result;
-  LineSplitter out_lines(Stream::out, sink), err_lines(Stream::err, sink);
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  int open_pipes = 2;
-  auto deadline =
-      command.timeout.count() > 0 ? started + command.timeout : Clock::time_point::max();
-  std::optional<Clock::time_point> kill_at;  // set once SIGTERM went out
-  bool exited = false;
-  std::optional<Clock::time_point> drain_until;  // after exit: how long to wait for EOF
-  int status = 0;
-
-  auto readSome = [&](int timeout_ms) {
-    if (open_pipes == 0) {
-      if (timeout_ms > 0) ::poll(nullptr, 0, timeout_ms);
-      return;
-    }
-    ::poll(fds, 2, timeout_ms);
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buffer[8192];
-      ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) {
-        (i == 0 ? out_lines : err_lines).feed(buffer, static_cast<std::size_t>(n));
-      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_pipes;
-      }
-    }
-  };
-
-  while (true) {
-    if (!exited) {
-      siginfo_t info{};
-      // WNOWAIT: the exited leader stays a zombie, so its process group id cannot be reused
-      // before the rest of the group is killed below.
-      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-          info.si_pid == pid) {
-        exited = true;
-        result.ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-        ::kill(-pid, SIGKILL);  // what the command left behind in its group
-        ::waitpid(pid, &status, 0);
-        drain_until = Clock::now() + std::chrono::seconds(2);
-      }
-    }
-    if (exited) {
-      if (open_pipes == 0 || Clock::now() >= *drain_until) break;
-      readSome(20);
-      continue;
-    }
-    auto now = Clock::now();
-    if (!kill_at && (now >= deadline || stop.stop_requested())) {
-      (now >= deadline ? result.timed_out : result.cancelled) = true;
-      ::kill(-pid, SIGTERM);
-      kill_at = now + command.kill_grace;
-    } else if (kill_at && now >= *kill_at) {
-      ::kill(-pid, SIGKILL);
-      kill_at = Clock::time_point::max();
-    }
-    readSome(20);
-  }
-  for (auto& f : fds) {
-    if (f.fd >= 0) ::close(f.fd);
-  }
-  out_lines.finish();
-  err_lines.finish();
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  return result;
+  return ChildWatch(pid, out_pipe[0], err_pipe[0], sink, started).run(command, stop);
 }
 
 }  // namespace cutover::build
