@@ -9,11 +9,11 @@
 #include <cstdlib>
 
 #include "support/etcd_cluster.h"
+#include "support/git_fixture.h"
 #include "support/process.h"
 #include "support/redis_server.h"
 #include "support/s3_server.h"
 #include "support/temp_dir.h"
-#include "unit/pipeline/git_fixture.h"
 
 namespace cutover {
 namespace {

@@ -7,10 +7,10 @@
 #include <chrono>
 #include <thread>
 
+#include "support/git_fixture.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
-#include "unit/pipeline/git_fixture.h"
 
 namespace cutover {
 namespace {

@@ -13,10 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/git_fixture.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
-#include "unit/pipeline/git_fixture.h"
 
 namespace cutover {
 namespace {

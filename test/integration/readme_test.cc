@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "cutover/config/config.h"
+#include "support/git_fixture.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
-#include "unit/pipeline/git_fixture.h"
 
 namespace cutover {
 namespace {

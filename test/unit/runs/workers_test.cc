@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "cutover/pipeline/activate.h"
-#include "git_fixture.h"
+#include "support/git_fixture.h"
 #include "support/temp_dir.h"
 
 namespace cutover {

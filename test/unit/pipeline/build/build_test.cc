@@ -7,8 +7,8 @@
 #include <fstream>
 #include <thread>
 
-#include "git_fixture.h"
 #include "pipeline/build/command.h"
+#include "support/git_fixture.h"
 #include "support/temp_dir.h"
 
 namespace cutover::build {
