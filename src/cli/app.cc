@@ -30,7 +30,7 @@ int runCli(int argc, char** argv) {
   app.name("cutover");
   app.require_subcommand(1);
   app.fallthrough();
-  app.set_version_flag("--version", "cutover 0.1.0");
+  app.set_version_flag("--version", "cutover " CUTOVER_VERSION);
   GlobalOptions global;
   if (const char* env = std::getenv("CUTOVER_DATA"); env != nullptr && *env != '\0') {
     global.data_dir = env;
