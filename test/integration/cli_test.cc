@@ -531,5 +531,12 @@ TEST_F(CliTest, DeploysShowsFlipsAndVersionsListsEverySite) {
   EXPECT_EQ(every.size(), 3U);
 }
 
+// The version comes from project() in CMakeLists.txt; this test is built with the same one.
+TEST(CliVersionTest, VersionIsTheProjectVersion) {
+  auto r = testing::runCutover({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "cutover " CUTOVER_VERSION "\n");
+}
+
 }  // namespace
 }  // namespace cutover
