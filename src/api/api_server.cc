@@ -15,6 +15,7 @@
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
 #include "cutover/store/manifest.h"
+#include "pipeline/recorder.h"
 
 namespace cutover {
 
@@ -131,10 +132,10 @@ std::string ApiState::siteUrl(const std::string& site) const {
 }
 
 void ApiState::abandon(PendingDeploy& deploy, const std::string& why) const {
-  deploy.record.status = "failed";
-  deploy.record.finished = nowRfc3339();
-  deploy.record.error = why;
-  if (auto saved = context.history->update(deploy.record); !saved) {
+  Recorder recorder(deploy.record, context.history);
+  Error error{Errc::interrupted, why};
+  recorder.finish(&error);
+  if (auto saved = recorder.save(); !saved) {
     std::fprintf(stderr, "cutover api: recording deploy %s: %s\n", deploy.record.id.c_str(),
                  saved.error().message.c_str());
   }

@@ -260,7 +260,7 @@ History::~History() = default;
 
 Result<void> History::begin(DeployRecord& record) {
   if (record.id.empty()) record.id = newDeployId();
-  record.status = "running";
+  record.status = toString(DeployStatus::running);
   record.started = nowRfc3339();
   record.pid = ::getpid();
   std::lock_guard lock(db_->mutex);
@@ -275,10 +275,10 @@ Result<void> History::begin(DeployRecord& record) {
 
 Result<void> History::enqueue(DeployRecord& record) {
   if (record.id.empty()) record.id = newDeployId();
-  record.status = "queued";
-  record.stage = "queued";
+  record.status = toString(DeployStatus::queued);
+  record.stage = toString(Mark::queued);
   record.started = nowRfc3339();
-  record.timeline = {{"queued", nowUnixMs()}};
+  record.timeline = {{record.stage, nowUnixMs()}};
   record.pid = ::getpid();
   std::lock_guard lock(db_->mutex);
   sqlite::Statement st(
@@ -351,7 +351,7 @@ Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string
       .bind(5, record.id);
   if (auto r = supersede.run(); !r) return abort(r.error());
 
-  record.status = "running";
+  record.status = toString(DeployStatus::running);
   record.pid = ::getpid();
   sqlite::Statement take(db.handle(),
                          "UPDATE deploys SET status = 'running', pid = ?2 WHERE id = ?1");
@@ -434,7 +434,7 @@ Result<DeployRecord> History::recordFlip(const std::string& site, std::string_vi
   r.actor = actor;
   r.trigger = std::string(trigger);
   r.source = std::string(trigger);
-  r.status = "succeeded";
+  r.status = toString(DeployStatus::succeeded);
   r.activated = true;
   r.started = nowRfc3339();
   r.finished = r.started;
