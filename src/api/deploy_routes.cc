@@ -232,8 +232,8 @@ void postRemoteDeploy(ApiState& state, Call& call) {
                      "the body needs \"files\": {\"path\": {\"hash\": \"...\", \"size\": N}, ...}");
   }
   const std::string& site = call.param("site");
-  auto list = RemoteFileList::expect(files->size(), state.limitsFor(site),
-                                     state.options.max_upload_bytes);
+  auto list =
+      RemoteFileList::expect(files->size(), state.limitsFor(site), state.options.max_upload_bytes);
   if (!list) return sendError(call.out, list.error());
   for (const auto& [raw_path, info] : files->items()) {
     auto hash = info.is_object() ? info.find("hash") : info.end();
@@ -294,7 +294,8 @@ void putBlob(ApiState& state, Call& call) {
       pending->upload->accept(*state.context.objects, hash, call.request.content_length,
                               [&](std::span<std::byte> buffer) { return call.body.read(buffer); });
   if (!accepted) return sendError(call.out, accepted.error());
-  sendJson(call.out, 201, {{"hash", hash}, {"size", accepted->size}, {"stored", accepted->created}});
+  sendJson(call.out, 201,
+           {{"hash", hash}, {"size", accepted->size}, {"stored", accepted->created}});
 }
 
 void postFinalize(ApiState& state, Call& call) {
@@ -310,9 +311,9 @@ void postFinalize(ApiState& state, Call& call) {
   if (auto ready = pending->upload->ready(*state.context.objects, missing); !ready) {
     // Not fatal: the client may still upload them and finalize again.
     state.pending.add(pending);
-    return sendError(call.out, ready.error(),
-                     missing.empty() ? nlohmann::json::object()
-                                     : nlohmann::json{{"missing", missing}});
+    return sendError(
+        call.out, ready.error(),
+        missing.empty() ? nlohmann::json::object() : nlohmann::json{{"missing", missing}});
   }
   auto report = pending->upload->finish(state.pipeline());
   if (!report) {

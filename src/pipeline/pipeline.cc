@@ -240,6 +240,8 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
 
 Result<void> runPipeline(const PipelineContext& context, const DeployOptions& options,
                          DeployReport& report) {
+  report.site = options.site;
+  report.source = options.source.string();
   auto started = std::chrono::system_clock::now();
   CreatedBlobs created;
   auto result = runStages(context, options, report, created);
@@ -250,18 +252,14 @@ Result<void> runPipeline(const PipelineContext& context, const DeployOptions& op
 }
 
 Result<DeployReport> deploy(const PipelineContext& context, const DeployOptions& options) {
-  DeployReport report;
-  report.site = options.site;
-  report.source = options.source.string();
-
   DeployRecord record;
   record.site = options.site;
-  record.source = report.source;
+  record.source = options.source.string();
   record.trigger = options.trigger;
   Recorder recorder(record, context.history);
   if (auto begun = recorder.begin(); !begun) return tl::unexpected(begun.error());
+  DeployReport report;
   report.deploy_id = record.id;
-
   auto result = runPipeline(context, options, report);
   record.source = report.source;
   recorder.take(report);

@@ -487,8 +487,8 @@ Result<std::unique_ptr<RemoteUpload>> RemoteUpload::begin(const PipelineContext&
     if (list.blobs_.at(hash) == size) continue;
     auto named = std::find_if(list.files_.begin(), list.files_.end(),
                               [&](const auto& e) { return e.second.hash == hash; });
-    return fail(Errc::invalid_argument, fmt::format("{}: blob {} is {} bytes, not {}",
-                                                    named->first, hash, size, list.blobs_.at(hash)));
+    return fail(Errc::invalid_argument, fmt::format("{}: blob {} is {} bytes, not {}", named->first,
+                                                    hash, size, list.blobs_.at(hash)));
   }
   std::vector<std::string> held_hashes;
   for (const auto& [hash, size] : *held) held_hashes.push_back(hash);

@@ -81,9 +81,11 @@ class RemoteUpload {
  public:
   // Takes the store lock, notes the live pointer, finds which of the blobs the site's own
   // versions hold (a held blob of another size is refused), and records the deploy as running.
-  [[nodiscard]] static Result<std::unique_ptr<RemoteUpload>> begin(
-      const PipelineContext& context, const std::string& site, std::string source, bool activate,
-      RemoteFileList files);
+  [[nodiscard]] static Result<std::unique_ptr<RemoteUpload>> begin(const PipelineContext& context,
+                                                                   const std::string& site,
+                                                                   std::string source,
+                                                                   bool activate,
+                                                                   RemoteFileList files);
   // Sent: the blobs the site does not hold, which the client must send.
   [[nodiscard]] const std::vector<std::string>& missing() const { return missing_; }
   [[nodiscard]] const DeployRecord& record() const { return record_; }

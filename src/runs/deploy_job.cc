@@ -36,8 +36,6 @@ Result<DeployReport> storeAndActivate(Recorder& recorder, const PipelineContext&
   options.limits = limits;
   DeployReport report;
   report.deploy_id = record.id;
-  report.site = record.site;
-  report.source = source.string();
   auto uploading_at = nowUnixMs();
   recorder.mark(Mark::uploading, uploading_at);
   log.note("storing " + source.filename().string());

@@ -30,8 +30,8 @@ inline constexpr std::array<std::string_view, 7> kStageNames{
 // A mark on a queued deploy's timeline (StageMark, DeployRecord::stage): "queued", "fetching",
 // "building", "uploading", "activating", and "finished" when it ended (whatever the outcome).
 enum class Mark { queued, fetching, building, uploading, activating, finished };
-inline constexpr std::array<std::string_view, 6> kMarkNames{
-    "queued", "fetching", "building", "uploading", "activating", "finished"};
+inline constexpr std::array<std::string_view, 6> kMarkNames{"queued",    "fetching",   "building",
+                                                            "uploading", "activating", "finished"};
 
 template <typename Enum, std::size_t N>
 constexpr std::string_view nameOf(const std::array<std::string_view, N>& names, Enum value) {

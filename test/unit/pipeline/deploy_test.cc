@@ -213,7 +213,8 @@ class FailingDeployTest : public DeployTest, public ::testing::WithParamInterfac
     }
     if (way == WayIn::build_job) {
       // An archive queued for the pipeline: its job needs no git.
-      auto id = enqueueDeploy(*history_, dir_ / "data", DeployRequest{"docs", "api", "", "", source});
+      auto id =
+          enqueueDeploy(*history_, dir_ / "data", DeployRequest{"docs", "api", "", "", source});
       if (!id) return tl::unexpected(id.error());
       auto claimed = history_->claim({}).value();
       EXPECT_TRUE(claimed && claimed->id == *id);
