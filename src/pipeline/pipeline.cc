@@ -5,8 +5,8 @@
 //                          archive upload)
 //   runDeployJob()         a queued deploy (runs/deploy_job.cc): stage 2 fetches and builds a
 //                          commit, and its output folder goes through runPipeline()
-//   begin/accept/finish    a remote deploy (upload.h): the client hashes its files and sends
-//                          only the blobs the site lacks, then finishUpload() runs stages 4-8
+//   RemoteUpload           a remote deploy through the API (upload.h): begin, accept the blobs
+//                          the site lacks (stage 3, hashed by the client), then finish runs 4-8
 //
 //   1. source    open the folder or archive, within the site's limits     source/
 //   2. build     (queued deploys of a repo) fetch the commit and build it  build/
