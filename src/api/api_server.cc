@@ -39,14 +39,14 @@ std::int64_t steadyMs() {
 void PendingDeploys::add(PendingPtr deploy) {
   deploy->last_used_ms = steadyMs();
   std::lock_guard lock(mutex_);
-  deploys_[deploy->record.id] = std::move(deploy);
+  deploys_[deploy->record().id] = std::move(deploy);
 }
 
 std::optional<Crowded> PendingDeploys::crowdedLocked(const std::string& site,
                                                      const PendingLimits& limits) const {
   std::vector<std::string> same_site;
   for (const auto& [id, deploy] : deploys_) {
-    if (deploy->record.site == site) same_site.push_back(id);
+    if (deploy->record().site == site) same_site.push_back(id);
   }
   auto minutes = std::to_string(std::max<std::int64_t>(1, limits.timeout.count() / 60'000));
   if (same_site.size() >= limits.per_site) {
@@ -76,8 +76,8 @@ std::optional<Crowded> PendingDeploys::crowded(const std::string& site,
 std::optional<Crowded> PendingDeploys::tryAdd(PendingPtr deploy, const PendingLimits& limits) {
   deploy->last_used_ms = steadyMs();
   std::lock_guard lock(mutex_);
-  if (auto full = crowdedLocked(deploy->record.site, limits)) return full;
-  deploys_[deploy->record.id] = std::move(deploy);
+  if (auto full = crowdedLocked(deploy->record().site, limits)) return full;
+  deploys_[deploy->record().id] = std::move(deploy);
   return std::nullopt;
 }
 
@@ -131,11 +131,8 @@ std::string ApiState::siteUrl(const std::string& site) const {
 }
 
 void ApiState::abandon(PendingDeploy& deploy, const std::string& why) const {
-  deploy.record.status = "failed";
-  deploy.record.finished = nowRfc3339();
-  deploy.record.error = why;
-  if (auto saved = context.history->update(deploy.record); !saved) {
-    std::fprintf(stderr, "cutover api: recording deploy %s: %s\n", deploy.record.id.c_str(),
+  if (auto saved = deploy.upload->abandon(context.history, why); !saved) {
+    std::fprintf(stderr, "cutover api: recording deploy %s: %s\n", deploy.record().id.c_str(),
                  saved.error().message.c_str());
   }
 }
@@ -327,7 +324,7 @@ class Router {
   }
 
   Result<std::string> deploySite(const std::string& id) {
-    if (auto pending = state_.pending.find(id)) return pending->record.site;
+    if (auto pending = state_.pending.find(id)) return pending->record().site;
     auto record = state_.context.history->find(id);
     if (!record) return tl::unexpected(record.error());
     if (!*record) return fail(Errc::not_found, "there is no deploy " + id);

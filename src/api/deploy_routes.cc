@@ -5,20 +5,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <string_view>
-#include <set>
 #include <vector>
 
 #include "api/reply.h"
 #include "api/routes.h"
 #include "cutover/common/fd.h"
-#include "cutover/common/hash.h"
-#include "cutover/common/media_type.h"
 #include "cutover/common/names.h"
-#include "cutover/common/site_path.h"
 #include "cutover/common/utf8.h"
 #include "cutover/pipeline/activate.h"
 #include "cutover/pointer/records.h"
@@ -139,41 +134,6 @@ nlohmann::json deployAnswer(ApiState& state, const std::string& deploy_id, const
           {"warnings", r.warnings}};
 }
 
-// How many of a site's versions (newest first) a remote deploy looks through for the blobs it
-// names. Sites keep about ten; a blob only an older version holds is simply uploaded again.
-constexpr std::size_t kVersionsScanned = 32;
-
-// The blobs among `wanted` that the site's own versions name, with the sizes their manifests
-// give. Another site's blobs are not looked at: whether they are stored is not this site's to
-// learn.
-Result<std::map<std::string, std::uint64_t>> blobsOfSite(
-    ObjectStore& objects, const std::string& site,
-    const std::map<std::string, std::uint64_t>& wanted) {
-  std::map<std::string, std::uint64_t> found;
-  auto versions = objects.listVersions(site);
-  if (!versions) return tl::unexpected(versions.error());
-  std::size_t scanned = 0;
-  for (const auto& version : *versions) {
-    if (found.size() == wanted.size() || scanned++ == kVersionsScanned) break;
-    auto manifest = objects.readManifest(site, version.version);
-    if (!manifest) {
-      if (manifest.error().code == Errc::not_found) continue;  // collected meanwhile
-      return tl::unexpected(manifest.error());
-    }
-    for (const auto& [path, entry] : manifest->files) {
-      for (const auto* blob : {&entry.hash, &entry.br.hash, &entry.gzip.hash}) {
-        if (!blob->empty() && wanted.contains(*blob)) {
-          std::uint64_t size = blob == &entry.hash   ? entry.size
-                               : blob == &entry.br.hash ? entry.br.size
-                                                        : entry.gzip.size;
-          found.emplace(*blob, size);
-        }
-      }
-    }
-  }
-  return found;
-}
-
 }  // namespace
 
 namespace {
@@ -271,51 +231,20 @@ void postRemoteDeploy(ApiState& state, Call& call) {
     return sendError(call.out, 400, "invalid_argument",
                      "the body needs \"files\": {\"path\": {\"hash\": \"...\", \"size\": N}, ...}");
   }
-  if (files->empty())
-    return sendError(call.out, 400, "invalid_argument", "the deploy has no files");
   const std::string& site = call.param("site");
-  SourceLimits limits = state.limitsFor(site);
-  if (files->size() > limits.max_files) {
-    return sendError(call.out, 413, "too_large",
-                     fmt::format("the deploy has {} files, over the limit of {} (max_files)", files->size(),
-                                 limits.max_files));
-  }
-  std::map<std::string, FileEntry> entries;
-  std::map<std::string, std::uint64_t> blobs;
-  std::uint64_t total = 0;
+  auto list =
+      RemoteFileList::expect(files->size(), state.limitsFor(site), state.options.max_upload_bytes);
+  if (!list) return sendError(call.out, list.error());
   for (const auto& [raw_path, info] : files->items()) {
-    auto path = normalizeSitePath(raw_path);
-    if (!path) return sendError(call.out, path.error());
     auto hash = info.is_object() ? info.find("hash") : info.end();
     auto size = info.is_object() ? info.find("size") : info.end();
-    if (hash == info.end() || !hash->is_string() || !isBlobHash(hash->get<std::string>()) ||
-        size == info.end() || !size->is_number_unsigned()) {
-      return sendError(call.out, 400, "invalid_argument",
-                       raw_path + ": needs \"hash\" (64 lowercase hex) and \"size\" (bytes)");
-    }
-    auto bytes = size->get<std::uint64_t>();
-    if (bytes > std::min(limits.max_file_bytes, state.options.max_upload_bytes)) {
-      return sendError(call.out, 413, "too_large",
-                       fmt::format("{}: {} bytes is over the limit for one file", raw_path, bytes));
-    }
-    total += bytes;
-    std::string hex = hash->get<std::string>();
-    auto [known, fresh] = blobs.emplace(hex, bytes);
-    if (!fresh && known->second != bytes) {
-      return sendError(call.out, 400, "invalid_argument",
-                       raw_path + ": the same hash was given with two different sizes");
-    }
-    if (!entries.emplace(*path, FileEntry{hex, bytes, std::string(mediaTypeFor(*path)), {}, {}})
-             .second) {
-      return sendError(call.out, 400, "invalid_argument",
-                       raw_path + ": names the same file as another path (" + *path + ")");
-    }
+    bool has_hash = hash != info.end() && hash->is_string();
+    bool has_size = size != info.end() && size->is_number_unsigned();
+    auto added = list->add(raw_path, has_hash ? hash->get_ref<const std::string&>() : "",
+                           has_size ? std::optional(size->get<std::uint64_t>()) : std::nullopt);
+    if (!added) return sendError(call.out, added.error());
   }
-  if (total > limits.max_total_bytes) {
-    return sendError(call.out, 413, "too_large",
-                     fmt::format("the deploy holds {} bytes, over the limit of {}", total,
-                                 limits.max_total_bytes));
-  }
+  if (auto ok = list->complete(); !ok) return sendError(call.out, ok.error());
   std::string source = "remote";
   if (auto s = body->find("source");
       s != body->end() && s->is_string() && !s->get<std::string>().empty()) {
@@ -335,55 +264,10 @@ void postRemoteDeploy(ApiState& state, Call& call) {
               {{"Retry-After", "60"}});
   };
   if (auto full = state.pending.crowded(site, pending_limits)) return refuseCrowded(*full);
-
-  // From here on gc waits: the blobs reported present stay present until the deploy ends.
-  auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
-                                 FleetRequest{state.context.pointers.get(),
-                                              "remote deploy " + site, site});
-  if (!lock) return sendError(call.out, lock.error());
-  auto before = state.context.pointers->get(liveKey(site));
-  if (!before) return sendError(call.out, before.error());
-  // Present means held by this site's versions (and still stored), with the size given;
-  // everything else is missing, whoever else stores it.
-  auto held = blobsOfSite(*state.context.objects, site, blobs);
-  if (!held) return sendError(call.out, held.error());
-  for (const auto& [held_hash, size] : *held) {
-    const std::string& hash = held_hash;  // a lambda cannot capture a structured binding (C++20)
-    if (blobs.at(hash) == size) continue;
-    auto named = std::find_if(entries.begin(), entries.end(),
-                              [&](const auto& e) { return e.second.hash == hash; });
-    return sendError(call.out, 400, "invalid_argument",
-                     fmt::format("{}: blob {} is {} bytes, not {}", named->first, hash, size,
-                                 blobs.at(hash)));
-  }
-  std::vector<std::string> held_hashes;
-  for (const auto& [hash, size] : *held) held_hashes.push_back(hash);
-  auto gone = state.context.objects->missing(held_hashes);
-  if (!gone) return sendError(call.out, gone.error());
-  std::set<std::string> present(held_hashes.begin(), held_hashes.end());
-  for (const auto& hash : *gone) present.erase(hash);
-  std::vector<std::string> missing;
-  for (const auto& [hash, size] : blobs) {
-    if (!present.contains(hash)) missing.push_back(hash);
-  }
-
-  DeployRecord record;
-  record.site = site;
-  record.source = source;
-  record.trigger = "remote";
-  record.files = entries.size();
-  record.bytes = total;
-  if (auto begun = state.context.history->begin(record); !begun) {
-    return sendError(call.out, begun.error());
-  }
-  auto pending = std::make_shared<PendingDeploy>(record, std::move(*lock));
-  pending->activate = activate;
-  pending->expected_pointer = *before;
-  pending->files = std::move(entries);
-  pending->blobs = std::move(blobs);
-  pending->held = std::move(present);
-  pending->missing_at_start = missing.size();
-  std::string id = record.id;
+  auto upload = RemoteUpload::begin(state.pipeline(), site, source, activate, std::move(*list));
+  if (!upload) return sendError(call.out, upload.error());
+  auto pending = std::make_shared<PendingDeploy>(std::move(*upload));
+  std::string id = pending->record().id;
   if (auto full = state.pending.tryAdd(pending, pending_limits)) {
     // Another start took the last place since the check above.
     state.abandon(*pending, "refused: " + full->message);
@@ -391,9 +275,9 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   }
   sendJson(call.out, 201,
            {{"deploy", id},
-            {"missing", missing},
-            {"files", pending->files.size()},
-            {"blobs", pending->blobs.size()}});
+            {"missing", pending->upload->missing()},
+            {"files", pending->upload->files()},
+            {"blobs", pending->upload->blobs()}});
 }
 
 void putBlob(ApiState& state, Call& call) {
@@ -406,53 +290,12 @@ void putBlob(ApiState& state, Call& call) {
                          " is not waiting for blobs (it was finalized, failed or "
                          "abandoned); start a new one");
   }
-  auto blob = pending->blobs.find(hash);
-  if (blob == pending->blobs.end()) {
-    return sendError(call.out, 400, "invalid_argument",
-                     "blob " + hash + " is not a file of deploy " + id);
-  }
-  std::uint64_t size = blob->second;
-  if (call.request.content_length && *call.request.content_length != size) {
-    return sendError(call.out, 400, "invalid_argument",
-                     fmt::format("blob {} is {} bytes, but {} were sent", hash, size,
-                                 *call.request.content_length));
-  }
-  auto writer = state.context.objects->newBlob();
-  if (!writer) return sendError(call.out, writer.error());
-  std::vector<std::byte> buffer(256 * 1024);
-  std::uint64_t received = 0;
-  while (true) {
-    auto n = call.body.read(buffer);
-    // Dropping the writer unfinished discards what it holds: nothing is stored.
-    if (!n) return sendError(call.out, n.error());
-    if (*n == 0) break;
-    received += *n;
-    if (received > size) {
-      return sendError(call.out, 400, "invalid_argument",
-                       fmt::format("blob {} is {} bytes, but more were sent", hash, size));
-    }
-    if (auto w = (*writer)->write(std::span(buffer.data(), *n)); !w) {
-      return sendError(call.out, w.error());
-    }
-  }
-  if (received != size) {
-    return sendError(call.out, 400, "invalid_argument",
-                     fmt::format("blob {} is {} bytes, but {} were sent", hash, size, received));
-  }
-  auto stored = (*writer)->finish(hash);
-  if (!stored) {
-    if (stored.error().code == Errc::invalid_argument) {
-      return sendError(call.out, 400, "invalid_argument",
-                       "the bytes sent do not match blob " + hash + "; nothing was stored");
-    }
-    return sendError(call.out, stored.error());
-  }
-  pending->received(hash);
-  if (stored->created) {
-    pending->uploaded += 1;
-    pending->uploaded_bytes += size;
-  }
-  sendJson(call.out, 201, {{"hash", hash}, {"size", size}, {"stored", stored->created}});
+  auto accepted =
+      pending->upload->accept(*state.context.objects, hash, call.request.content_length,
+                              [&](std::span<std::byte> buffer) { return call.body.read(buffer); });
+  if (!accepted) return sendError(call.out, accepted.error());
+  sendJson(call.out, 201,
+           {{"hash", hash}, {"size", accepted->size}, {"stored", accepted->created}});
 }
 
 void postFinalize(ApiState& state, Call& call) {
@@ -464,68 +307,23 @@ void postFinalize(ApiState& state, Call& call) {
                          " is not waiting to be finalized (it was finalized, failed "
                          "or abandoned)");
   }
-  // Every blob must be one the site holds (its size checked at the start) or one this deploy
-  // sent (its size and hash checked on upload): a hash that is merely stored, by another site,
-  // gives nothing away and cannot be used with a false size.
-  std::vector<std::string> hashes;
-  for (const auto& [hash, size] : pending->blobs) hashes.push_back(hash);
-  auto stored = state.context.objects->missing(hashes);
-  if (!stored) {
-    state.pending.add(pending);
-    return sendError(call.out, stored.error());
-  }
-  std::set<std::string> absent(stored->begin(), stored->end());
   std::vector<std::string> missing;
-  for (const auto& hash : hashes) {
-    if (absent.contains(hash) || !pending->provided(hash)) missing.push_back(hash);
-  }
-  if (!missing.empty()) {
+  if (auto ready = pending->upload->ready(*state.context.objects, missing); !ready) {
     // Not fatal: the client may still upload them and finalize again.
     state.pending.add(pending);
-    return sendError(call.out, 400, "invalid_argument",
-                     fmt::format("{} of the deploy's {} blobs were never uploaded (first: {})",
-                                 missing.size(), hashes.size(), missing.front()),
-                     {{"missing", missing}});
+    return sendError(
+        call.out, ready.error(),
+        missing.empty() ? nlohmann::json::object() : nlohmann::json{{"missing", missing}});
   }
-
-  auto& record = pending->record;
-  DeployReport report;
-  report.deploy_id = id;
-  report.site = record.site;
-  report.source = record.source;
-  report.files = pending->files.size();
-  for (const auto& [path, entry] : pending->files) report.bytes += entry.size;
-  report.new_files = std::min<std::uint64_t>(pending->uploaded, report.files);
-  report.reused_files = report.files - report.new_files;
-  report.new_bytes = pending->uploaded_bytes;
-  report.stages.push_back({"upload", std::chrono::duration<double, std::milli>(
-                                         std::chrono::steady_clock::now() - pending->started)
-                                         .count()});
-  Result<void> done = state.context.objects->flush();
-  if (done) {
-    FinalizeInput input{record.site,       record.source,
-                        pending->files,    pending->expected_pointer,
-                        pending->activate, ""};
-    done = finalizeVersion(state.pipeline(), std::move(input), report);
+  auto report = pending->upload->finish(state.pipeline());
+  if (!report) {
+    const DeployRecord& record = pending->record();
+    if (record.is(DeployStatus::succeeded)) return sendError(call.out, report.error());
+    return sendError(call.out, report.error(), {{"deploy", id}, {"version", record.version}});
   }
-  record.version = report.version;
-  record.activated = report.activated;
-  record.files = report.files;
-  record.new_files = report.new_files;
-  record.reused_files = report.reused_files;
-  record.bytes = report.bytes;
-  record.new_bytes = report.new_bytes;
-  record.stages = report.stages;
-  record.finished = nowRfc3339();
-  record.status = done ? "succeeded" : "failed";
-  if (!done) record.error = done.error().message;
-  auto saved = state.context.history->update(record);
-  if (!done)
-    return sendError(call.out, done.error(), {{"deploy", id}, {"version", report.version}});
-  if (!saved) return sendError(call.out, saved.error());
-  auto answer = deployAnswer(state, id, report);
-  answer["uploaded"] = pending->uploaded.load();
-  answer["blobs"] = pending->blobs.size();
+  auto answer = deployAnswer(state, id, *report);
+  answer["uploaded"] = pending->upload->uploaded();
+  answer["blobs"] = pending->upload->blobs();
   sendJson(call.out, 200, answer);
 }
 

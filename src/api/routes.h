@@ -7,7 +7,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -17,44 +16,18 @@
 #include "cutover/pipeline/deploy.h"
 #include "cutover/pipeline/gc.h"
 #include "pipeline/store_lock.h"
+#include "pipeline/upload.h"
 
 namespace cutover::api {
 
-// A remote deploy between its start (the file list) and its finalize: which blobs it needs, and
-// the pointer it saw. Holds the store lock shared all along, so gc cannot collect a blob the
-// deploy was told it need not upload.
+// A remote deploy between its start (the file list) and its finalize, as the API keeps it: the
+// upload stage's state (pipeline/upload.h) and when a request last used it.
 struct PendingDeploy {
-  PendingDeploy(DeployRecord r, StoreLock l) : record(std::move(r)), lock(std::move(l)) {}
+  explicit PendingDeploy(std::unique_ptr<RemoteUpload> u) : upload(std::move(u)) {}
+  [[nodiscard]] const DeployRecord& record() const { return upload->record(); }
 
-  DeployRecord record;  // as begun in the history (status running)
-  StoreLock lock;
-  bool activate = true;
-  std::optional<std::string> expected_pointer;
-  std::map<std::string, FileEntry> files;      // path → hash, size, media type
-  std::map<std::string, std::uint64_t> blobs;  // every distinct hash → its size
-  // The blobs the site's own versions hold, with the sizes the deploy gave: no upload needed.
-  std::set<std::string> held;
-  std::size_t missing_at_start = 0;
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::unique_ptr<RemoteUpload> upload;
   std::atomic<std::int64_t> last_used_ms{0};  // steady clock, for the abandon timeout
-  std::atomic<std::uint64_t> uploaded{0};     // blobs stored by this deploy's uploads
-  std::atomic<std::uint64_t> uploaded_bytes{0};
-
-  // Records that this deploy sent the bytes of `hash` (stored now, or found stored already).
-  void received(const std::string& hash) {
-    std::lock_guard guard(received_mutex_);
-    received_.insert(hash);
-  }
-  // Whether the deploy may name `hash`: the site holds it, or this deploy sent its bytes.
-  [[nodiscard]] bool provided(const std::string& hash) {
-    if (held.contains(hash)) return true;
-    std::lock_guard guard(received_mutex_);
-    return received_.contains(hash);
-  }
-
- private:
-  std::mutex received_mutex_;
-  std::set<std::string> received_;
 };
 using PendingPtr = std::shared_ptr<PendingDeploy>;
 

@@ -22,7 +22,7 @@ bool isFlip(const DeployRecord& d) { return d.trigger == "rollback" || d.trigger
 // How long the deploy took: from queued to finished for the pipeline's deploys (whose stages
 // are recorded only as far as they got), else the sum of its stages.
 std::string totalTime(const DeployRecord& d) {
-  if (d.timeline.size() >= 2 && d.timeline.back().name == "finished") {
+  if (d.timeline.size() >= 2 && d.timeline.back().name == toString(Mark::finished)) {
     return formatMillis(static_cast<double>(d.timeline.back().at_ms - d.timeline.front().at_ms));
   }
   if (d.stages.empty()) return "-";
@@ -75,7 +75,7 @@ int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
     }
     // A deploy that stored nothing has no counts to show, only the time it took.
     std::string files = "        -";
-    if (d.files != 0 || d.status == "succeeded") {
+    if (d.files != 0 || d.is(DeployStatus::succeeded)) {
       files = fmt::format("{:5} files ({} new)", d.files, d.new_files);
     }
     std::printf("%s  %s  %-10s %-9s %-36s %s  %s%s\n", d.id.c_str(), d.started.c_str(),

@@ -32,7 +32,7 @@ void explainStoreLockWait(const DataDir& data) {
   std::size_t shown = 0;
   if (recent) {
     for (const auto& d : *recent) {
-      if (d.status != "running") continue;
+      if (!d.is(DeployStatus::running)) continue;
       std::fprintf(stderr, "%s\n  %s: site %s, %s, started %s (pid %lld)", shown == 0 ? ":" : "",
                    d.id.c_str(), d.site.c_str(),
                    d.trigger == "remote"

@@ -29,7 +29,7 @@ int runLogs(const GlobalOptions& global, const LogsArgs& args) {
     const auto& r = *followed.record;
     std::printf("cutover: deploy %s %s%s%s\n", r.id.c_str(), r.status.c_str(),
                 r.error.empty() ? "" : ": ", r.error.c_str());
-    return r.status == "succeeded" ? kExitOk : kExitFailed;
+    return r.is(DeployStatus::succeeded) ? kExitOk : kExitFailed;
   }
   auto file = (*record)->log.empty() ? deployLogPath(data.root, args.id)
                                      : std::filesystem::path((*record)->log);

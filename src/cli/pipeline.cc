@@ -59,7 +59,7 @@ int runPipeline(const GlobalOptions& global, const PipelineArgs& args) {
 }
 
 void printOutcome(const DeployRecord& r) {
-  if (r.status == "succeeded") {
+  if (r.is(DeployStatus::succeeded)) {
     std::string what = r.commit.empty() ? r.source : r.commit.substr(0, 7);
     std::printf("cutover: deployed %s → live: %s is now %s (build %s, total %s)\n", what.c_str(),
                 r.site.c_str(), r.version.c_str(),
@@ -143,7 +143,7 @@ int runPipelineRun(const GlobalOptions& global, const RunArgs& args) {
   }
   if (local) local->stop();
   printOutcome(*followed.record);
-  return followed.record->status == "succeeded" ? kExitOk : kExitFailed;
+  return followed.record->is(DeployStatus::succeeded) ? kExitOk : kExitFailed;
 }
 
 }  // namespace

@@ -82,12 +82,12 @@ Followed followDeploy(History& history, const std::filesystem::path& data_dir, s
       if (!tail)
         tail.emplace(r.log.empty() ? deployLogPath(data_dir, id) : std::filesystem::path(r.log));
       tail->print(r.finishedOutcome());
-    } else if (r.stage != printed_stage && !r.stage.empty() && r.stage != "queued") {
+    } else if (r.stage != printed_stage && !r.stage.empty() && r.stage != toString(Mark::queued)) {
       std::printf("cutover: %s\n", r.stage.c_str());
       std::fflush(stdout);
     }
     printed_stage = r.stage;
-    if (r.status == "superseded") {
+    if (r.is(DeployStatus::superseded)) {
       auto at = r.error.find("superseded by ");
       if (at != std::string::npos) {
         auto next = r.error.substr(at + 14, r.error.find(',', at) - at - 14);

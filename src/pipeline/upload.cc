@@ -13,9 +13,16 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "cutover/common/fd.h"
+#include "cutover/common/hash.h"
 #include "cutover/common/media_type.h"
+#include "cutover/common/site_path.h"
+#include "cutover/pointer/records.h"
+#include "pipeline/pipeline.h"
 #include "pipeline/precompress.h"
+#include "pipeline/recorder.h"
 #include "pipeline/stat_cache.h"
 
 namespace cutover {
@@ -371,6 +378,41 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
   return result;
 }
 
+// How many of a site's versions (newest first) a remote deploy looks through for the blobs it
+// names. Sites keep about ten; a blob only an older version holds is simply uploaded again.
+constexpr std::size_t kVersionsScanned = 32;
+
+// The blobs among `wanted` that the site's own versions name, with the sizes their manifests
+// give. Another site's blobs are not looked at: whether they are stored is not this site's to
+// learn.
+Result<std::map<std::string, std::uint64_t>> blobsOfSite(
+    ObjectStore& objects, const std::string& site,
+    const std::map<std::string, std::uint64_t>& wanted) {
+  std::map<std::string, std::uint64_t> found;
+  auto versions = objects.listVersions(site);
+  if (!versions) return tl::unexpected(versions.error());
+  std::size_t scanned = 0;
+  for (const auto& version : *versions) {
+    if (found.size() == wanted.size() || scanned++ == kVersionsScanned) break;
+    auto manifest = objects.readManifest(site, version.version);
+    if (!manifest) {
+      if (manifest.error().code == Errc::not_found) continue;  // collected meanwhile
+      return tl::unexpected(manifest.error());
+    }
+    for (const auto& [path, entry] : manifest->files) {
+      for (const auto* blob : {&entry.hash, &entry.br.hash, &entry.gzip.hash}) {
+        if (!blob->empty() && wanted.contains(*blob)) {
+          std::uint64_t size = blob == &entry.hash      ? entry.size
+                               : blob == &entry.br.hash ? entry.br.size
+                                                        : entry.gzip.size;
+          found.emplace(*blob, size);
+        }
+      }
+    }
+  }
+  return found;
+}
+
 }  // namespace
 
 Result<UploadResult> uploadSource(const PipelineContext& context, Source& source,
@@ -379,6 +421,202 @@ Result<UploadResult> uploadSource(const PipelineContext& context, Source& source
     return uploadFolder(context, source, options, created);
   }
   return uploadArchive(context, source, options, created);
+}
+
+Result<RemoteFileList> RemoteFileList::expect(std::size_t count, const SourceLimits& limits,
+                                              std::uint64_t max_file_bytes) {
+  if (count == 0) return fail(Errc::invalid_argument, "the deploy has no files");
+  if (count > limits.max_files) {
+    return fail(Errc::too_large, fmt::format("the deploy has {} files, over the limit of {} "
+                                             "(max_files)",
+                                             count, limits.max_files));
+  }
+  return RemoteFileList(limits, max_file_bytes);
+}
+
+Result<void> RemoteFileList::add(const std::string& raw_path, std::string_view hash,
+                                 std::optional<std::uint64_t> size) {
+  auto path = normalizeSitePath(raw_path);
+  if (!path) return tl::unexpected(path.error());
+  if (!isBlobHash(hash) || !size) {
+    return fail(Errc::invalid_argument,
+                raw_path + ": needs \"hash\" (64 lowercase hex) and \"size\" (bytes)");
+  }
+  if (*size > std::min(limits_.max_file_bytes, max_file_bytes_)) {
+    return fail(Errc::too_large,
+                fmt::format("{}: {} bytes is over the limit for one file", raw_path, *size));
+  }
+  total_ += *size;
+  auto [known, fresh] = blobs_.emplace(std::string(hash), *size);
+  if (!fresh && known->second != *size) {
+    return fail(Errc::invalid_argument,
+                raw_path + ": the same hash was given with two different sizes");
+  }
+  FileEntry entry{std::string(hash), *size, std::string(mediaTypeFor(*path)), {}, {}};
+  if (!files_.emplace(*path, std::move(entry)).second) {
+    return fail(Errc::invalid_argument,
+                raw_path + ": names the same file as another path (" + *path + ")");
+  }
+  return {};
+}
+
+Result<void> RemoteFileList::complete() const {
+  if (total_ > limits_.max_total_bytes) {
+    return fail(Errc::too_large, fmt::format("the deploy holds {} bytes, over the limit of {}",
+                                             total_, limits_.max_total_bytes));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<RemoteUpload>> RemoteUpload::begin(const PipelineContext& context,
+                                                          const std::string& site,
+                                                          std::string source, bool activate,
+                                                          RemoteFileList list) {
+  // From here on gc waits: the blobs reported present stay present until the deploy ends.
+  auto lock = StoreLock::acquire(context.lock_file, StoreLock::Mode::shared,
+                                 FleetRequest{context.pointers, "remote deploy " + site, site});
+  if (!lock) return tl::unexpected(lock.error());
+  auto before = context.pointers->get(liveKey(site));
+  if (!before) return tl::unexpected(before.error());
+  // Present means held by this site's versions (and still stored), with the size given;
+  // everything else is missing, whoever else stores it.
+  auto held = blobsOfSite(*context.objects, site, list.blobs_);
+  if (!held) return tl::unexpected(held.error());
+  for (const auto& [held_hash, size] : *held) {
+    const std::string& hash = held_hash;  // a lambda cannot capture a structured binding (C++20)
+    if (list.blobs_.at(hash) == size) continue;
+    auto named = std::find_if(list.files_.begin(), list.files_.end(),
+                              [&](const auto& e) { return e.second.hash == hash; });
+    return fail(Errc::invalid_argument, fmt::format("{}: blob {} is {} bytes, not {}", named->first,
+                                                    hash, size, list.blobs_.at(hash)));
+  }
+  std::vector<std::string> held_hashes;
+  for (const auto& [hash, size] : *held) held_hashes.push_back(hash);
+  auto gone = context.objects->missing(held_hashes);
+  if (!gone) return tl::unexpected(gone.error());
+  std::set<std::string> present(held_hashes.begin(), held_hashes.end());
+  for (const auto& hash : *gone) present.erase(hash);
+
+  DeployRecord record;
+  record.site = site;
+  record.source = std::move(source);
+  record.trigger = "remote";
+  record.files = list.files_.size();
+  record.bytes = list.total_;
+  if (auto begun = Recorder(record, context.history).begin(); !begun) {
+    return tl::unexpected(begun.error());
+  }
+  std::unique_ptr<RemoteUpload> upload(new RemoteUpload(std::move(record), std::move(*lock)));
+  upload->activate_ = activate;
+  upload->expected_pointer_ = *before;
+  for (const auto& [hash, size] : list.blobs_) {
+    if (!present.contains(hash)) upload->missing_.push_back(hash);
+  }
+  upload->files_ = std::move(list.files_);
+  upload->blobs_ = std::move(list.blobs_);
+  upload->held_ = std::move(present);
+  return upload;
+}
+
+Result<RemoteUpload::Accepted> RemoteUpload::accept(ObjectStore& objects, const std::string& hash,
+                                                    std::optional<std::uint64_t> declared_size,
+                                                    const BlobBody& body) {
+  auto blob = blobs_.find(hash);
+  if (blob == blobs_.end()) {
+    return fail(Errc::invalid_argument, "blob " + hash + " is not a file of deploy " + record_.id);
+  }
+  std::uint64_t size = blob->second;
+  auto wrong_size = [&](const auto& sent) {
+    return fail(Errc::invalid_argument,
+                fmt::format("blob {} is {} bytes, but {} were sent", hash, size, sent));
+  };
+  if (declared_size && *declared_size != size) return wrong_size(*declared_size);
+  auto writer = objects.newBlob();
+  if (!writer) return tl::unexpected(writer.error());
+  std::vector<std::byte> buffer(kBufferSize);
+  std::uint64_t received = 0;
+  while (true) {
+    auto n = body(buffer);
+    // Dropping the writer unfinished discards what it holds: nothing is stored.
+    if (!n) return tl::unexpected(n.error());
+    if (*n == 0) break;
+    received += *n;
+    if (received > size) return wrong_size("more");
+    if (auto w = (*writer)->write(std::span(buffer.data(), *n)); !w) {
+      return tl::unexpected(w.error());
+    }
+  }
+  if (received != size) return wrong_size(received);
+  auto stored = (*writer)->finish(hash);
+  if (!stored) {
+    if (stored.error().code == Errc::invalid_argument) {
+      return fail(Errc::invalid_argument,
+                  "the bytes sent do not match blob " + hash + "; nothing was stored");
+    }
+    return tl::unexpected(stored.error());
+  }
+  {
+    std::lock_guard guard(received_mutex_);
+    received_.insert(hash);
+  }
+  if (stored->created) {
+    uploaded_ += 1;
+    uploaded_bytes_ += size;
+  }
+  return Accepted{size, stored->created};
+}
+
+Result<void> RemoteUpload::ready(ObjectStore& objects, std::vector<std::string>& missing) {
+  std::vector<std::string> hashes;
+  for (const auto& [hash, size] : blobs_) hashes.push_back(hash);
+  auto stored = objects.missing(hashes);
+  if (!stored) return tl::unexpected(stored.error());
+  std::set<std::string> absent(stored->begin(), stored->end());
+  std::lock_guard guard(received_mutex_);
+  for (const auto& hash : hashes) {
+    if (absent.contains(hash) || (!held_.contains(hash) && !received_.contains(hash))) {
+      missing.push_back(hash);
+    }
+  }
+  if (missing.empty()) return {};
+  return fail(Errc::invalid_argument,
+              fmt::format("{} of the deploy's {} blobs were never uploaded (first: {})",
+                          missing.size(), hashes.size(), missing.front()));
+}
+
+Result<DeployReport> RemoteUpload::finish(const PipelineContext& context) {
+  DeployReport report;
+  report.deploy_id = record_.id;
+  report.site = record_.site;
+  report.source = record_.source;
+  report.files = files_.size();
+  for (const auto& [path, entry] : files_) report.bytes += entry.size;
+  report.new_files = std::min<std::uint64_t>(uploaded_, report.files);
+  report.reused_files = report.files - report.new_files;
+  report.new_bytes = uploaded_bytes_;
+  report.stages.push_back(
+      {std::string(toString(Stage::upload)),
+       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+           .count()});
+  Result<void> done = context.objects->flush();
+  if (done) {
+    FinalizeInput input{record_.site, record_.source, files_, expected_pointer_, activate_, ""};
+    done = finalizeVersion(context, std::move(input), report);
+  }
+  Recorder recorder(record_, context.history);
+  recorder.take(report);
+  recorder.finish(done);
+  auto saved = recorder.save();
+  if (!done) return tl::unexpected(done.error());
+  if (!saved) return tl::unexpected(saved.error());
+  return report;
+}
+
+Result<void> RemoteUpload::abandon(History* history, const std::string& why) {
+  Recorder recorder(record_, history);
+  Error error{Errc::interrupted, why};
+  recorder.finish(&error);
+  return recorder.save();
 }
 
 }  // namespace cutover

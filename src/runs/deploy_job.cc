@@ -4,114 +4,63 @@
 
 #include <cstdio>
 
-#include "runs/workers.h"
 #include "cutover/store/manifest.h"
 #include "pipeline/build/build.h"
 #include "pipeline/build/command.h"
 #include "pipeline/build/git.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/recorder.h"
+#include "runs/workers.h"
 
 namespace cutover {
 namespace {
 
-// Keeps the record and the history in step as the deploy moves through its stages.
-class Recorder {
- public:
-  Recorder(DeployRecord& record, History& history) : record_(record), history_(history) {}
-
-  void stage(std::string_view name, std::int64_t at_ms = nowUnixMs()) {
-    record_.stage = std::string(name);
-    record_.timeline.push_back({std::string(name), at_ms});
-    save();
-  }
-
-  // Ends the deploy without building: not an error, a decision, recorded with its reason.
-  void ignore(std::string reason) {
-    record_.status = "ignored";
-    record_.error = std::move(reason);
-    record_.stage.clear();
-    record_.finished = nowRfc3339();
-    record_.timeline.push_back({"finished", nowUnixMs()});
-    save();
-  }
-
-  void finish(const Result<DeployReport>& result) {
-    record_.status = result ? "succeeded" : "failed";
-    if (!result) record_.error = result.error().message;
-    record_.stage.clear();
-    record_.finished = nowRfc3339();
-    record_.timeline.push_back({"finished", nowUnixMs()});
-    save();
-  }
-
-  void save() {
-    // The deploy goes on without its record rather than fail for it; say so where it is seen.
-    if (auto r = history_.update(record_); !r) {
-      std::fprintf(stderr, "cutover: recording deploy %s: %s\n", record_.id.c_str(),
-                   r.error().message.c_str());
-    }
-  }
-
- private:
-  DeployRecord& record_;
-  History& history_;
-};
-
-void takeReport(DeployRecord& record, const DeployReport& report) {
-  record.version = report.version;
-  record.activated = report.activated;
-  record.files = report.files;
-  record.new_files = report.new_files;
-  record.reused_files = report.reused_files;
-  record.bytes = report.bytes;
-  record.new_bytes = report.new_bytes;
-  record.stages.insert(record.stages.end(), report.stages.begin(), report.stages.end());
-}
-
-// Stores and activates `source` through deploy(), with the stage marks "uploading" and, from
-// deploy()'s own timings, "activating".
-Result<DeployReport> storeAndActivate(DeployRecord& record, Recorder& recorder,
-                                      const PipelineContext& context,
+// Stores and activates `source` through the pipeline's stages from the upload on, with the marks
+// "uploading" and, from the stages' own timings, "activating".
+Result<DeployReport> storeAndActivate(Recorder& recorder, const PipelineContext& context,
                                       const std::filesystem::path& source,
                                       const SourceLimits& limits,
                                       const std::string& version_prefix, build::BuildLog& log,
                                       const std::string& version = {}) {
-  // deploy() records nothing itself here: this record is the deploy's. Build outputs live in a
-  // fresh workspace every time, so the stat cache would only gather dead paths.
-  PipelineContext quiet = context;
-  quiet.history = nullptr;
-  quiet.stat_cache = nullptr;
+  DeployRecord& record = recorder.record();
+  // Build outputs live in a fresh workspace every time, so the stat cache would only gather dead
+  // paths.
+  PipelineContext fresh = context;
+  fresh.stat_cache = nullptr;
   DeployOptions options;
   options.site = record.site;
   options.source = source;
   options.trigger = record.trigger;
   options.version_prefix = version_prefix;
   options.version = version;
-  options.deploy_id = record.id;
   options.limits = limits;
+  DeployReport report;
+  report.deploy_id = record.id;
   auto uploading_at = nowUnixMs();
-  recorder.stage("uploading", uploading_at);
+  recorder.mark(Mark::uploading, uploading_at);
   log.note("storing " + source.filename().string());
-  auto report = deploy(quiet, options);
-  if (report) {
-    double before_flip = 0;
-    for (const auto& s : report->stages) {
-      if (s.name != "activate") before_flip += s.ms;
-    }
-    if (report->activated) {
-      record.timeline.push_back(
-          {"activating", uploading_at + static_cast<std::int64_t>(before_flip)});
-    }
-    takeReport(record, *report);
-    log.note(fmt::format("stored version {}: {} files ({} new)", report->version, report->files,
-                         report->new_files));
-    if (report->activated) log.note(fmt::format("live: {} → {}", record.site, report->version));
+  if (auto ran = runPipeline(fresh, options, report); !ran) return tl::unexpected(ran.error());
+  double before_flip = 0;
+  for (const auto& s : report.stages) {
+    if (s.name != toString(Stage::activate)) before_flip += s.ms;
   }
+  if (report.activated) {
+    record.timeline.push_back({std::string(toString(Mark::activating)),
+                               uploading_at + static_cast<std::int64_t>(before_flip)});
+  }
+  recorder.take(report);
+  log.note(fmt::format("stored version {}: {} files ({} new)", report.version, report.files,
+                       report.new_files));
+  if (report.activated) log.note(fmt::format("live: {} → {}", record.site, report.version));
   return report;
 }
 
-Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Config& config,
+// 2. Build (pipeline.cc lists the stages): fetch the commit, run the site's build command, then
+// the output goes on through the pipeline.
+Result<DeployReport> runBuild(Recorder& recorder, const Config& config,
                               const PipelineContext& context, const std::filesystem::path& data_dir,
                               build::BuildLog& log, std::stop_token stop) {
+  DeployRecord& record = recorder.record();
   const SiteConfig* site = config.site(record.site);
   if (site == nullptr || !site->builds()) {
     return fail(Errc::invalid_argument,
@@ -138,20 +87,19 @@ Result<DeployReport> runBuild(DeployRecord& record, Recorder& recorder, const Co
     record.commit_message = commit.subject;
     record.commit_author = commit.author;
     record.source = fmt::format("{}@{}", site->repo, commit.sha.substr(0, 12));
-    recorder.save();
+    recorder.saveOrLog();
   };
-  auto built = build::buildSite(
-      plan, workspace, log, [&](std::string_view stage) { recorder.stage(stage); }, stop,
-      checked_out);
+  auto entered = [&](std::string_view mark) { recorder.mark(parseMark(mark).value()); };
+  auto built = build::buildSite(plan, workspace, log, entered, stop, checked_out);
   if (!built) return tl::unexpected(built.error());
   double fetch_ms = 0;
   for (const auto& m : record.timeline) {
-    if (m.name == "building") fetch_ms = static_cast<double>(m.at_ms - started);
+    if (m.name == toString(Mark::building)) fetch_ms = static_cast<double>(m.at_ms - started);
   }
-  record.stages.push_back({"fetch", fetch_ms});
-  record.stages.push_back({"build", built->command_ms});
-  recorder.save();
-  return storeAndActivate(record, recorder, context, built->output,
+  recorder.time(Stage::fetch, fetch_ms);
+  recorder.time(Stage::build, built->command_ms);
+  recorder.saveOrLog();
+  return storeAndActivate(recorder, context, built->output,
                           config.limitsFor(record.site), built->commit.sha.substr(0, 7), log,
                           built->version);
 }
@@ -189,25 +137,26 @@ std::optional<std::string> stalePush(const DeployRecord& record, const Config& c
 
 void runDeployJob(DeployRecord record, const Config& config, const PipelineContext& context,
                   const std::filesystem::path& data_dir, std::stop_token stop) {
-  Recorder recorder(record, *context.history);
+  Recorder recorder(record, context.history);
   if (record.log.empty()) record.log = deployLogPath(data_dir, record.id).string();
   auto log = build::BuildLog::open(record.log);
   if (!log) {
-    recorder.finish(tl::unexpected(log.error()));
+    recorder.finish(&log.error());
+    recorder.saveOrLog();
     return;
   }
   (*log)->note(fmt::format("deploy {} of {} ({})", record.id, record.site, record.trigger));
   Result<DeployReport> result;
   if (!record.archive.empty()) {
     record.source = std::filesystem::path(record.archive).filename().string();
-    result = storeAndActivate(record, recorder, context, record.archive,
+    result = storeAndActivate(recorder, context, record.archive,
                               config.limitsFor(record.site), "", **log);
   } else if (auto stale = stalePush(record, config, data_dir, stop)) {
     (*log)->note(*stale);
     recorder.ignore(std::move(*stale));
     return;
   } else {
-    result = runBuild(record, recorder, config, context, data_dir, **log, stop);
+    result = runBuild(recorder, config, context, data_dir, **log, stop);
   }
   // The log has the output already: its first line says why, once.
   if (!result) {
@@ -219,6 +168,7 @@ void runDeployJob(DeployRecord record, const Config& config, const PipelineConte
     std::filesystem::remove(record.archive, ec);
   }
   recorder.finish(result);
+  recorder.saveOrLog();
 }
 
 }  // namespace cutover

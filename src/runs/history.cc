@@ -15,36 +15,6 @@
 
 namespace cutover {
 
-nlohmann::json DeployRecord::toJson() const {
-  nlohmann::json stage_list = nlohmann::json::array();
-  for (const auto& s : stages) stage_list.push_back({{"name", s.name}, {"ms", s.ms}});
-  nlohmann::json marks = nlohmann::json::array();
-  for (const auto& m : timeline) marks.push_back({{"name", m.name}, {"at_ms", m.at_ms}});
-  return {{"id", id},
-          {"site", site},
-          {"version", version},
-          {"source", source},
-          {"trigger", trigger},
-          {"status", status},
-          {"activated", activated},
-          {"started", started},
-          {"finished", finished},
-          {"files", files},
-          {"new_files", new_files},
-          {"reused_files", reused_files},
-          {"bytes", bytes},
-          {"new_bytes", new_bytes},
-          {"stages", stage_list},
-          {"stage", stage},
-          {"timeline", marks},
-          {"branch", branch},
-          {"commit", commit},
-          {"commit_message", commit_message},
-          {"commit_author", commit_author},
-          {"previous", previous},
-          {"actor", actor},
-          {"error", error}};
-}
 namespace {
 
 constexpr std::string_view kSchema = R"sql(
@@ -101,16 +71,16 @@ bool processAlive(std::int64_t pid) {
   return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
-std::string stagesJson(const std::vector<StageTiming>& stages) {
+nlohmann::json stagesJson(const std::vector<StageTiming>& stages) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& s : stages) j.push_back({{"name", s.name}, {"ms", s.ms}});
-  return j.dump();
+  return j;
 }
 
-std::string timelineJson(const std::vector<StageMark>& marks) {
+nlohmann::json timelineJson(const std::vector<StageMark>& marks) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& m : marks) j.push_back({{"name", m.name}, {"at_ms", m.at_ms}});
-  return j.dump();
+  return j;
 }
 
 std::vector<StageMark> parseTimeline(const std::string& text) {
@@ -223,6 +193,33 @@ Result<void> failAbandonedLocked(sqlite3* db) {
 
 }  // namespace
 
+nlohmann::json DeployRecord::toJson() const {
+  return {{"id", id},
+          {"site", site},
+          {"version", version},
+          {"source", source},
+          {"trigger", trigger},
+          {"status", status},
+          {"activated", activated},
+          {"started", started},
+          {"finished", finished},
+          {"files", files},
+          {"new_files", new_files},
+          {"reused_files", reused_files},
+          {"bytes", bytes},
+          {"new_bytes", new_bytes},
+          {"stages", stagesJson(stages)},
+          {"stage", stage},
+          {"timeline", timelineJson(timeline)},
+          {"branch", branch},
+          {"commit", commit},
+          {"commit_message", commit_message},
+          {"commit_author", commit_author},
+          {"previous", previous},
+          {"actor", actor},
+          {"error", error}};
+}
+
 // One connection, shared by the threads of a process: every use holds the mutex.
 struct History::Db {
   sqlite::Database db;
@@ -260,7 +257,7 @@ History::~History() = default;
 
 Result<void> History::begin(DeployRecord& record) {
   if (record.id.empty()) record.id = newDeployId();
-  record.status = "running";
+  record.status = toString(DeployStatus::running);
   record.started = nowRfc3339();
   record.pid = ::getpid();
   std::lock_guard lock(db_->mutex);
@@ -275,10 +272,10 @@ Result<void> History::begin(DeployRecord& record) {
 
 Result<void> History::enqueue(DeployRecord& record) {
   if (record.id.empty()) record.id = newDeployId();
-  record.status = "queued";
-  record.stage = "queued";
+  record.status = toString(DeployStatus::queued);
+  record.stage = toString(Mark::queued);
   record.started = nowRfc3339();
-  record.timeline = {{"queued", nowUnixMs()}};
+  record.timeline = {{record.stage, nowUnixMs()}};
   record.pid = ::getpid();
   std::lock_guard lock(db_->mutex);
   sqlite::Statement st(
@@ -288,7 +285,8 @@ Result<void> History::enqueue(DeployRecord& record) {
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
   st.bind(1, record.id).bind(2, record.site).bind(3, record.source).bind(4, record.trigger);
   st.bind(5, record.status).bind(6, record.started).bind(7, record.pid).bind(8, record.stage);
-  st.bind(9, timelineJson(record.timeline)).bind(10, record.branch).bind(11, record.commit);
+  st.bind(9, timelineJson(record.timeline).dump()).bind(10, record.branch);
+  st.bind(11, record.commit);
   st.bind(12, record.archive).bind(13, std::int64_t{record.remove_archive ? 1 : 0});
   st.bind(14, record.log);
   return st.run();
@@ -351,7 +349,7 @@ Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string
       .bind(5, record.id);
   if (auto r = supersede.run(); !r) return abort(r.error());
 
-  record.status = "running";
+  record.status = toString(DeployStatus::running);
   record.pid = ::getpid();
   sqlite::Statement take(db.handle(),
                          "UPDATE deploys SET status = 'running', pid = ?2 WHERE id = ?1");
@@ -388,9 +386,10 @@ Result<void> History::update(const DeployRecord& r) {
   st.bind(9, static_cast<std::int64_t>(r.reused_files))
       .bind(10, static_cast<std::int64_t>(r.bytes));
   st.bind(11, static_cast<std::int64_t>(r.new_bytes))
-      .bind(12, stagesJson(r.stages))
+      .bind(12, stagesJson(r.stages).dump())
       .bind(13, r.error);
-  st.bind(14, r.stage).bind(15, timelineJson(r.timeline)).bind(16, r.branch).bind(17, r.commit);
+  st.bind(14, r.stage).bind(15, timelineJson(r.timeline).dump()).bind(16, r.branch);
+  st.bind(17, r.commit);
   st.bind(18, r.commit_message).bind(19, r.commit_author).bind(20, r.archive);
   st.bind(21, std::int64_t{r.remove_archive ? 1 : 0}).bind(22, r.log);
   return st.run();
@@ -434,7 +433,7 @@ Result<DeployRecord> History::recordFlip(const std::string& site, std::string_vi
   r.actor = actor;
   r.trigger = std::string(trigger);
   r.source = std::string(trigger);
-  r.status = "succeeded";
+  r.status = toString(DeployStatus::succeeded);
   r.activated = true;
   r.started = nowRfc3339();
   r.finished = r.started;

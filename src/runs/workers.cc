@@ -50,7 +50,7 @@ void removeStaleWorkspaces(History& history, const std::filesystem::path& data_d
     if (!name.starts_with("build-")) continue;
     auto record = history.find(name.substr(6));
     if (!record) continue;
-    if (*record && (*record)->status == "running") continue;
+    if (*record && (*record)->is(DeployStatus::running)) continue;
     std::filesystem::remove_all(entry.path(), ec);
   }
 }
@@ -190,7 +190,7 @@ struct Workers::State {
     auto found = context.history->find(id);
     if (!found || !*found || (*found)->finishedOutcome()) return;
     DeployRecord record = **found;
-    record.status = "failed";
+    record.status = toString(DeployStatus::failed);
     record.stage.clear();
     record.finished = nowRfc3339();
     record.error = why;

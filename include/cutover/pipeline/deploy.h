@@ -34,7 +34,7 @@ struct PipelineContext {
   CompressCache* compress_cache = nullptr;  // skips recompressing content compressed before
 };
 
-// Reported while a deploy runs: `done` of `total` bytes in `stage` ("store").
+// Reported while a deploy runs: `done` of `total` bytes in `stage` ("store", "compress").
 using DeployProgress = std::function<void(std::string_view stage, std::uint64_t done,
                                           std::uint64_t total, std::uint64_t files_done,
                                           std::uint64_t files_total)>;
@@ -46,7 +46,6 @@ struct DeployOptions {
   std::string trigger = "cli";
   std::string version_prefix;    // e.g. a short commit id
   std::string version;           // the version id to store as (chosen before a build); empty: new
-  std::string deploy_id;         // without a history in the context: the id the flip records
   SourceLimits limits;
   unsigned threads = 0;          // parallel blob writers; 0: the store's parallelWrites()
   DeployProgress progress;

@@ -4,17 +4,23 @@
 
 #include <algorithm>
 #include <barrier>
+#include <cstring>
+#include <fstream>
 #include <set>
 #include <thread>
 
+#include "cutover/common/hash.h"
 #include "cutover/pipeline/activate.h"
 #include "cutover/pipeline/gc.h"
 #include "cutover/pointer/records.h"
 #include "pipeline/compress_cache.h"
 #include "pipeline/stat_cache.h"
+#include "pipeline/upload.h"
 #include "pointer/memory/memory_pointer_store.h"
 #include "read_counting_store.h"
+#include "runs/deploy_job.h"
 #include "runs/history.h"
+#include "runs/workers.h"
 #include "store/memory/memory_object_store.h"
 #include "support/faulty_object_store.h"
 #include "support/temp_dir.h"
@@ -187,9 +193,70 @@ TEST_F(DeployTest, BadInputFailsWithAClearErrorAndChangesNothing) {
   EXPECT_FALSE(failed[0].error.empty());
 }
 
-// Fails the Nth store call of a deploy, for every N the deploy makes: the live site stays whole
-// and unchanged, no pointer names a partial version, and gc removes what each attempt left.
-class FailingDeployTest : public DeployTest, public ::testing::WithParamInterface<bool> {};
+// Fails the Nth store call of a deploy, for every N the deploy makes, through each way in (see
+// pipeline.cc): the live site stays whole and unchanged, no pointer names a partial version, and
+// gc removes what each attempt left.
+enum class WayIn { folder, archive, build_job, remote };
+
+class FailingDeployTest : public DeployTest, public ::testing::WithParamInterface<WayIn> {
+ protected:
+  // Deploys `source` (the folder `folder`, or its archive) to docs the way the test is about.
+  Result<void> deployThe(WayIn way, ObjectStore& objects, PointerStore& pointers,
+                         const std::filesystem::path& folder, const std::filesystem::path& source) {
+    PipelineContext ctx{&objects, &pointers, history_.get(), nullptr, dir_ / "store.lock"};
+    if (way == WayIn::folder || way == WayIn::archive) {
+      auto opts = options(source);
+      opts.threads = 1;
+      auto report = deploy(ctx, opts);
+      if (!report) return tl::unexpected(report.error());
+      return {};
+    }
+    if (way == WayIn::build_job) {
+      // An archive queued for the pipeline: its job needs no git.
+      auto id =
+          enqueueDeploy(*history_, dir_ / "data", DeployRequest{"docs", "api", "", "", source});
+      if (!id) return tl::unexpected(id.error());
+      auto claimed = history_->claim({}).value();
+      EXPECT_TRUE(claimed && claimed->id == *id);
+      runDeployJob(std::move(*claimed), Config{}, ctx, dir_ / "data", {});
+      auto record = history_->find(*id).value();
+      if (record->is(DeployStatus::succeeded)) return {};
+      return fail(Errc::io, record->error);
+    }
+    // The remote deploy's server half, driven as the API's routes drive it.
+    std::vector<std::pair<std::string, std::string>> files;  // path, bytes
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
+      if (!entry.is_regular_file()) continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      files.emplace_back(entry.path().lexically_relative(folder).string(),
+                         std::string(std::istreambuf_iterator<char>(in), {}));
+    }
+    auto list = RemoteFileList::expect(files.size(), SourceLimits{}, 1ULL << 30).value();
+    std::map<std::string, std::string> bytes_of;
+    for (const auto& [path, bytes] : files) {
+      EXPECT_TRUE(list.add(path, sha256Hex(bytes), bytes.size()));
+      bytes_of[sha256Hex(bytes)] = bytes;
+    }
+    auto upload = RemoteUpload::begin(ctx, "docs", "remote", true, std::move(list));
+    if (!upload) return tl::unexpected(upload.error());
+    for (const auto& hash : (*upload)->missing()) {
+      std::string_view rest = bytes_of.at(hash);
+      auto body = [&](std::span<std::byte> buffer) -> Result<std::size_t> {
+        auto n = std::min(buffer.size(), rest.size());
+        std::memcpy(buffer.data(), rest.data(), n);
+        rest.remove_prefix(n);
+        return n;
+      };
+      auto accepted = (*upload)->accept(objects, hash, bytes_of.at(hash).size(), body);
+      if (!accepted) return tl::unexpected(accepted.error());
+    }
+    std::vector<std::string> missing;
+    if (auto ready = (*upload)->ready(objects, missing); !ready) return ready;
+    auto report = (*upload)->finish(ctx);
+    if (!report) return tl::unexpected(report.error());
+    return {};
+  }
+};
 
 TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
   writeSite(dir_ / "v1", "v1");
@@ -198,7 +265,7 @@ TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
   writeStylesheet(dir_ / "v2", "222");  // so failures while precompressing are covered too
   auto v1 = deploy(context(), options(dir_ / "v1")).value();
   std::filesystem::path source = dir_ / "v2";
-  if (GetParam()) {  // the same files as a .tar.gz
+  if (GetParam() == WayIn::archive || GetParam() == WayIn::build_job) {  // as a .tar.gz
     source = dir_ / "v2.tar.gz";
     std::string tar = "tar -czf " + source.string() + " -C " + (dir_ / "v2").string() + " .";
     ASSERT_EQ(std::system(tar.c_str()), 0);
@@ -208,23 +275,25 @@ TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
 
   std::uint64_t total_calls = 0;
   {
+    // The same deploy over stores holding what these hold (v1), its calls counted.
     auto probe = std::make_shared<MemoryObjectStore>();
+    MemoryPointerStore probe_pointers;
+    PipelineContext plain{probe.get(), &probe_pointers, nullptr, nullptr, dir_ / "store.lock"};
+    ASSERT_TRUE(deploy(plain, options(dir_ / "v1")));
     testing::FaultyObjectStore counting(probe, 0);
-    auto probe_options = options(source, false);
-    probe_options.threads = 1;
-    ASSERT_TRUE(deploy(context(&counting), probe_options));
+    auto probed = deployThe(GetParam(), counting, probe_pointers, dir_ / "v2", source);
+    ASSERT_TRUE(probed) << probed.error().describe();
     total_calls = counting.calls();
   }
   ASSERT_GT(total_calls, 10U);
 
   for (std::uint64_t n = 1; n <= total_calls; ++n) {
     testing::FaultyObjectStore faulty(objects_, n);
-    auto opts = options(source);
-    opts.threads = 1;
-    auto result = deploy(context(&faulty), opts);
+    auto result = deployThe(GetParam(), faulty, *pointers_, dir_ / "v2", source);
     ASSERT_FALSE(result) << "call " << n << " of " << total_calls
                          << " failed, yet the deploy succeeded";
-    EXPECT_NE(result.error().message.find("injected failure"), std::string::npos);
+    EXPECT_NE(result.error().message.find("injected failure"), std::string::npos)
+        << result.error().message;
     ASSERT_EQ(liveVersion(), v1.version) << "after failing call " << n;
     for (const auto& hash : blobsOf(v1_manifest)) {
       ASSERT_TRUE(objects_->readBlob(hash)) << hash << " of the live version lost at call " << n;
@@ -241,15 +310,28 @@ TEST_P(FailingDeployTest, FailureAtAnyStoreCallLeavesTheLiveSiteUnchanged) {
   EXPECT_EQ(left.size(), 11U);
 
   // And the next deploy goes through.
-  auto v2 = deploy(context(), options(source));
+  auto v2 = deployThe(GetParam(), *objects_, *pointers_, dir_ / "v2", source);
   ASSERT_TRUE(v2) << v2.error().describe();
-  EXPECT_EQ(liveVersion(), v2->version);
+  EXPECT_NE(liveVersion(), v1.version);
 }
 
-INSTANTIATE_TEST_SUITE_P(FolderAndArchive, FailingDeployTest, ::testing::Bool(),
-                         [](const auto& param_info) {
-                           return param_info.param ? "Archive" : "Folder";
-                         });
+std::string wayName(const ::testing::TestParamInfo<WayIn>& info) {
+  switch (info.param) {
+    case WayIn::folder:
+      return "Folder";
+    case WayIn::archive:
+      return "Archive";
+    case WayIn::build_job:
+      return "BuildJob";
+    case WayIn::remote:
+      return "Remote";
+  }
+  return "";
+}
+INSTANTIATE_TEST_SUITE_P(FolderAndArchive, FailingDeployTest,
+                         ::testing::Values(WayIn::folder, WayIn::archive), wayName);
+INSTANTIATE_TEST_SUITE_P(BuildJobAndRemote, FailingDeployTest,
+                         ::testing::Values(WayIn::build_job, WayIn::remote), wayName);
 
 // Two deploys that both start before either flips: exactly one wins the flip, the other gets a
 // conflict naming its stored version; both are recorded; nothing is lost.

@@ -1,4 +1,24 @@
-#include "cutover/pipeline/deploy.h"
+// The deploy pipeline, stage by stage. Every deploy runs this list; the ways in differ only in
+// where the files come from:
+//
+//   deploy()               a folder or archive on this machine (`cutover deploy`, the API's
+//                          archive upload)
+//   runDeployJob()         a queued deploy (runs/deploy_job.cc): stage 2 fetches and builds a
+//                          commit, and its output folder goes through runPipeline()
+//   RemoteUpload           a remote deploy through the API (upload.h): begin, accept the blobs
+//                          the site lacks (stage 3, hashed by the client), then finish runs 4-8
+//
+//   1. source    open the folder or archive, within the site's limits     source/
+//   2. build     (queued deploys of a repo) fetch the commit and build it  build/
+//   3. upload    store every blob the store lacks, and flush               upload.cc
+//   4. rules     take _redirects and _headers out of the files             rules_stage.cc
+//   5. guard     what the live version served as immutable stays so        immutable_guard.cc
+//   6. compress  store the brotli and gzip forms                           precompress.cc
+//   7. commit    the manifest, under a fresh version id                    here
+//   8. activate  flip the pointer with compare-and-set                     activate.cc
+//
+// Each deploy's record (status, stages, outcome) is kept by one Recorder (recorder.h).
+#include "pipeline/pipeline.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -14,10 +34,10 @@
 #include "cutover/pointer/records.h"
 #include "pipeline/immutable_guard.h"
 #include "pipeline/precompress.h"
+#include "pipeline/recorder.h"
 #include "pipeline/rules_stage.h"
 #include "pipeline/store_lock.h"
 #include "pipeline/upload.h"
-#include "runs/history.h"
 #include "store/local/local_object_store.h"
 
 namespace cutover {
@@ -26,10 +46,10 @@ namespace {
 class StageClock {
  public:
   explicit StageClock(std::vector<StageTiming>& stages) : stages_(stages) {}
-  void finish(std::string name) {
+  void finish(Stage stage) {
     auto now = std::chrono::steady_clock::now();
-    stages_.push_back(
-        {std::move(name), std::chrono::duration<double, std::milli>(now - start_).count()});
+    stages_.push_back({std::string(toString(stage)),
+                       std::chrono::duration<double, std::milli>(now - start_).count()});
     start_ = now;
   }
 
@@ -52,10 +72,11 @@ Result<std::string> commitVersion(ObjectStore& objects, Manifest& manifest,
   return fail(Errc::io, "could not find an unused version id");
 }
 
-Result<DeployReport> runStages(const PipelineContext& context, const DeployOptions& options,
-                               DeployReport& report, CreatedBlobs& created) {
+// Stages 1 and 3 for a local source, then the shared ones.
+Result<void> runStages(const PipelineContext& context, const DeployOptions& options,
+                       DeployReport& report, CreatedBlobs& created) {
   StageClock clock(report.stages);
-  if (auto ok = validateSiteName(options.site); !ok) return tl::unexpected(ok.error());
+  if (auto ok = validateSiteName(options.site); !ok) return ok;
 
   auto lock = StoreLock::acquire(context.lock_file, StoreLock::Mode::shared,
                                  FleetRequest{context.pointers, "deploy " + options.site,
@@ -66,10 +87,12 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   auto before = context.pointers->get(liveKey(options.site));
   if (!before) return tl::unexpected(before.error());
 
+  // 1. Source.
   auto source = openSource(options.source, options.limits);
   if (!source) return tl::unexpected(source.error());
   report.source = (*source)->describe();
 
+  // 3. Upload.
   auto uploaded = uploadSource(context, **source, options, created);
   if (!uploaded) return tl::unexpected(uploaded.error());
   if (uploaded->files.empty()) {
@@ -80,8 +103,9 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   report.reused_files = report.files - report.new_files;
   report.bytes = uploaded->bytes;
   report.new_bytes = uploaded->new_bytes;
-  clock.finish("store");
+  clock.finish(Stage::store);
 
+  // 4-8.
   FinalizeInput input{options.site, report.source,    std::move(uploaded->files),
                       *before,      options.activate, options.version_prefix};
   input.version = options.version;
@@ -90,10 +114,7 @@ Result<DeployReport> runStages(const PipelineContext& context, const DeployOptio
   input.progress = options.progress;
   input.local = std::move(uploaded->local);
   input.created = &created;
-  if (auto done = finalizeVersion(context, std::move(input), report); !done) {
-    return tl::unexpected(done.error());
-  }
-  return report;
+  return finalizeVersion(context, std::move(input), report);
 }
 
 // Manifests are stamped in this fixed-width format, so they compare as strings; a manifest
@@ -159,27 +180,31 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
   // its rules (the `_redirects` and `_headers` files, parsed and taken out of the file list) and
   // the precompressed forms of its files, and the names it must not serve as immutable. A failure
   // here still changes nothing live.
+  // 4. Rules.
   auto rules = takeRules(*context.objects, input.files);
   if (!rules) return tl::unexpected(rules.error());
+  // 5. Guard.
   auto guard =
       guardImmutableNames(*context.objects, input.site, input.expected_pointer, input.files);
   if (!guard) return tl::unexpected(guard.error());
   report.warnings = std::move(guard->warnings);
+  // 6. Compress.
   if (input.precompress) {
     PrecompressProgress progress;
     if (input.progress) {
       progress = [&](std::uint64_t done, std::uint64_t total, std::uint64_t files_done,
                      std::uint64_t files_total) {
-        input.progress("compress", done, total, files_done, files_total);
+        input.progress(toString(Stage::compress), done, total, files_done, files_total);
       };
     }
     auto compressed = precompress(*context.objects, context.compress_cache, input.files,
                                   input.compression, progress, &input.local, input.created);
     if (!compressed) return tl::unexpected(compressed.error());
     report.precompressed = *compressed;
-    clock.finish("compress");
+    clock.finish(Stage::compress);
   }
 
+  // 7. Commit.
   Manifest manifest;
   manifest.site = input.site;
   manifest.created = nowRfc3339();
@@ -190,8 +215,9 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
   auto version = commitVersion(*context.objects, manifest, input.version_prefix, input.version);
   if (!version) return tl::unexpected(version.error());
   report.version = *version;
-  clock.finish("commit");
+  clock.finish(Stage::commit);
 
+  // 8. Activate.
   if (!input.activate) return {};
   // This deploy committed the version itself, so the flip needs no further check.
   auto flipped = flipPointer(*context.pointers, input.site, report.version, input.expected_pointer,
@@ -208,52 +234,39 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
   }
   report.activated = true;
   report.previous = flipped->previous;
-  clock.finish("activate");
+  clock.finish(Stage::activate);
   return {};
 }
 
-Result<DeployReport> deploy(const PipelineContext& context, const DeployOptions& options) {
-  DeployReport report;
+Result<void> runPipeline(const PipelineContext& context, const DeployOptions& options,
+                         DeployReport& report) {
   report.site = options.site;
   report.source = options.source.string();
-
-  DeployRecord record;
-  record.site = options.site;
-  record.source = report.source;
-  record.trigger = options.trigger;
-  if (context.history != nullptr) {
-    if (auto begun = context.history->begin(record); !begun) return tl::unexpected(begun.error());
-    report.deploy_id = record.id;
-  } else {
-    // A caller that records the deploy itself (the pipeline's workers) names it.
-    report.deploy_id = options.deploy_id.empty() ? newDeployId() : options.deploy_id;
-  }
-
   auto started = std::chrono::system_clock::now();
   CreatedBlobs created;
   auto result = runStages(context, options, report, created);
   if (!result && report.version.empty()) {
     (void)removeWhatItAdded(context, created.take(), started);
   }
-
-  if (context.history != nullptr) {
-    record.version = report.version;
-    record.source = report.source;
-    record.activated = report.activated;
-    record.files = report.files;
-    record.new_files = report.new_files;
-    record.reused_files = report.reused_files;
-    record.bytes = report.bytes;
-    record.new_bytes = report.new_bytes;
-    record.stages = report.stages;
-    record.finished = nowRfc3339();
-    record.status = result ? "succeeded" : "failed";
-    if (!result) record.error = result.error().message;
-    if (auto saved = context.history->update(record); !saved && result) {
-      return tl::unexpected(saved.error());
-    }
-  }
   return result;
+}
+
+Result<DeployReport> deploy(const PipelineContext& context, const DeployOptions& options) {
+  DeployRecord record;
+  record.site = options.site;
+  record.source = options.source.string();
+  record.trigger = options.trigger;
+  Recorder recorder(record, context.history);
+  if (auto begun = recorder.begin(); !begun) return tl::unexpected(begun.error());
+  DeployReport report;
+  report.deploy_id = record.id;
+  auto result = runPipeline(context, options, report);
+  record.source = report.source;
+  recorder.take(report);
+  recorder.finish(result);
+  if (auto saved = recorder.save(); !saved && result) return tl::unexpected(saved.error());
+  if (!result) return tl::unexpected(result.error());
+  return report;
 }
 
 }  // namespace cutover
