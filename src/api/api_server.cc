@@ -242,7 +242,7 @@ class Router {
             request.method + " is not allowed on " + request.path + " (allowed: " + allowed + ")",
             nlohmann::json::object(), {{"Allow", allowed}});
       }
-      return sendError(out, 404, "not_found", "no API route " + request.path);
+      return sendError(out, Errc::not_found, "no API route " + request.path);
     }
     Call call{request, body, out, std::nullopt, std::move(params)};
     if (!checkParams(call) || !authorize(*route, call)) return;
@@ -259,13 +259,13 @@ class Router {
     }
     if (auto it = call.params.find("deploy"); it != call.params.end()) {
       if (!plausibleDeployId(it->second)) {
-        sendError(call.out, 404, "not_found", "there is no deploy " + it->second);
+        sendError(call.out, Errc::not_found, "there is no deploy " + it->second);
         return false;
       }
     }
     if (auto it = call.params.find("hash"); it != call.params.end()) {
       if (!isBlobHash(it->second)) {
-        sendError(call.out, 400, "invalid_argument",
+        sendError(call.out, Errc::invalid_argument,
                   "'" + it->second + "' is not a blob hash (64 lowercase hex characters)");
         return false;
       }

@@ -200,7 +200,7 @@ void postActivate(ApiState& state, Call& call) {
   if (!body) return sendError(call.out, body.error());
   auto version = body->find("version");
   if (version == body->end() || !version->is_string()) {
-    return sendError(call.out, 400, "invalid_argument",
+    return sendError(call.out, Errc::invalid_argument,
                      "the body needs \"version\": the id of a stored version");
   }
   const std::string& site = call.param("site");
@@ -241,7 +241,7 @@ void postArchive(ApiState& state, Call& call) {
   // file (removed here) and nothing else, not even a history record.
   auto received = receiveInto(call.request, call.body, temp->fd(), state.options.max_upload_bytes);
   if (!received) return sendError(call.out, received.error());
-  if (*received == 0) return sendError(call.out, 400, "invalid_argument", "the archive is empty");
+  if (*received == 0) return sendError(call.out, Errc::invalid_argument, "the archive is empty");
 
   DeployOptions options;
   options.site = call.param("site");
@@ -268,17 +268,16 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   if (!body) return sendError(call.out, body.error());
   auto files = body->find("files");
   if (files == body->end() || !files->is_object()) {
-    return sendError(call.out, 400, "invalid_argument",
+    return sendError(call.out, Errc::invalid_argument,
                      "the body needs \"files\": {\"path\": {\"hash\": \"...\", \"size\": N}, ...}");
   }
-  if (files->empty())
-    return sendError(call.out, 400, "invalid_argument", "the deploy has no files");
+  if (files->empty()) return sendError(call.out, Errc::invalid_argument, "the deploy has no files");
   const std::string& site = call.param("site");
   SourceLimits limits = state.limitsFor(site);
   if (files->size() > limits.max_files) {
-    return sendError(call.out, 413, "too_large",
-                     fmt::format("the deploy has {} files, over the limit of {} (max_files)", files->size(),
-                                 limits.max_files));
+    return sendError(call.out, Errc::too_large,
+                     fmt::format("the deploy has {} files, over the limit of {} (max_files)",
+                                 files->size(), limits.max_files));
   }
   std::map<std::string, FileEntry> entries;
   std::map<std::string, std::uint64_t> blobs;
@@ -290,29 +289,29 @@ void postRemoteDeploy(ApiState& state, Call& call) {
     auto size = info.is_object() ? info.find("size") : info.end();
     if (hash == info.end() || !hash->is_string() || !isBlobHash(hash->get<std::string>()) ||
         size == info.end() || !size->is_number_unsigned()) {
-      return sendError(call.out, 400, "invalid_argument",
+      return sendError(call.out, Errc::invalid_argument,
                        raw_path + ": needs \"hash\" (64 lowercase hex) and \"size\" (bytes)");
     }
     auto bytes = size->get<std::uint64_t>();
     if (bytes > std::min(limits.max_file_bytes, state.options.max_upload_bytes)) {
-      return sendError(call.out, 413, "too_large",
+      return sendError(call.out, Errc::too_large,
                        fmt::format("{}: {} bytes is over the limit for one file", raw_path, bytes));
     }
     total += bytes;
     std::string hex = hash->get<std::string>();
     auto [known, fresh] = blobs.emplace(hex, bytes);
     if (!fresh && known->second != bytes) {
-      return sendError(call.out, 400, "invalid_argument",
+      return sendError(call.out, Errc::invalid_argument,
                        raw_path + ": the same hash was given with two different sizes");
     }
     if (!entries.emplace(*path, FileEntry{hex, bytes, std::string(mediaTypeFor(*path)), {}, {}})
              .second) {
-      return sendError(call.out, 400, "invalid_argument",
+      return sendError(call.out, Errc::invalid_argument,
                        raw_path + ": names the same file as another path (" + *path + ")");
     }
   }
   if (total > limits.max_total_bytes) {
-    return sendError(call.out, 413, "too_large",
+    return sendError(call.out, Errc::too_large,
                      fmt::format("the deploy holds {} bytes, over the limit of {}", total,
                                  limits.max_total_bytes));
   }
@@ -325,7 +324,7 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   bool activate = true;
   if (auto a = body->find("activate"); a != body->end()) {
     if (!a->is_boolean())
-      return sendError(call.out, 400, "invalid_argument", "\"activate\" must be true or false");
+      return sendError(call.out, Errc::invalid_argument, "\"activate\" must be true or false");
     activate = a->get<bool>();
   }
 
@@ -352,9 +351,9 @@ void postRemoteDeploy(ApiState& state, Call& call) {
     if (blobs.at(hash) == size) continue;
     auto named = std::find_if(entries.begin(), entries.end(),
                               [&](const auto& e) { return e.second.hash == hash; });
-    return sendError(call.out, 400, "invalid_argument",
-                     fmt::format("{}: blob {} is {} bytes, not {}", named->first, hash, size,
-                                 blobs.at(hash)));
+    return sendError(
+        call.out, Errc::invalid_argument,
+        fmt::format("{}: blob {} is {} bytes, not {}", named->first, hash, size, blobs.at(hash)));
   }
   std::vector<std::string> held_hashes;
   for (const auto& [hash, size] : *held) held_hashes.push_back(hash);
@@ -401,19 +400,19 @@ void putBlob(ApiState& state, Call& call) {
   const std::string& hash = call.param("hash");
   auto pending = state.pending.find(id);
   if (!pending) {
-    return sendError(call.out, 409, "conflict",
+    return sendError(call.out, Errc::conflict,
                      "deploy " + id +
                          " is not waiting for blobs (it was finalized, failed or "
                          "abandoned); start a new one");
   }
   auto blob = pending->blobs.find(hash);
   if (blob == pending->blobs.end()) {
-    return sendError(call.out, 400, "invalid_argument",
+    return sendError(call.out, Errc::invalid_argument,
                      "blob " + hash + " is not a file of deploy " + id);
   }
   std::uint64_t size = blob->second;
   if (call.request.content_length && *call.request.content_length != size) {
-    return sendError(call.out, 400, "invalid_argument",
+    return sendError(call.out, Errc::invalid_argument,
                      fmt::format("blob {} is {} bytes, but {} were sent", hash, size,
                                  *call.request.content_length));
   }
@@ -428,7 +427,7 @@ void putBlob(ApiState& state, Call& call) {
     if (*n == 0) break;
     received += *n;
     if (received > size) {
-      return sendError(call.out, 400, "invalid_argument",
+      return sendError(call.out, Errc::invalid_argument,
                        fmt::format("blob {} is {} bytes, but more were sent", hash, size));
     }
     if (auto w = (*writer)->write(std::span(buffer.data(), *n)); !w) {
@@ -436,13 +435,13 @@ void putBlob(ApiState& state, Call& call) {
     }
   }
   if (received != size) {
-    return sendError(call.out, 400, "invalid_argument",
+    return sendError(call.out, Errc::invalid_argument,
                      fmt::format("blob {} is {} bytes, but {} were sent", hash, size, received));
   }
   auto stored = (*writer)->finish(hash);
   if (!stored) {
     if (stored.error().code == Errc::invalid_argument) {
-      return sendError(call.out, 400, "invalid_argument",
+      return sendError(call.out, Errc::invalid_argument,
                        "the bytes sent do not match blob " + hash + "; nothing was stored");
     }
     return sendError(call.out, stored.error());
@@ -459,7 +458,7 @@ void postFinalize(ApiState& state, Call& call) {
   const std::string& id = call.param("deploy");
   auto pending = state.pending.take(id);
   if (!pending) {
-    return sendError(call.out, 409, "conflict",
+    return sendError(call.out, Errc::conflict,
                      "deploy " + id +
                          " is not waiting to be finalized (it was finalized, failed "
                          "or abandoned)");
@@ -482,7 +481,7 @@ void postFinalize(ApiState& state, Call& call) {
   if (!missing.empty()) {
     // Not fatal: the client may still upload them and finalize again.
     state.pending.add(pending);
-    return sendError(call.out, 400, "invalid_argument",
+    return sendError(call.out, Errc::invalid_argument,
                      fmt::format("{} of the deploy's {} blobs were never uploaded (first: {})",
                                  missing.size(), hashes.size(), missing.front()),
                      {{"missing", missing}});

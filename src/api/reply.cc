@@ -2,28 +2,9 @@
 
 #include <vector>
 
-namespace cutover::api {
+#include "cutover/common/http.h"
 
-int statusFor(Errc code) {
-  switch (code) {
-    case Errc::not_found:
-      return 404;
-    case Errc::already_exists:
-    case Errc::conflict:
-      return 409;
-    case Errc::invalid_argument:
-    case Errc::bad_archive:
-      return 400;
-    case Errc::too_large:
-      return 413;
-    case Errc::unavailable:
-    case Errc::interrupted:
-      return 503;
-    case Errc::io:
-      return 500;
-  }
-  return 500;
-}
+namespace cutover::api {
 
 std::string_view codeFor(Errc code) {
   switch (code) {
@@ -58,7 +39,12 @@ void sendError(ResponseWriter& out, int status, std::string_view code, std::stri
 }
 
 void sendError(ResponseWriter& out, const Error& error, const nlohmann::json& extra) {
-  sendError(out, statusFor(error.code), codeFor(error.code), error.message, extra);
+  sendError(out, error.code, error.message, extra);
+}
+
+void sendError(ResponseWriter& out, Errc code, std::string_view message,
+               const nlohmann::json& extra) {
+  sendError(out, statusFor(code), codeFor(code), message, extra);
 }
 
 void sendJson(ResponseWriter& out, int status, const nlohmann::json& body) {

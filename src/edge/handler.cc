@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "cutover/common/ascii.h"
+#include "cutover/common/http.h"
 #include "cutover/common/names.h"
 #include "cutover/common/utf8.h"
 #include "edge/asset_fallback.h"
@@ -16,7 +17,6 @@
 #include "edge/range.h"
 #include "edge/router.h"
 #include "edge/skew.h"
-#include "edge/status.h"
 
 namespace cutover::edge {
 namespace {
@@ -347,10 +347,10 @@ void Handler::serverError(Reply& reply, const Error& error) const {
     return;
   }
   // The pointer only names complete versions, so this is a store that is down (503: try again)
-  // or damaged (500): say so loudly.
+  // or damaged (500, whatever statusFor would say of the error): say so loudly.
   std::fprintf(stderr, "cutover edge: cannot read a file of version %s: %s\n",
                std::string(reply.log_version).c_str(), error.describe().c_str());
-  if (error.code == Errc::unavailable || error.code == Errc::interrupted) {
+  if (statusFor(error.code) == 503) {
     reply.replaceWithText(503, "this file of the site cannot be read now; try again shortly");
   } else {
     reply.replaceWithText(500, "this file of the site cannot be read");

@@ -16,6 +16,11 @@ namespace cutover {
 // "OK", "Not Found", …; "Unknown" for a status neither server sends.
 [[nodiscard]] std::string_view reasonPhrase(int status);
 
+// The one place a failure becomes an HTTP status, for the edge and the API alike:
+//   invalid_argument, bad_archive → 400; not_found → 404; already_exists, conflict → 409;
+//   too_large → 413; unavailable, interrupted → 503 (it may pass: try again); io → 500.
+[[nodiscard]] int statusFor(Errc code);
+
 // A listen address, checked: `host` is a numeric IPv4 or IPv6 address.
 struct ListenAddress {
   std::string host;
