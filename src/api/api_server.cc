@@ -350,9 +350,9 @@ class HttpApiServer final : public ApiServer {
   HttpApiServer(ApiContext context, ApiOptions options)
       : state_{std::move(context), std::move(options), {}},
         router_(state_),
-        http_([this](const HttpRequest& request, BodyReader& body,
-                     ResponseWriter& out) { dispatch(request, body, out); },
-              listenerOptions(state_.options)) {}
+        http_(makeHttpListener([this](const HttpRequest& request, BodyReader& body,
+                                      ResponseWriter& out) { dispatch(request, body, out); },
+                               listenerOptions(state_.options))) {}
 
   ~HttpApiServer() override { stop(); }
 
@@ -361,10 +361,10 @@ class HttpApiServer final : public ApiServer {
         !state_.context.pointers) {
       return fail(Errc::invalid_argument, "the API needs the stores, the history and the tokens");
     }
-    auto port = http_.listen(state_.options.listen);
+    auto port = http_->listen(state_.options.listen);
     if (!port) return tl::unexpected(port.error());
     port_ = *port;
-    http_.start();
+    http_->start();
     janitor_ = std::thread([this] { sweep(); });
     const auto& listen = state_.options.listen;
     std::string host = listen.substr(0, listen.rfind(':'));
@@ -376,7 +376,7 @@ class HttpApiServer final : public ApiServer {
   std::uint16_t port() const override { return port_; }
 
   void stop() override {
-    http_.stop(state_.options.stop_grace);
+    http_->stop(state_.options.stop_grace);
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -390,9 +390,9 @@ class HttpApiServer final : public ApiServer {
 
  private:
   static ListenerOptions listenerOptions(const ApiOptions& o) {
-    return ListenerOptions{o.max_header_bytes, o.max_connections, o.header_timeout,
-                           o.read_timeout,     o.write_timeout,   o.idle_timeout,
-                           o.max_connections_per_client};
+    ConnectionLimits limits{o.max_header_bytes, o.max_connections, o.max_connections_per_client,
+                            o.header_timeout,   o.idle_timeout,    o.write_timeout};
+    return ListenerOptions{limits, o.read_timeout};
   }
 
   // Every request's thread entry: an exception a route lets escape fails that request alone.
@@ -426,7 +426,7 @@ class HttpApiServer final : public ApiServer {
 
   ApiState state_;
   Router router_;
-  HttpListener http_;
+  std::unique_ptr<HttpServerBase> http_;
   std::uint16_t port_ = 0;
   std::mutex mutex_;
   std::condition_variable wake_;
