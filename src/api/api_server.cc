@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <cstdio>
 #include <string_view>
 #include <thread>
 
 #include "api/http.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "common/log.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
@@ -135,8 +135,7 @@ void ApiState::abandon(PendingDeploy& deploy, const std::string& why) const {
   deploy.record.finished = nowRfc3339();
   deploy.record.error = why;
   if (auto saved = context.history->update(deploy.record); !saved) {
-    std::fprintf(stderr, "cutover api: recording deploy %s: %s\n", deploy.record.id.c_str(),
-                 saved.error().message.c_str());
+    log::error("cutover api: recording deploy {}: {}", deploy.record.id, saved.error().message);
   }
 }
 
@@ -368,8 +367,7 @@ class HttpApiServer final : public ApiServer {
     janitor_ = std::thread([this] { sweep(); });
     const auto& listen = state_.options.listen;
     std::string host = listen.substr(0, listen.rfind(':'));
-    std::fprintf(stderr, "api on http://%s:%u\n", host.c_str(), static_cast<unsigned>(port_));
-    std::fflush(stderr);
+    log::info("api on http://{}:{}", host, port_);
     return {};
   }
 

@@ -7,13 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <string_view>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include "api/reply.h"
 #include "api/routes.h"
+#include "common/log.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/media_type.h"
@@ -187,9 +187,7 @@ void recordFlip(ApiState& state, const Call& call, const std::string& site,
   auto recorded = state.context.history->recordFlip(site, how, flip.pointer.previous,
                                                     flip.pointer.version, actor);
   if (!recorded) {
-    std::fprintf(stderr, "cutover api: recording the %.*s of %s: %s\n",
-                 static_cast<int>(how.size()), how.data(), site.c_str(),
-                 recorded.error().message.c_str());
+    log::error("cutover api: recording the {} of {}: {}", how, site, recorded.error().message);
   }
 }
 

@@ -20,6 +20,7 @@
 
 #include "api/http.h"
 #include "common/listen.h"
+#include "common/log.h"
 #include "cutover/common/ascii.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/http.h"
@@ -349,7 +350,7 @@ class HttpListener final : public HttpServerBase {
       acceptor->accept(socket, ec);
       if (shared.stopping) return;
       if (ec) {
-        std::fprintf(stderr, "cutover api: accept failed: %s\n", ec.message().c_str());
+        log::error("cutover api: accept failed: {}", ec.message());
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
       }

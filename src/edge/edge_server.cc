@@ -1,9 +1,9 @@
 #include "cutover/edge/edge_server.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <thread>
 
+#include "common/log.h"
 #include "edge/file_cache.h"
 #include "edge/handler.h"
 #include "edge/http_server.h"
@@ -45,8 +45,7 @@ class BeastEdgeServer final : public EdgeServer {
     if (auto watching = routes_.start(); !watching) return watching;
     http_->start();
     std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
-    std::fprintf(stderr, "serving on http://%s:%u\n", host.c_str(), static_cast<unsigned>(port_));
-    std::fflush(stderr);
+    log::info("serving on http://{}:{}", host, port_);
     return {};
   }
 

@@ -19,7 +19,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/intrusive/list.hpp>
 #include <cassert>
-#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "common/listen.h"
+#include "common/log.h"
 #include "cutover/common/ascii.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/http.h"
@@ -435,9 +435,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return waitToSend();
       if (n == 0 || errno != EPIPE) {
-        std::fprintf(stderr, "cutover edge: a blob ended or failed at byte %llu of %llu\n",
-                     static_cast<unsigned long long>(offset_),
-                     static_cast<unsigned long long>(reply_.content_length));
+        log::error("cutover edge: a blob ended or failed at byte {} of {}", offset_,
+                   reply_.content_length);
       }
       return stream_.close();  // the head promised more bytes: a cut is all that is left to say
     }
@@ -470,9 +469,8 @@ class Session : public std::enable_shared_from_this<Session> {
                   static_cast<off_t>(reply_.file_offset + offset_));
     } while (n < 0 && errno == EINTR);
     if (n <= 0) {
-      std::fprintf(stderr, "cutover edge: a blob ended or failed at byte %llu of %llu\n",
-                   static_cast<unsigned long long>(offset_),
-                   static_cast<unsigned long long>(reply_.content_length));
+      log::error("cutover edge: a blob ended or failed at byte {} of {}", offset_,
+                 reply_.content_length);
       return 0;
     }
     offset_ += static_cast<std::uint64_t>(n);
@@ -564,7 +562,7 @@ class HttpServer final : public HttpServerBase {
       if (ec == asio::error::operation_aborted || shared.stopping.load()) return;
       if (ec) {
         // Out of descriptors, most likely: pause instead of spinning.
-        std::fprintf(stderr, "cutover edge: accept failed: %s\n", ec.message().c_str());
+        log::error("cutover edge: accept failed: {}", ec.message());
         worker.retry->expires_after(std::chrono::milliseconds(50));
         worker.retry->async_wait([this, &worker](error_code e) {
           if (!e && !shared.stopping.load()) accept(worker);

@@ -2,13 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <cstdio>
-
-#include "runs/workers.h"
+#include "common/log.h"
 #include "cutover/store/manifest.h"
 #include "pipeline/build/build.h"
 #include "pipeline/build/command.h"
 #include "pipeline/build/git.h"
+#include "runs/workers.h"
 
 namespace cutover {
 namespace {
@@ -46,8 +45,7 @@ class Recorder {
   void save() {
     // The deploy goes on without its record rather than fail for it; say so where it is seen.
     if (auto r = history_.update(record_); !r) {
-      std::fprintf(stderr, "cutover: recording deploy %s: %s\n", record_.id.c_str(),
-                   r.error().message.c_str());
+      log::error("cutover: recording deploy {}: {}", record_.id, r.error().message);
     }
   }
 
