@@ -7,27 +7,11 @@
 namespace cutover::api {
 
 std::string_view codeFor(Errc code) {
-  switch (code) {
-    case Errc::not_found:
-      return "not_found";
-    case Errc::already_exists:
-      return "already_exists";
-    case Errc::conflict:
-      return "conflict";
-    case Errc::invalid_argument:
-      return "invalid_argument";
-    case Errc::bad_archive:
-      return "bad_archive";
-    case Errc::too_large:
-      return "too_large";
-    case Errc::io:
-      return "io";
-    case Errc::unavailable:
-      return "unavailable";
-    case Errc::interrupted:
-      return "interrupted";
-  }
-  return "io";
+  // In Errc's order.
+  static constexpr std::string_view kCodes[] = {
+      "not_found", "already_exists", "conflict",   "invalid_argument", "bad_archive", "too_large",
+      "io",        "unavailable",    "interrupted"};
+  return kCodes[static_cast<std::size_t>(code)];
 }
 
 void sendError(ResponseWriter& out, int status, std::string_view code, std::string_view message,
