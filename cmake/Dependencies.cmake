@@ -7,6 +7,8 @@ find_package(nlohmann_json REQUIRED)
 find_package(tl-expected REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)
+# The log (src/common/log.cc): spdlog, on Debian's fmt.
+find_package(spdlog REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 find_package(CURL REQUIRED)
 # The S3 object store parses S3's XML answers with pugixml.

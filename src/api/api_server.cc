@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <cstdio>
 #include <string_view>
 #include <thread>
 
 #include "api/http.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "common/log.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
@@ -132,8 +132,7 @@ std::string ApiState::siteUrl(const std::string& site) const {
 
 void ApiState::abandon(PendingDeploy& deploy, const std::string& why) const {
   if (auto saved = deploy.upload->abandon(context.history, why); !saved) {
-    std::fprintf(stderr, "cutover api: recording deploy %s: %s\n", deploy.record().id.c_str(),
-                 saved.error().message.c_str());
+    log::error("cutover api: recording deploy {}: {}", deploy.record().id, saved.error().message);
   }
 }
 
@@ -239,7 +238,7 @@ class Router {
             request.method + " is not allowed on " + request.path + " (allowed: " + allowed + ")",
             nlohmann::json::object(), {{"Allow", allowed}});
       }
-      return sendError(out, 404, "not_found", "no API route " + request.path);
+      return sendError(out, Errc::not_found, "no API route " + request.path);
     }
     Call call{request, body, out, std::nullopt, std::move(params)};
     if (!checkParams(call) || !authorize(*route, call)) return;
@@ -256,13 +255,13 @@ class Router {
     }
     if (auto it = call.params.find("deploy"); it != call.params.end()) {
       if (!plausibleDeployId(it->second)) {
-        sendError(call.out, 404, "not_found", "there is no deploy " + it->second);
+        sendError(call.out, Errc::not_found, "there is no deploy " + it->second);
         return false;
       }
     }
     if (auto it = call.params.find("hash"); it != call.params.end()) {
       if (!isBlobHash(it->second)) {
-        sendError(call.out, 400, "invalid_argument",
+        sendError(call.out, Errc::invalid_argument,
                   "'" + it->second + "' is not a blob hash (64 lowercase hex characters)");
         return false;
       }
@@ -347,9 +346,9 @@ class HttpApiServer final : public ApiServer {
   HttpApiServer(ApiContext context, ApiOptions options)
       : state_{std::move(context), std::move(options), {}},
         router_(state_),
-        http_([this](const HttpRequest& request, BodyReader& body,
-                     ResponseWriter& out) { dispatch(request, body, out); },
-              listenerOptions(state_.options)) {}
+        http_(makeHttpListener([this](const HttpRequest& request, BodyReader& body,
+                                      ResponseWriter& out) { dispatch(request, body, out); },
+                               listenerOptions(state_.options))) {}
 
   ~HttpApiServer() override { stop(); }
 
@@ -358,22 +357,21 @@ class HttpApiServer final : public ApiServer {
         !state_.context.pointers) {
       return fail(Errc::invalid_argument, "the API needs the stores, the history and the tokens");
     }
-    auto port = http_.listen(state_.options.listen);
+    auto port = http_->listen(state_.options.listen);
     if (!port) return tl::unexpected(port.error());
     port_ = *port;
-    http_.start();
+    http_->start();
     janitor_ = std::thread([this] { sweep(); });
     const auto& listen = state_.options.listen;
     std::string host = listen.substr(0, listen.rfind(':'));
-    std::fprintf(stderr, "api on http://%s:%u\n", host.c_str(), static_cast<unsigned>(port_));
-    std::fflush(stderr);
+    log::info("api on http://{}:{}", host, port_);
     return {};
   }
 
   std::uint16_t port() const override { return port_; }
 
   void stop() override {
-    http_.stop(state_.options.stop_grace);
+    http_->stop(state_.options.stop_grace);
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -387,9 +385,9 @@ class HttpApiServer final : public ApiServer {
 
  private:
   static ListenerOptions listenerOptions(const ApiOptions& o) {
-    return ListenerOptions{o.max_header_bytes, o.max_connections, o.header_timeout,
-                           o.read_timeout,     o.write_timeout,   o.idle_timeout,
-                           o.max_connections_per_client};
+    ConnectionLimits limits{o.max_header_bytes, o.max_connections, o.max_connections_per_client,
+                            o.header_timeout,   o.idle_timeout,    o.write_timeout};
+    return ListenerOptions{limits, o.read_timeout};
   }
 
   // Every request's thread entry: an exception a route lets escape fails that request alone.
@@ -423,7 +421,7 @@ class HttpApiServer final : public ApiServer {
 
   ApiState state_;
   Router router_;
-  HttpListener http_;
+  std::unique_ptr<HttpServerBase> http_;
   std::uint16_t port_ = 0;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <string_view>
 #include <vector>
 
 #include "api/reply.h"
 #include "api/routes.h"
+#include "common/log.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/names.h"
 #include "cutover/common/utf8.h"
@@ -147,9 +147,7 @@ void recordFlip(ApiState& state, const Call& call, const std::string& site,
   auto recorded = state.context.history->recordFlip(site, how, flip.pointer.previous,
                                                     flip.pointer.version, actor);
   if (!recorded) {
-    std::fprintf(stderr, "cutover api: recording the %.*s of %s: %s\n",
-                 static_cast<int>(how.size()), how.data(), site.c_str(),
-                 recorded.error().message.c_str());
+    log::error("cutover api: recording the {} of {}: {}", how, site, recorded.error().message);
   }
 }
 
@@ -160,7 +158,7 @@ void postActivate(ApiState& state, Call& call) {
   if (!body) return sendError(call.out, body.error());
   auto version = body->find("version");
   if (version == body->end() || !version->is_string()) {
-    return sendError(call.out, 400, "invalid_argument",
+    return sendError(call.out, Errc::invalid_argument,
                      "the body needs \"version\": the id of a stored version");
   }
   const std::string& site = call.param("site");
@@ -201,7 +199,7 @@ void postArchive(ApiState& state, Call& call) {
   // file (removed here) and nothing else, not even a history record.
   auto received = receiveInto(call.request, call.body, temp->fd(), state.options.max_upload_bytes);
   if (!received) return sendError(call.out, received.error());
-  if (*received == 0) return sendError(call.out, 400, "invalid_argument", "the archive is empty");
+  if (*received == 0) return sendError(call.out, Errc::invalid_argument, "the archive is empty");
 
   DeployOptions options;
   options.site = call.param("site");
@@ -228,7 +226,7 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   if (!body) return sendError(call.out, body.error());
   auto files = body->find("files");
   if (files == body->end() || !files->is_object()) {
-    return sendError(call.out, 400, "invalid_argument",
+    return sendError(call.out, Errc::invalid_argument,
                      "the body needs \"files\": {\"path\": {\"hash\": \"...\", \"size\": N}, ...}");
   }
   const std::string& site = call.param("site");
@@ -254,7 +252,7 @@ void postRemoteDeploy(ApiState& state, Call& call) {
   bool activate = true;
   if (auto a = body->find("activate"); a != body->end()) {
     if (!a->is_boolean())
-      return sendError(call.out, 400, "invalid_argument", "\"activate\" must be true or false");
+      return sendError(call.out, Errc::invalid_argument, "\"activate\" must be true or false");
     activate = a->get<bool>();
   }
 
@@ -285,7 +283,7 @@ void putBlob(ApiState& state, Call& call) {
   const std::string& hash = call.param("hash");
   auto pending = state.pending.find(id);
   if (!pending) {
-    return sendError(call.out, 409, "conflict",
+    return sendError(call.out, Errc::conflict,
                      "deploy " + id +
                          " is not waiting for blobs (it was finalized, failed or "
                          "abandoned); start a new one");
@@ -302,7 +300,7 @@ void postFinalize(ApiState& state, Call& call) {
   const std::string& id = call.param("deploy");
   auto pending = state.pending.take(id);
   if (!pending) {
-    return sendError(call.out, 409, "conflict",
+    return sendError(call.out, Errc::conflict,
                      "deploy " + id +
                          " is not waiting to be finalized (it was finalized, failed "
                          "or abandoned)");

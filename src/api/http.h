@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cutover/api/api_server.h"
+#include "cutover/common/http.h"
 #include "cutover/common/result.h"
 
 namespace cutover::api {
@@ -58,14 +59,8 @@ class ResponseWriter {
 
 using HttpHandler = std::function<void(const HttpRequest&, BodyReader&, ResponseWriter&)>;
 
-struct ListenerOptions {
-  std::size_t max_header_bytes = 16 * 1024;
-  std::size_t max_connections = 64;
-  std::chrono::milliseconds header_timeout{10'000};
-  std::chrono::milliseconds read_timeout{30'000};
-  std::chrono::milliseconds write_timeout{30'000};
-  std::chrono::milliseconds idle_timeout{30'000};
-  std::size_t max_connections_per_client = 32;  // per address (IPv6: per /64); 0: no bound
+struct ListenerOptions : ConnectionLimits {
+  std::chrono::milliseconds read_timeout{0};  // the longest pause while a body arrives
 };
 
 // HTTP/1.1 with request bodies, one thread per connection (an admin API has few clients, and
@@ -76,23 +71,7 @@ struct ListenerOptions {
 // head: one kept alive between requests, or one sending its head slowly. Only when every
 // connection is working on a request does it get 503. So slow or idle clients cannot keep a
 // webhook or a deploy out.
-class HttpListener {
- public:
-  HttpListener(HttpHandler handler, ListenerOptions options);
-  ~HttpListener();
-  HttpListener(const HttpListener&) = delete;
-  HttpListener& operator=(const HttpListener&) = delete;
-
-  // Binds "host:port" (port 0: any free one); returns the bound port.
-  [[nodiscard]] Result<std::uint16_t> listen(const std::string& host_port);
-  void start();
-  // Stops accepting, closes idle connections, lets requests in flight finish for up to `grace`,
-  // then closes the rest and joins every thread. Idempotent.
-  void stop(std::chrono::milliseconds grace);
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
+[[nodiscard]] std::unique_ptr<HttpServerBase> makeHttpListener(HttpHandler handler,
+                                                               ListenerOptions options);
 
 }  // namespace cutover::api

@@ -19,21 +19,18 @@
 #include <thread>
 
 #include "api/http.h"
-#include "cutover/common/guard.h"
+#include "common/listen.h"
+#include "common/log.h"
 #include "cutover/common/ascii.h"
+#include "cutover/common/guard.h"
 #include "cutover/common/http.h"
 
 namespace cutover::api {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
+using namespace net;  // NOLINT(google-build-using-namespace): Asio, Beast and the listen helpers
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
-
-std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 
 std::int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
@@ -339,19 +336,11 @@ void serve(Connection& c, Shared& shared) {
   }
 }
 
-Result<tcp::endpoint> parseEndpoint(const std::string& host_port) {
-  auto parsed = parseListenAddress(host_port);
-  if (!parsed) return tl::unexpected(parsed.error());
-  error_code ec;
-  auto address = asio::ip::make_address(parsed->host, ec);
-  if (ec) return fail(Errc::invalid_argument, "listen address '" + host_port + "' is not valid");
-  return tcp::endpoint(address, parsed->port);
-}
-
 }  // namespace
 
-struct HttpListener::Impl {
-  Impl(HttpHandler handler, ListenerOptions options)
+class HttpListener final : public HttpServerBase {
+ public:
+  HttpListener(HttpHandler handler, ListenerOptions options)
       : shared{std::move(handler), options, {}, {}, {}, {}} {}
 
   void acceptLoop() {
@@ -361,7 +350,7 @@ struct HttpListener::Impl {
       acceptor->accept(socket, ec);
       if (shared.stopping) return;
       if (ec) {
-        std::fprintf(stderr, "cutover api: accept failed: %s\n", ec.message().c_str());
+        log::error("cutover api: accept failed: {}", ec.message());
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
       }
@@ -377,7 +366,7 @@ struct HttpListener::Impl {
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             "Content-Length: " +
             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-        (void)::send(c->fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        sendWithoutWaiting(c->fd, busy);
         continue;
       }
       shared.connections.push_back(std::move(connection));
@@ -450,6 +439,11 @@ struct HttpListener::Impl {
     }
   }
 
+  ~HttpListener() override { stop(std::chrono::milliseconds(0)); }
+  [[nodiscard]] Result<std::uint16_t> listen(const std::string& host_port) override;
+  void start() override;
+  void stop(std::chrono::milliseconds grace) override;
+
   asio::io_context ioc{1};  // sync operations only: never run
   Shared shared;
   std::optional<tcp::acceptor> acceptor;
@@ -460,35 +454,28 @@ struct HttpListener::Impl {
   bool stopped = false;
 };
 
-HttpListener::HttpListener(HttpHandler handler, ListenerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(handler), options)) {}
-
-HttpListener::~HttpListener() { stop(std::chrono::milliseconds(0)); }
+std::unique_ptr<HttpServerBase> makeHttpListener(HttpHandler handler, ListenerOptions options) {
+  return std::make_unique<HttpListener>(std::move(handler), options);
+}
 
 Result<std::uint16_t> HttpListener::listen(const std::string& host_port) {
   auto endpoint = parseEndpoint(host_port);
   if (!endpoint) return tl::unexpected(endpoint.error());
-  tcp::acceptor acceptor(impl_->ioc);
-  error_code ec;
-  acceptor.open(endpoint->protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(*endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
-  auto port = acceptor.local_endpoint(ec).port();
-  if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
-  impl_->acceptor.emplace(std::move(acceptor));
+  auto opened = openAcceptor(ioc, *endpoint, host_port);
+  if (!opened) return tl::unexpected(opened.error());
+  auto port = boundPort(*opened, host_port);
+  if (port) acceptor.emplace(std::move(*opened));
   return port;
 }
 
 void HttpListener::start() {
-  impl_->running = true;
-  impl_->accept_thread = std::thread([impl = impl_.get()] { impl->acceptLoop(); });
-  impl_->watchdog_thread = std::thread([impl = impl_.get()] { impl->watchdog(); });
+  running = true;
+  accept_thread = std::thread([this] { acceptLoop(); });
+  watchdog_thread = std::thread([this] { watchdog(); });
 }
 
 void HttpListener::stop(std::chrono::milliseconds grace) {
-  Impl& impl = *impl_;
+  HttpListener& impl = *this;
   if (impl.stopped) return;
   impl.stopped = true;
   impl.shared.stopping = true;
@@ -502,19 +489,16 @@ void HttpListener::stop(std::chrono::milliseconds grace) {
       if (c->waiting()) c->shutdown();
     }
   }
-  auto deadline = Clock::now() + grace;
-  while (Clock::now() < deadline) {
+  waitForDrain(grace, std::chrono::milliseconds(10), [&] {
     impl.reap();
-    {
-      std::lock_guard lock(impl.shared.mutex);
-      if (impl.shared.connections.empty()) break;
-      // A connection that went idle after its last response is closed now, not at the deadline.
-      for (auto& c : impl.shared.connections) {
-        if (c->waiting()) c->shutdown();
-      }
+    std::lock_guard lock(impl.shared.mutex);
+    if (impl.shared.connections.empty()) return true;
+    // A connection that went idle after its last response is closed now, not at the deadline.
+    for (auto& c : impl.shared.connections) {
+      if (c->waiting()) c->shutdown();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+    return false;
+  });
   {
     std::lock_guard lock(impl.shared.mutex);
     for (auto& c : impl.shared.connections) c->shutdown();

@@ -63,7 +63,7 @@ void getSiteDeploys(ApiState& state, Call& call) {
     char* end = nullptr;
     unsigned long n = std::strtoul(text->c_str(), &end, 10);
     if (text->empty() || *end != '\0' || n == 0 || n > 1000) {
-      return sendError(call.out, 400, "invalid_argument", "limit must be a number from 1 to 1000");
+      return sendError(call.out, Errc::invalid_argument, "limit must be a number from 1 to 1000");
     }
     limit = n;
   }
@@ -78,7 +78,7 @@ void getDeploy(ApiState& state, Call& call) {
   auto record = state.context.history->find(call.param("deploy"));
   if (!record) return sendError(call.out, record.error());
   if (!*record)
-    return sendError(call.out, 404, "not_found", "there is no deploy " + call.param("deploy"));
+    return sendError(call.out, Errc::not_found, "there is no deploy " + call.param("deploy"));
   sendJson(call.out, 200, (*record)->toJson());
 }
 
@@ -118,7 +118,7 @@ void getDeployLog(ApiState& state, Call& call) {
 
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid() && !(following && stillRunning(state, id))) {
-    return sendError(call.out, 404, "not_found", "deploy " + id + " has no log");
+    return sendError(call.out, Errc::not_found, "deploy " + id + " has no log");
   }
   if (!call.out.beginStream(200, "text/plain; charset=utf-8")) return;
   std::uint64_t offset = 0;
@@ -151,7 +151,7 @@ void getTokens(ApiState& state, Call& call) {
 
 void postWebhook(ApiState& state, Call& call) {
   if (!state.options.webhook) {
-    return sendError(call.out, 404, "not_found", "no webhook is configured on this server");
+    return sendError(call.out, Errc::not_found, "no webhook is configured on this server");
   }
   auto body = readBody(call.request, call.body, state.options.max_json_bytes);
   if (!body) return sendError(call.out, body.error());

@@ -2,51 +2,16 @@
 
 #include <vector>
 
+#include "cutover/common/http.h"
+
 namespace cutover::api {
 
-int statusFor(Errc code) {
-  switch (code) {
-    case Errc::not_found:
-      return 404;
-    case Errc::already_exists:
-    case Errc::conflict:
-      return 409;
-    case Errc::invalid_argument:
-    case Errc::bad_archive:
-      return 400;
-    case Errc::too_large:
-      return 413;
-    case Errc::unavailable:
-    case Errc::interrupted:
-      return 503;
-    case Errc::io:
-      return 500;
-  }
-  return 500;
-}
-
 std::string_view codeFor(Errc code) {
-  switch (code) {
-    case Errc::not_found:
-      return "not_found";
-    case Errc::already_exists:
-      return "already_exists";
-    case Errc::conflict:
-      return "conflict";
-    case Errc::invalid_argument:
-      return "invalid_argument";
-    case Errc::bad_archive:
-      return "bad_archive";
-    case Errc::too_large:
-      return "too_large";
-    case Errc::io:
-      return "io";
-    case Errc::unavailable:
-      return "unavailable";
-    case Errc::interrupted:
-      return "interrupted";
-  }
-  return "io";
+  // In Errc's order.
+  static constexpr std::string_view kCodes[] = {
+      "not_found", "already_exists", "conflict",   "invalid_argument", "bad_archive", "too_large",
+      "io",        "unavailable",    "interrupted"};
+  return kCodes[static_cast<std::size_t>(code)];
 }
 
 void sendError(ResponseWriter& out, int status, std::string_view code, std::string_view message,
@@ -58,7 +23,12 @@ void sendError(ResponseWriter& out, int status, std::string_view code, std::stri
 }
 
 void sendError(ResponseWriter& out, const Error& error, const nlohmann::json& extra) {
-  sendError(out, statusFor(error.code), codeFor(error.code), error.message, extra);
+  sendError(out, error.code, error.message, extra);
+}
+
+void sendError(ResponseWriter& out, Errc code, std::string_view message,
+               const nlohmann::json& extra) {
+  sendError(out, statusFor(code), codeFor(code), message, extra);
 }
 
 void sendJson(ResponseWriter& out, int status, const nlohmann::json& body) {

@@ -10,19 +10,19 @@
 
 namespace cutover::api {
 
-// The one place an error becomes an HTTP status: not_found 404, conflict and already_exists
-// 409, invalid_argument and bad_archive 400, too_large 413, unavailable and interrupted 503,
-// io 500.
-[[nodiscard]] int statusFor(Errc code);
 // The error's "code" in answers: the Errc's name in snake_case ("not_found", "too_large").
 [[nodiscard]] std::string_view codeFor(Errc code);
 
-// {"error": {"code": code, "message": message}}, plus `extra` members beside "error".
+// {"error": {"code": codeFor(code), "message": message}} with statusFor(code) (common/http.h),
+// plus `extra` members beside "error". Every failure an Errc names is answered so.
+void sendError(ResponseWriter& out, Errc code, std::string_view message,
+               const nlohmann::json& extra = nlohmann::json::object());
+void sendError(ResponseWriter& out, const Error& error,
+               const nlohmann::json& extra = nlohmann::json::object());
+// The same for the answers no Errc names (401, 403, 405, 415, 429, a route's unexpected 500).
 void sendError(ResponseWriter& out, int status, std::string_view code, std::string_view message,
                const nlohmann::json& extra = nlohmann::json::object(),
                const ExtraHeaders& headers = {});
-void sendError(ResponseWriter& out, const Error& error,
-               const nlohmann::json& extra = nlohmann::json::object());
 void sendJson(ResponseWriter& out, int status, const nlohmann::json& body);
 
 // Reads a whole body of at most `limit` bytes (too_large beyond; io if the client broke off).

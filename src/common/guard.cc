@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/log.h"
 #include "cutover/common/utf8.h"
 
 namespace cutover {
@@ -18,7 +19,7 @@ Error reportUnexpected(std::string_view where, const std::exception_ptr& error) 
     }
     std::string message = escapeInvalidUtf8("unexpected error in " + std::string(where) + ": " +
                                             what);
-    std::fprintf(stderr, "cutover: %s\n", message.c_str());
+    log::error("cutover: {}", message);
     return Error{Errc::io, std::move(message)};
   } catch (...) {
     // Out of memory while describing it: say the least.

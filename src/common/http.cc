@@ -10,6 +10,27 @@
 
 namespace cutover {
 
+int statusFor(Errc code) {
+  switch (code) {
+    case Errc::invalid_argument:
+    case Errc::bad_archive:
+      return 400;
+    case Errc::not_found:
+      return 404;
+    case Errc::already_exists:
+    case Errc::conflict:
+      return 409;
+    case Errc::too_large:
+      return 413;
+    case Errc::unavailable:
+    case Errc::interrupted:
+      return 503;
+    case Errc::io:
+      return 500;
+  }
+  return 500;
+}
+
 std::string_view reasonPhrase(int status) {
   switch (status) {
     case 100:

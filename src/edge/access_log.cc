@@ -5,9 +5,10 @@
 
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
+
+#include "common/log.h"
 
 namespace cutover::edge {
 namespace {
@@ -117,8 +118,8 @@ void AccessLogFile::write(std::string& lines) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (!failed_.exchange(true)) {
-        std::fprintf(stderr, "cutover edge: cannot write the access log (%s); lines are dropped\n",
-                     n < 0 ? std::strerror(errno) : "no progress");
+        log::error("cutover edge: cannot write the access log ({}); lines are dropped",
+                   n < 0 ? std::strerror(errno) : "no progress");
       }
       break;
     }

@@ -1,9 +1,9 @@
 #include "cutover/edge/edge_server.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <thread>
 
+#include "common/log.h"
 #include "edge/file_cache.h"
 #include "edge/handler.h"
 #include "edge/http_server.h"
@@ -38,16 +38,14 @@ class BeastEdgeServer final : public EdgeServer {
       if (!log) return tl::unexpected(log.error());
       access_log_ = std::move(*log);
     }
-    http_ =
-        std::make_unique<edge::HttpServer>(handler_, serverOptions(options_, access_log_.get()));
+    http_ = edge::makeHttpServer(handler_, serverOptions(options_, access_log_.get()));
     auto port = http_->listen(options_.listen);
     if (!port) return tl::unexpected(port.error());
     port_ = *port;
     if (auto watching = routes_.start(); !watching) return watching;
     http_->start();
     std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
-    std::fprintf(stderr, "serving on http://%s:%u\n", host.c_str(), static_cast<unsigned>(port_));
-    std::fflush(stderr);
+    log::info("serving on http://{}:{}", host, port_);
     return {};
   }
 
@@ -61,15 +59,9 @@ class BeastEdgeServer final : public EdgeServer {
  private:
   static edge::ServerOptions serverOptions(const EdgeOptions& o, edge::AccessLogFile* log) {
     unsigned threads = o.threads != 0 ? o.threads : std::thread::hardware_concurrency();
-    return edge::ServerOptions{std::max(1U, threads),
-                               o.max_header_bytes,
-                               o.header_timeout,
-                               o.idle_timeout,
-                               o.write_timeout,
-                               o.max_connections,
-                               o.max_connections_per_client,
-                               log,
-                               o.sendfile};
+    ConnectionLimits limits{o.max_header_bytes, o.max_connections, o.max_connections_per_client,
+                            o.header_timeout,   o.idle_timeout,    o.write_timeout};
+    return edge::ServerOptions{limits, std::max(1U, threads), log, o.sendfile};
   }
 
   EdgeOptions options_;
@@ -78,7 +70,7 @@ class BeastEdgeServer final : public EdgeServer {
   edge::FileCache cache_;
   edge::Handler handler_;
   std::unique_ptr<edge::AccessLogFile> access_log_;
-  std::unique_ptr<edge::HttpServer> http_;  // made by start(), once the access log is open
+  std::unique_ptr<HttpServerBase> http_;  // made by start(), once the access log is open
   std::uint16_t port_ = 0;
 };
 

@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <cstdio>
 #include <ctime>
 
+#include "common/log.h"
 #include "cutover/common/ascii.h"
+#include "cutover/common/http.h"
 #include "cutover/common/names.h"
 #include "cutover/common/utf8.h"
 #include "edge/asset_fallback.h"
@@ -16,7 +17,6 @@
 #include "edge/range.h"
 #include "edge/router.h"
 #include "edge/skew.h"
-#include "edge/status.h"
 
 namespace cutover::edge {
 namespace {
@@ -328,12 +328,8 @@ void Handler::sizeMismatch(Reply& reply, std::string_view hash, std::uint64_t ac
                            std::uint64_t claimed) {
   // A manifest that lies about a blob: the file cannot be served as the version describes it,
   // so the version is answered as not having it (never a head the body does not match).
-  std::fprintf(stderr,
-               "cutover edge: blob %.*s has %llu bytes, but version %.*s says %llu; answering "
-               "404 for it\n",
-               static_cast<int>(hash.size()), hash.data(),
-               static_cast<unsigned long long>(actual), static_cast<int>(reply.log_version.size()),
-               reply.log_version.data(), static_cast<unsigned long long>(claimed));
+  log::error("cutover edge: blob {} has {} bytes, but version {} says {}; answering 404 for it",
+             hash, actual, reply.log_version, claimed);
   reply.replaceWithText(404, "not found");
 }
 
@@ -347,10 +343,10 @@ void Handler::serverError(Reply& reply, const Error& error) const {
     return;
   }
   // The pointer only names complete versions, so this is a store that is down (503: try again)
-  // or damaged (500): say so loudly.
-  std::fprintf(stderr, "cutover edge: cannot read a file of version %s: %s\n",
-               std::string(reply.log_version).c_str(), error.describe().c_str());
-  if (error.code == Errc::unavailable || error.code == Errc::interrupted) {
+  // or damaged (500, whatever statusFor would say of the error): say so loudly.
+  log::error("cutover edge: cannot read a file of version {}: {}", reply.log_version,
+             error.describe());
+  if (statusFor(error.code) == 503) {
     reply.replaceWithText(503, "this file of the site cannot be read now; try again shortly");
   } else {
     reply.replaceWithText(500, "this file of the site cannot be read");

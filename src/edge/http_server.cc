@@ -19,7 +19,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/intrusive/list.hpp>
 #include <cassert>
-#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -27,6 +26,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/listen.h"
+#include "common/log.h"
 #include "cutover/common/ascii.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/http.h"
@@ -34,15 +35,10 @@
 namespace cutover::edge {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
+using namespace net;  // NOLINT(google-build-using-namespace): Asio, Beast and the listen helpers
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
 
 constexpr std::size_t kChunkBytes = 64 * 1024;  // one read + one write per piece of a large file
-
-std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 
 // Where the parser copies what the handler needs; owned by the session so their capacity is
 // reused from request to request.
@@ -439,9 +435,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return waitToSend();
       if (n == 0 || errno != EPIPE) {
-        std::fprintf(stderr, "cutover edge: a blob ended or failed at byte %llu of %llu\n",
-                     static_cast<unsigned long long>(offset_),
-                     static_cast<unsigned long long>(reply_.content_length));
+        log::error("cutover edge: a blob ended or failed at byte {} of {}", offset_,
+                   reply_.content_length);
       }
       return stream_.close();  // the head promised more bytes: a cut is all that is left to say
     }
@@ -474,9 +469,8 @@ class Session : public std::enable_shared_from_this<Session> {
                   static_cast<off_t>(reply_.file_offset + offset_));
     } while (n < 0 && errno == EINTR);
     if (n <= 0) {
-      std::fprintf(stderr, "cutover edge: a blob ended or failed at byte %llu of %llu\n",
-                   static_cast<unsigned long long>(offset_),
-                   static_cast<unsigned long long>(reply_.content_length));
+      log::error("cutover edge: a blob ended or failed at byte {} of {}", offset_,
+                 reply_.content_length);
       return 0;
     }
     offset_ += static_cast<std::uint64_t>(n);
@@ -539,15 +533,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<asio::steady_timer> send_timer_;  // bounds each wait of a sendfile body
 };
 
-Result<tcp::endpoint> parseEndpoint(const std::string& host_port) {
-  auto parsed = parseListenAddress(host_port);
-  if (!parsed) return tl::unexpected(parsed.error());
-  error_code ec;
-  auto address = asio::ip::make_address(parsed->host, ec);
-  if (ec) return fail(Errc::invalid_argument, "listen address '" + host_port + "' is not valid");
-  return tcp::endpoint(address, parsed->port);
-}
-
 }  // namespace
 
 // Sent to a connection over the limit, as it is closed: a client can tell a busy server from a
@@ -557,8 +542,10 @@ constexpr std::string_view kBusyReply =
     "Content-Length: 37\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
     "the server is busy; try again shortly\n";
 
-struct HttpServer::Impl {
-  Impl(const Handler& handler, ServerOptions options) : shared{handler, options, {}, {}, {}, {}} {
+class HttpServer final : public HttpServerBase {
+ public:
+  HttpServer(const Handler& handler, ServerOptions options)
+      : shared{handler, options, {}, {}, {}, {}} {
     unsigned n = std::max(1U, options.threads);
     for (unsigned i = 0; i < n; ++i) {
       auto worker = std::make_unique<Worker>();
@@ -575,7 +562,7 @@ struct HttpServer::Impl {
       if (ec == asio::error::operation_aborted || shared.stopping.load()) return;
       if (ec) {
         // Out of descriptors, most likely: pause instead of spinning.
-        std::fprintf(stderr, "cutover edge: accept failed: %s\n", ec.message().c_str());
+        log::error("cutover edge: accept failed: {}", ec.message());
         worker.retry->expires_after(std::chrono::milliseconds(50));
         worker.retry->async_wait([this, &worker](error_code e) {
           if (!e && !shared.stopping.load()) accept(worker);
@@ -595,8 +582,7 @@ struct HttpServer::Impl {
         std::make_shared<Session>(std::move(socket), shared, worker, client)->start();
       } else {
         // Best effort, without waiting: the socket's buffer takes this much at once.
-        ::send(socket.native_handle(), kBusyReply.data(), kBusyReply.size(),
-               MSG_DONTWAIT | MSG_NOSIGNAL);
+        sendWithoutWaiting(socket.native_handle(), kBusyReply);
         error_code ignored;
         socket.close(ignored);
       }
@@ -646,38 +632,20 @@ struct HttpServer::Impl {
     });
   }
 
+  ~HttpServer() override { stop(std::chrono::milliseconds(0)); }
+  [[nodiscard]] Result<std::uint16_t> listen(const std::string& host_port) override;
+  void start() override;
+  void stop(std::chrono::milliseconds grace) override;
+
   Shared shared;
   std::vector<std::unique_ptr<Worker>> workers;
   bool running = false;
   bool stopped = false;
 };
 
-HttpServer::HttpServer(const Handler& handler, ServerOptions options)
-    : impl_(std::make_unique<Impl>(handler, options)) {}
-
-HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
-
-namespace {
-
-Result<tcp::acceptor> openAcceptor(asio::io_context& ioc, const tcp::endpoint& endpoint,
-                                   const std::string& host_port) {
-  tcp::acceptor acceptor(ioc);
-  error_code ec;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
-    int on = 1;
-    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-      ec = error_code(errno, boost::system::system_category());
-    }
-  }
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
-  return acceptor;
+std::unique_ptr<HttpServerBase> makeHttpServer(const Handler& handler, ServerOptions options) {
+  return std::make_unique<HttpServer>(handler, options);
 }
-
-}  // namespace
 
 Result<std::uint16_t> HttpServer::listen(const std::string& host_port) {
   auto endpoint = parseEndpoint(host_port);
@@ -686,7 +654,7 @@ Result<std::uint16_t> HttpServer::listen(const std::string& host_port) {
   // second `cutover serve`, say) and silently split its traffic. A plain bind first turns that
   // into the usual "address already in use".
   if (endpoint->port() != 0) {
-    tcp::acceptor probe(impl_->workers.front()->ioc);
+    tcp::acceptor probe(workers.front()->ioc);
     error_code ec;
     probe.open(endpoint->protocol(), ec);
     if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
@@ -694,23 +662,23 @@ Result<std::uint16_t> HttpServer::listen(const std::string& host_port) {
     if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
   }
   tcp::endpoint bound = *endpoint;
-  for (auto& worker : impl_->workers) {
-    auto acceptor = openAcceptor(worker->ioc, bound, host_port);
+  for (auto& worker : workers) {
+    auto acceptor = openAcceptor(worker->ioc, bound, host_port, /*reuse_port=*/true);
     if (!acceptor) return tl::unexpected(acceptor.error());
-    error_code ec;
-    bound.port(acceptor->local_endpoint(ec).port());  // port 0 resolved by the first socket
-    if (ec) return fail(Errc::io, "cannot listen on " + host_port + ": " + ec.message());
+    auto port = boundPort(*acceptor, host_port);  // port 0 resolved by the first socket
+    if (!port) return tl::unexpected(port.error());
+    bound.port(*port);
     worker->acceptor.emplace(std::move(*acceptor));
   }
   return bound.port();
 }
 
 void HttpServer::start() {
-  assert(impl_->workers.front()->acceptor && !impl_->running);
-  impl_->running = true;
-  for (auto& worker : impl_->workers) {
-    impl_->accept(*worker);
-    if (impl_->shared.options.access_log != nullptr) impl_->flushLogEverySecond(*worker);
+  assert(workers.front()->acceptor && !running);
+  running = true;
+  for (auto& worker : workers) {
+    accept(*worker);
+    if (shared.options.access_log != nullptr) flushLogEverySecond(*worker);
     // Without a work guard a loop would end between connections; it runs until stop().
     Worker* w = worker.get();
     w->thread = std::thread([w] {
@@ -723,7 +691,7 @@ void HttpServer::start() {
 }
 
 void HttpServer::stop(std::chrono::milliseconds grace) {
-  Impl& impl = *impl_;
+  HttpServer& impl = *this;
   if (impl.stopped) return;
   impl.stopped = true;
   impl.shared.stopping.store(true);
@@ -741,10 +709,8 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
       }
     });
   }
-  auto deadline = std::chrono::steady_clock::now() + grace;
-  while (impl.shared.connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  waitForDrain(grace, std::chrono::milliseconds(5),
+               [&] { return impl.shared.connections.load() == 0; });
   for (auto& worker : impl.workers) worker->ioc.stop();
   for (auto& worker : impl.workers) {
     if (worker->thread.joinable()) worker->thread.join();

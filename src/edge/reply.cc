@@ -3,7 +3,7 @@
 #include <charconv>
 #include <ctime>
 
-#include "edge/status.h"
+#include "cutover/common/http.h"
 
 namespace cutover::edge {
 

@@ -1,8 +1,8 @@
 #include "edge/routing_state.h"
 
 #include <algorithm>
-#include <cstdio>
 
+#include "common/log.h"
 #include "cutover/common/names.h"
 #include "cutover/pointer/records.h"
 #include "edge/http_date.h"
@@ -120,17 +120,17 @@ bool RoutingState::applyLive(const std::string& site, const std::optional<std::s
     // the next deploy or activate writes the pointer again.
     auto it = sites_.find(site);
     if (it != sites_.end() && it->second.has_live) {
-      std::fprintf(stderr,
-                   "cutover edge: live/%s vanished from the pointer store (did it restart "
-                   "without its data?); still serving %s\n",
-                   site.c_str(), it->second.input.version.c_str());
+      log::warn(
+          "cutover edge: live/{} vanished from the pointer store (did it restart without its "
+          "data?); still serving {}",
+          site, it->second.input.version);
     }
     return false;
   }
   auto pointer = LivePointer::fromJson(*value);
   if (!pointer) {
-    std::fprintf(stderr, "cutover edge: live/%s: %s; still serving the previous version\n",
-                 site.c_str(), pointer.error().describe().c_str());
+    log::warn("cutover edge: live/{}: {}; still serving the previous version", site,
+              pointer.error().describe());
     return false;
   }
   SiteState& state = sites_[site];
@@ -165,16 +165,14 @@ bool RoutingState::applySettings(const std::string& site, const std::optional<st
     // Never removed by cutover either (see applyLive): keep answering at the site's hosts.
     auto it = sites_.find(site);
     if (it != sites_.end() && it->second.has_settings) {
-      std::fprintf(stderr,
-                   "cutover edge: site/%s vanished from the pointer store; keeping its hosts\n",
-                   site.c_str());
+      log::warn("cutover edge: site/{} vanished from the pointer store; keeping its hosts", site);
     }
     return false;
   }
   auto settings = SiteSettings::fromJson(*value);
   if (!settings) {
-    std::fprintf(stderr, "cutover edge: site/%s: %s; keeping its previous hosts\n", site.c_str(),
-                 settings.error().describe().c_str());
+    log::warn("cutover edge: site/{}: {}; keeping its previous hosts", site,
+              settings.error().describe());
     return false;
   }
   SiteState& state = sites_[site];
@@ -191,13 +189,13 @@ std::shared_ptr<const VersionIndex> RoutingState::loadVersion(const std::string&
   }
   auto manifest = objects_->readManifest(site, version);
   if (!manifest) {
-    std::fprintf(stderr, "cutover edge: cannot load version %s of site %s: %s\n", version.c_str(),
-                 site.c_str(), manifest.error().describe().c_str());
+    log::error("cutover edge: cannot load version {} of site {}: {}", version, site,
+               manifest.error().describe());
     return nullptr;
   }
   if (manifest->site != site || manifest->version != version) {
-    std::fprintf(stderr, "cutover edge: the manifest stored as %s is version %s of site %s\n",
-                 id.c_str(), manifest->version.c_str(), manifest->site.c_str());
+    log::error("cutover edge: the manifest stored as {} is version {} of site {}", id,
+               manifest->version, manifest->site);
     return nullptr;
   }
   auto index = std::make_shared<const VersionIndex>(*manifest);
@@ -234,9 +232,8 @@ std::shared_ptr<const VersionIndex> RoutingState::storedVersion(const SiteRoute&
     index = std::make_shared<const VersionIndex>(*manifest);
   } else if (!manifest && manifest.error().code != Errc::not_found) {
     // The store failed, which says nothing about the version: not remembered as missing.
-    std::fprintf(stderr, "cutover edge: cannot load version %s of site %s: %s\n",
-                 std::string(version).c_str(), site.site.c_str(),
-                 manifest.error().describe().c_str());
+    log::error("cutover edge: cannot load version {} of site {}: {}", version, site.site,
+               manifest.error().describe());
     return nullptr;
   }
   std::lock_guard lock(stored_mutex_);

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdio>
 
+#include "common/log.h"
 #include "cutover/common/names.h"
 #include "edge/cache_policy.h"
 #include "edge/http_date.h"
@@ -26,8 +26,8 @@ VersionIndex::VersionIndex(const Manifest& manifest)
       created_(httpDateOf(manifest.created)),
       rules_(manifest.rules) {
   if (rules_.skipped() > 0) {
-    std::fprintf(stderr, "cutover edge: version %s of site %s: %zu rules do not compile; skipped\n",
-                 version_.c_str(), site_.c_str(), rules_.skipped());
+    log::warn("cutover edge: version {} of site {}: {} rules do not compile; skipped", version_,
+              site_, rules_.skipped());
   }
   files_.reserve(manifest.files.size());
   for (const auto& [path, entry] : manifest.files) {
@@ -61,9 +61,8 @@ RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
       if (host.empty()) return;
       auto [h, fresh] = hosts_.emplace(std::move(host), route);
       if (!fresh && h->second != route) {
-        std::fprintf(stderr, "cutover edge: host %s is claimed by sites %s and %s; %s keeps it\n",
-                     h->first.c_str(), h->second->site.c_str(), route->site.c_str(),
-                     h->second->site.c_str());
+        log::warn("cutover edge: host {} is claimed by sites {} and {}; {} keeps it", h->first,
+                  h->second->site, route->site, h->second->site);
       }
     };
     claim(normalizeHost(fmt::format("{}.{}", name, preview_domain)));

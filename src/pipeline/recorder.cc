@@ -1,7 +1,6 @@
 #include "pipeline/recorder.h"
 
-#include <cstdio>
-
+#include "common/log.h"
 #include "cutover/store/manifest.h"
 #include "runs/history.h"
 
@@ -60,8 +59,7 @@ Result<void> Recorder::save() {
 
 void Recorder::saveOrLog() {
   if (auto saved = save(); !saved) {
-    std::fprintf(stderr, "cutover: recording deploy %s: %s\n", record_.id.c_str(),
-                 saved.error().message.c_str());
+    log::error("cutover: recording deploy {}: {}", record_.id, saved.error().message);
   }
 }
 

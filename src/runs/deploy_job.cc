@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cstdio>
-
 #include "cutover/store/manifest.h"
 #include "pipeline/build/build.h"
 #include "pipeline/build/command.h"
@@ -19,9 +17,8 @@ namespace {
 // "uploading" and, from the stages' own timings, "activating".
 Result<DeployReport> storeAndActivate(Recorder& recorder, const PipelineContext& context,
                                       const std::filesystem::path& source,
-                                      const SourceLimits& limits,
-                                      const std::string& version_prefix, build::BuildLog& log,
-                                      const std::string& version = {}) {
+                                      const SourceLimits& limits, const std::string& version_prefix,
+                                      build::BuildLog& log, const std::string& version = {}) {
   DeployRecord& record = recorder.record();
   // Build outputs live in a fresh workspace every time, so the stat cache would only gather dead
   // paths.
@@ -99,9 +96,8 @@ Result<DeployReport> runBuild(Recorder& recorder, const Config& config,
   recorder.time(Stage::fetch, fetch_ms);
   recorder.time(Stage::build, built->command_ms);
   recorder.saveOrLog();
-  return storeAndActivate(recorder, context, built->output,
-                          config.limitsFor(record.site), built->commit.sha.substr(0, 7), log,
-                          built->version);
+  return storeAndActivate(recorder, context, built->output, config.limitsFor(record.site),
+                          built->commit.sha.substr(0, 7), log, built->version);
 }
 
 // A pushed commit is deployed only while it is its branch's head: a push delivered again later
@@ -128,9 +124,10 @@ std::optional<std::string> stalePush(const DeployRecord& record, const Config& c
                        record.commit.substr(0, 12));
   }
   if (*head == record.commit) return std::nullopt;
-  return fmt::format("ignored: {} is not the head of branch {} (the head is {}); an old or "
-                     "replayed push is not deployed",
-                     record.commit.substr(0, 12), branch, head->substr(0, 12));
+  return fmt::format(
+      "ignored: {} is not the head of branch {} (the head is {}); an old or "
+      "replayed push is not deployed",
+      record.commit.substr(0, 12), branch, head->substr(0, 12));
 }
 
 }  // namespace
@@ -149,8 +146,8 @@ void runDeployJob(DeployRecord record, const Config& config, const PipelineConte
   Result<DeployReport> result;
   if (!record.archive.empty()) {
     record.source = std::filesystem::path(record.archive).filename().string();
-    result = storeAndActivate(recorder, context, record.archive,
-                              config.limitsFor(record.site), "", **log);
+    result = storeAndActivate(recorder, context, record.archive, config.limitsFor(record.site), "",
+                              **log);
   } else if (auto stale = stalePush(record, config, data_dir, stop)) {
     (*log)->note(*stale);
     recorder.ignore(std::move(*stale));

@@ -6,10 +6,10 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <mutex>
 #include <thread>
 
+#include "common/log.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/names.h"
@@ -149,15 +149,13 @@ class Poller {
     git.stop = stop;
     auto head = build::remoteHead(w.site->repo, w.site->branch, git);
     if (!head) {
-      std::fprintf(stderr, "cutover: polling %s: %s\n", w.site->name.c_str(),
-                   head.error().message.c_str());
+      log::warn("cutover: polling {}: {}", w.site->name, head.error().message);
       return;
     }
     if (*head == w.last) return;
     DeployRequest request{w.site->name, "poll", *head, w.site->branch};
     if (auto id = workers_.submit(request); id) {
-      std::fprintf(stderr, "cutover: %s moved to %s: deploy %s queued\n", w.site->name.c_str(),
-                   head->substr(0, 7).c_str(), id->c_str());
+      log::info("cutover: {} moved to {}: deploy {} queued", w.site->name, head->substr(0, 7), *id);
       w.last = *head;
     }
   }
@@ -195,8 +193,7 @@ struct Workers::State {
     record.finished = nowRfc3339();
     record.error = why;
     if (auto saved = context.history->update(record); !saved) {
-      std::fprintf(stderr, "cutover: recording deploy %s: %s\n", id.c_str(),
-                   saved.error().message.c_str());
+      log::error("cutover: recording deploy {}: {}", id, saved.error().message);
     }
   }
 
@@ -216,8 +213,7 @@ struct Workers::State {
         });
         if (!ran) recordFailed(id, ran.error().message);
       } else if (!claimed) {
-        std::fprintf(stderr, "cutover: taking a queued deploy: %s\n",
-                     claimed.error().message.c_str());
+        log::error("cutover: taking a queued deploy: {}", claimed.error().message);
       }
       std::unique_lock lock(mutex);
       --running;
@@ -275,11 +271,11 @@ Result<std::unique_ptr<Workers>> Workers::start(Config config, PipelineContext c
   }
   for (const auto& site : config.sites) {
     if (site.builds() && !site.sandbox) {
-      std::fprintf(stderr,
-                   "cutover: warning: site %s builds without a sandbox (sandbox = false): its "
-                   "build can read this server's environment, its config with every site's "
-                   "secrets and the data folder\n",
-                   site.name.c_str());
+      log::warn(
+          "cutover: warning: site {} builds without a sandbox (sandbox = false): its build can "
+          "read this server's environment, its config with every site's secrets and the data "
+          "folder",
+          site.name);
     }
   }
   if (auto r = context.history->failAbandoned(); !r) return tl::unexpected(r.error());

@@ -2,11 +2,11 @@
 
 #include <curl/curl.h>
 
-#include <cstdio>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "cutover/common/guard.h"
 #include "pointer/etcd/base64.h"
 
@@ -193,10 +193,10 @@ void WatchStream::run() {
       std::string endpoints;
       for (const auto& e : client_->options().endpoints)
         endpoints += (endpoints.empty() ? "" : ",") + e;
-      std::fprintf(stderr,
-                   "cutover: etcd at %s is unreachable; watching again as soon as it answers "
-                   "(the last pointers seen stay in use)\n",
-                   endpoints.c_str());
+      log::warn(
+          "cutover: etcd at {} is unreachable; watching again as soon as it answers (the last "
+          "pointers seen stay in use)",
+          endpoints);
       outage_reported_ = true;
     }
     // A member that ended an established stream (stopped, lost its leader) may be gone: the
@@ -294,8 +294,7 @@ bool WatchStream::onMessage(std::string_view text) {
     created_ = true;
     ever_created_ = true;
     if (std::exchange(outage_reported_, false)) {
-      std::fprintf(stderr, "cutover: etcd answers again; catching up from revision %lld\n",
-                   static_cast<long long>(resume_from_));
+      log::info("cutover: etcd answers again; catching up from revision {}", resume_from_);
     }
     return true;
   }

@@ -9,12 +9,12 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
 #include <set>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/guard.h"
 #include "pointer/redis/redis_commands.h"
@@ -155,10 +155,10 @@ class RedisPointerStore::Dispatcher {
       subscriber_.reset();
       if (connected_before && !outage_reported) {
         // Said once per outage: until it ends, watchers keep what they last saw.
-        std::fprintf(stderr,
-                     "cutover: Redis at %s is unreachable (%s); watching again as soon as it "
-                     "answers (the last pointers seen stay in use)\n",
-                     config_.address().c_str(), why.c_str());
+        log::warn(
+            "cutover: Redis at {} is unreachable ({}); watching again as soon as it answers "
+            "(the last pointers seen stay in use)",
+            config_.address(), why);
         outage_reported = true;
       }
       {
@@ -191,8 +191,7 @@ class RedisPointerStore::Dispatcher {
           if (subscribed) {
             connect_backoff.reset();
             if (std::exchange(outage_reported, false)) {
-              std::fprintf(stderr, "cutover: Redis at %s answers again; catching up\n",
-                           config_.address().c_str());
+              log::info("cutover: Redis at {} answers again; catching up", config_.address());
             }
             // Notices published while no subscription stood are lost: re-list to find them.
             if (connected_before) next_resync_ = Clock::now();
