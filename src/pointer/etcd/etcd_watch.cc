@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "cutover/common/guard.h"
 #include "pointer/etcd/base64.h"
 
 namespace cutover::etcd {
@@ -22,82 +21,6 @@ constexpr milliseconds kFirstBackoff{50};
 constexpr milliseconds kMaxBackoff{500};
 
 }  // namespace
-
-// ---- Dispatcher
-
-std::shared_ptr<Dispatcher> Dispatcher::start() {
-  auto dispatcher = std::shared_ptr<Dispatcher>(new Dispatcher());
-  dispatcher->thread_ = std::thread([self = dispatcher] { self->run(); });
-  dispatcher->thread_id_ = dispatcher->thread_.get_id();  // before any watcher is added
-  return dispatcher;
-}
-
-std::uint64_t Dispatcher::add(std::string prefix, Callback callback) {
-  std::lock_guard lock(mutex_);
-  std::uint64_t id = next_id_++;
-  watchers_.emplace(id,
-                    Watcher{std::move(prefix), std::make_shared<Callback>(std::move(callback))});
-  return id;
-}
-
-void Dispatcher::post(PointerEvent event) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    queue_.push_back(std::move(event));
-  }
-  cv_.notify_all();
-}
-
-void Dispatcher::remove(std::uint64_t id) {
-  std::unique_lock lock(mutex_);
-  watchers_.erase(id);
-  // Wait out a running callback of this watcher, unless it is the one removing itself.
-  if (std::this_thread::get_id() != thread_id_.load()) {
-    cv_.wait(lock, [&] { return calling_ != id; });
-  }
-}
-
-void Dispatcher::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (std::this_thread::get_id() == thread_id_.load()) {
-    thread_.detach();  // the store was destroyed by a callback; the thread ends after it
-  } else if (thread_.joinable()) {
-    thread_.join();
-  }
-}
-
-void Dispatcher::run() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return;
-    PointerEvent event = std::move(queue_.front());
-    queue_.pop_front();
-    std::vector<std::uint64_t> ids;
-    for (const auto& [id, watcher] : watchers_) {
-      if (event.key.starts_with(watcher.prefix)) ids.push_back(id);
-    }
-    for (auto id : ids) {
-      if (stopping_) return;
-      auto it = watchers_.find(id);
-      if (it == watchers_.end()) continue;  // removed by an earlier callback
-      auto callback = it->second.callback;
-      calling_ = id;
-      lock.unlock();
-      // A watcher that throws fails its own update, never the dispatcher.
-      (void)guarded("a pointer watch callback", [&] { (*callback)(event); });
-      lock.lock();
-      calling_ = 0;
-      cv_.notify_all();
-    }
-  }
-}
 
 // ---- JsonObjectSplitter
 
