@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/percent.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/hash.h"
 #include "pointer/watch_dispatcher.h"
@@ -60,30 +61,12 @@ bool isHashedName(std::string_view name) {
 // Names starting with '.' (the lock, temp files) can never be keys: '.' is always encoded.
 bool mayBeKeyFile(std::string_view name) { return !name.empty() && name[0] != '.'; }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The key a percent-encoded file name stands for; nullopt for hashed names and foreign files.
 std::optional<std::string> decodeName(std::string_view name) {
   if (!mayBeKeyFile(name) || isHashedName(name)) return std::nullopt;
-  std::string key;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    if (name[i] != '%') {
-      key += name[i];
-      continue;
-    }
-    if (i + 2 >= name.size()) return std::nullopt;
-    int hi = hexValue(name[i + 1]);
-    int lo = hexValue(name[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    key += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
+  auto key = percentDecode(name);
   // Only the canonical spelling counts, so one key has exactly one file.
-  if (!validatePointerKey(key) || percentEncode(key) != name) return std::nullopt;
+  if (!key || !validatePointerKey(*key) || percentEncode(*key) != name) return std::nullopt;
   return key;
 }
 
@@ -139,18 +122,6 @@ Result<std::vector<std::string>> listNames(int dir) {
   ::closedir(stream);
   if (err != 0) return failErrno("read pointer store folder", err);
   return names;
-}
-
-Result<void> writeAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failErrno("write pointer file", errno);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
 }
 
 // Holds an flock; the kernel releases it as well if the process dies.
@@ -425,7 +396,7 @@ Result<void> EmbeddedPointerStore::compareAndSet(const std::string& key,
     std::string content;
     content.reserve(key.size() + 1 + desired->size());
     content.append(key).append(1, '\n').append(*desired);
-    auto written = writeAll(temp.get(), content);
+    auto written = writeAll(temp.get(), content.data(), content.size(), "write pointer file");
     if (written && options_.durable && ::fsync(temp.get()) != 0)
       written = failErrno("fsync " + key, errno);
     if (!written) {

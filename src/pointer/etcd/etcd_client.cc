@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/backoff.h"
 #include "pointer/etcd/base64.h"
 
 namespace cutover::etcd {
@@ -224,7 +225,7 @@ Result<Reply> Client::call(std::string_view path, const nlohmann::json& request,
   const auto deadline = Clock::now() + options_.call_timeout;
   std::map<std::size_t, std::string> errors;  // by endpoint, for the message
   std::string unknown_outcome;
-  milliseconds backoff{25};
+  Backoff backoff(milliseconds(25), milliseconds(400), Backoff::Jitter::none);
   std::size_t start = preferred_.load();
   while (true) {
     bool some_answered = false;
@@ -260,14 +261,14 @@ Result<Reply> Client::call(std::string_view path, const nlohmann::json& request,
     }
     // Not one member took a connection: the cluster is down (or not where we look). Say so now
     // rather than after call_timeout, so callers can keep serving what they have.
-    if (!some_answered || Clock::now() + backoff >= deadline) break;
-    for (auto slept = milliseconds(0); slept < backoff; slept += milliseconds(5)) {
+    auto wait = backoff.next();
+    if (!some_answered || Clock::now() + wait >= deadline) break;
+    for (auto slept = milliseconds(0); slept < wait; slept += milliseconds(5)) {
       if (cancel != nullptr && cancel->load()) {
         return fail(Errc::interrupted, "etcd request canceled");
       }
       std::this_thread::sleep_for(milliseconds(5));
     }
-    backoff = std::min(backoff * 2, milliseconds(400));
     start = preferred_.load();
   }
   std::string message = "etcd is unavailable at " + endpointList() + " (";

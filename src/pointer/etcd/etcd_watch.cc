@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/backoff.h"
 #include "pointer/etcd/base64.h"
 
 namespace cutover::etcd {
@@ -17,8 +18,7 @@ using std::chrono::milliseconds;
 
 // Between attempts to open a stream while no member takes one: short, since a member that comes
 // back should be used at once, and bounded, so a long outage costs little.
-constexpr milliseconds kFirstBackoff{50};
-constexpr milliseconds kMaxBackoff{500};
+const Backoff kStreamBackoff(milliseconds(50), milliseconds(500), Backoff::Jitter::none);
 
 }  // namespace
 
@@ -102,7 +102,7 @@ void WatchStream::pause(milliseconds duration) {
 void WatchStream::run() {
   const std::size_t count = client_->options().endpoints.size();
   std::size_t endpoint = client_->preferred();
-  milliseconds backoff = kFirstBackoff;
+  Backoff backoff = kStreamBackoff;
   while (!stopping_) {
     End end = multi_ == nullptr ? End::not_established : streamOnce(endpoint);
     if (end == End::stopped || stopping_) break;
@@ -126,10 +126,9 @@ void WatchStream::run() {
     // next one is tried at once. Only while none takes a stream does the watch wait between tries.
     endpoint = (endpoint + 1) % count;
     if (end == End::dropped) {
-      backoff = kFirstBackoff;
+      backoff.reset();
     } else {
-      pause(backoff);
-      backoff = std::min(backoff * 2, kMaxBackoff);
+      pause(backoff.next());
     }
   }
 }

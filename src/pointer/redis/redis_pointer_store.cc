@@ -182,8 +182,8 @@ class RedisPointerStore::Dispatcher final : public WatchDispatcher {
   // Waits until the subscription has something to read, stop() or watch() wakes the thread, or
   // the next timer is due; reads what arrived. False if the wait itself failed.
   bool waitForWork() {
-    auto wake_at = std::min(
-        {subscriber_ ? kNever : next_connect_, next_resync_, next_ping_, pong_deadline_});
+    auto wake_at =
+        std::min({subscriber_ ? kNever : next_connect_, next_resync_, next_ping_, pong_deadline_});
     int timeout = -1;
     if (wake_at != kNever) {
       auto left =
@@ -361,8 +361,8 @@ class RedisPointerStore::Dispatcher final : public WatchDispatcher {
   // The thread's alone.
   std::optional<RedisConnection> subscriber_;
   std::optional<RedisConnection> reader_;
-  Backoff connect_backoff_{config_.reconnect_min, config_.reconnect_max};
-  Backoff resync_backoff_{config_.reconnect_min, config_.reconnect_max};
+  Backoff connect_backoff_{config_.reconnect_min, config_.reconnect_max, Backoff::Jitter::half};
+  Backoff resync_backoff_{config_.reconnect_min, config_.reconnect_max, Backoff::Jitter::half};
   Clock::time_point next_connect_{};        // when to (re)subscribe, while not subscribed
   Clock::time_point next_resync_ = kNever;  // when a re-list is owed
   Clock::time_point next_ping_ = kNever;
@@ -376,7 +376,8 @@ std::shared_ptr<RedisPointerStore> RedisPointerStore::open(RedisConfig config) {
 }
 
 RedisPointerStore::RedisPointerStore(RedisConfig config)
-    : config_(std::move(config)), backoff_(config_.reconnect_min, config_.reconnect_max) {}
+    : config_(std::move(config)),
+      backoff_(config_.reconnect_min, config_.reconnect_max, Backoff::Jitter::half) {}
 
 RedisPointerStore::~RedisPointerStore() {
   std::shared_ptr<Dispatcher> dispatcher;

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/percent.h"
+
 namespace cutover {
 namespace {
 
@@ -17,29 +19,13 @@ std::string env(const char* name) {
   return value != nullptr ? std::string(value) : std::string();
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-Result<std::string> percentDecode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    int hi = i + 2 < text.size() ? hexValue(text[i + 1]) : -1;
-    int lo = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-      return fail(Errc::invalid_argument, fmt::format("bad percent-escape in '{}'", text));
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
+// Percent-decoded; a malformed escape or %00 is invalid_argument.
+Result<std::string> decodeUriPart(std::string_view text) {
+  auto decoded = cutover::percentDecode(text);
+  if (!decoded || text.find("%00") != std::string_view::npos) {
+    return fail(Errc::invalid_argument, fmt::format("bad percent-escape in '{}'", text));
   }
-  return out;
+  return std::move(*decoded);
 }
 
 // Bucket names as S3 allows them (3-63 of a-z 0-9 . -), plus '_', which older services allow.
@@ -160,7 +146,7 @@ Result<S3Config> parseS3Uri(std::string_view uri) {
         fmt::format("'{}' is not a bucket name (3-63 of a-z, 0-9, '.', '-')", config.bucket));
   }
   if (slash != std::string_view::npos) {
-    auto prefix = percentDecode(rest.substr(slash + 1));
+    auto prefix = decodeUriPart(rest.substr(slash + 1));
     if (!prefix) return bad(prefix.error().message);
     std::string_view p = *prefix;
     while (p.starts_with('/')) p.remove_prefix(1);
@@ -181,7 +167,7 @@ Result<S3Config> parseS3Uri(std::string_view uri) {
     auto eq = pair.find('=');
     if (eq == std::string_view::npos) return bad(fmt::format("option '{}' has no value", pair));
     std::string_view name = pair.substr(0, eq);
-    auto value = percentDecode(pair.substr(eq + 1));
+    auto value = decodeUriPart(pair.substr(eq + 1));
     if (!value) return bad(value.error().message);
     auto invalid = [&](const Error& error) {
       return bad(fmt::format("{}: {}", name, error.message));
