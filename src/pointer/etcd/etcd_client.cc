@@ -162,6 +162,19 @@ void Client::give(void* handle) {
   curl_easy_cleanup(handle);
 }
 
+void setUpPost(void* curl, const std::string& url, const std::string& body, WriteCallback write,
+               void* data, milliseconds connect_timeout) {
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, gatewayHeaders());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, data);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  // a cluster is reached directly
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
+}
+
 Client::Attempt Client::attempt(std::size_t endpoint, std::string_view path,
                                 const std::string& body, milliseconds timeout,
                                 const std::atomic<bool>* cancel) {
@@ -170,20 +183,11 @@ Client::Attempt Client::attempt(std::size_t endpoint, std::string_view path,
   curl_easy_reset(curl);
   std::string url = "http://" + options_.endpoints[endpoint] + std::string(path);
   Body response;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, gatewayHeaders());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, onBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(options_.connect_timeout, timeout).count()));
+  setUpPost(curl, url, body, onBody, &response, std::min(options_.connect_timeout, timeout));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, onProgress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, cancel);
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  // a cluster is reached directly
   CURLcode code = curl_easy_perform(curl);
   long status = 0;
   curl_off_t connected_us = 0;

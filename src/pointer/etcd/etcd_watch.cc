@@ -151,16 +151,7 @@ WatchStream::End WatchStream::streamOnce(std::size_t endpoint) {
 
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return End::not_established;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, gatewayHeaders());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, onStreamData);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &feed);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(client_->options().connect_timeout.count()));
+  setUpPost(curl, url, body, onStreamData, &feed, client_->options().connect_timeout);
   // No overall timeout: the stream is meant to stay open. A member that dies without closing it
   // (a lost machine, a cut cable) is found by TCP keepalive instead.
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
