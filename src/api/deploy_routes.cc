@@ -82,17 +82,6 @@ class TempUpload {
   std::string path_;
 };
 
-Result<void> writeAll(int fd, const std::byte* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return failErrno("write the upload", errno);
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
 Error tooLarge(std::uint64_t limit) {
   return Error{Errc::too_large,
                "the upload is over the limit of " + std::to_string(limit) + " bytes"};
@@ -111,7 +100,9 @@ Result<std::uint64_t> receiveInto(const HttpRequest& request, BodyReader& body, 
     if (*n == 0) return total;
     total += *n;
     if (total > limit) return tl::unexpected(tooLarge(limit));
-    if (auto w = writeAll(fd, buffer.data(), *n); !w) return tl::unexpected(w.error());
+    if (auto w = writeAll(fd, buffer.data(), *n, "write the upload"); !w) {
+      return tl::unexpected(w.error());
+    }
   }
 }
 

@@ -1,14 +1,13 @@
 #include "api/tokens.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
-#include <array>
 #include <mutex>
 
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
 #include "cutover/store/manifest.h"
+#include "common/random.h"
 #include "common/sqlite.h"
 
 namespace cutover {
@@ -27,20 +26,6 @@ CREATE TABLE IF NOT EXISTS tokens (
 )sql";
 
 constexpr std::string_view kPrefix = "cut_";
-
-Result<std::string> randomHex(std::size_t bytes) {
-  std::array<unsigned char, 64> buffer{};
-  if (bytes > buffer.size() || RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1) {
-    return fail(Errc::io, "the random number generator failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    out.push_back(kHex[buffer[i] >> 4]);
-    out.push_back(kHex[buffer[i] & 0xf]);
-  }
-  return out;
-}
 
 TokenInfo readRow(const sqlite::Statement& st) {
   TokenInfo t;
@@ -90,11 +75,8 @@ Result<NewToken> TokenStore::create(TokenScope scope, const std::string& site,
   if (!site.empty()) {
     if (auto ok = validateSiteName(site); !ok) return tl::unexpected(ok.error());
   }
-  auto secret = randomHex(32);
-  auto id = randomHex(6);
-  if (!secret || !id) return tl::unexpected(secret ? id.error() : secret.error());
-  NewToken out{TokenInfo{"tok-" + *id, name, site, scope, nowRfc3339(), false},
-               std::string(kPrefix) + *secret};
+  NewToken out{TokenInfo{"tok-" + randomHex(6), name, site, scope, nowRfc3339(), false},
+               std::string(kPrefix) + randomHex(32)};
   std::lock_guard lock(db_->mutex);
   sqlite::Statement st(db_->db.handle(),
                        "INSERT INTO tokens (id, name, site, scope, hash, created) "

@@ -10,12 +10,12 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
+#include "common/random.h"
 #include "cutover/common/config_error.h"
 #include "cutover/common/hash.h"
 #include "cutover/pointer/records.h"
@@ -104,18 +104,10 @@ std::string millisSince(Clock::time_point start) {
   return formatMillis(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
 }
 
-std::string randomToken() {
-  std::random_device device;
-  std::mt19937_64 random(device());
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(random()));
-  return text;
-}
-
 // Writes a blob no version can use (random bytes), reads it back, checks it, removes it.
 Found checkObjectStore(const ObjectStorePtr& objects) {
   auto start = Clock::now();
-  std::string bytes = "cutover doctor test blob " + randomToken() + randomToken() + "\n";
+  std::string bytes = "cutover doctor test blob " + randomHex(16) + "\n";
   bytes.resize(1024, '.');
   auto writer = objects->newBlob();
   if (!writer) return fail(writer.error().code, "starting a blob: " + writer.error().message);
@@ -153,7 +145,7 @@ Found checkPointerStore(const PointerStorePtr& pointers, std::chrono::seconds li
   auto start = Clock::now();
   auto sites = pointers->list(std::string(kLivePrefix));
   if (!sites) return fail(sites.error().code, "listing live pointers: " + sites.error().message);
-  std::string key = "doctor/" + randomToken();
+  std::string key = "doctor/" + randomHex(8);
   if (auto made = pointers->compareAndSet(key, std::nullopt, "1"); !made) {
     return fail(made.error().code, "writing a test key: " + made.error().message);
   }

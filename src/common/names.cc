@@ -4,7 +4,8 @@
 
 #include <chrono>
 #include <ctime>
-#include <random>
+
+#include "common/random.h"
 
 namespace cutover {
 namespace {
@@ -37,11 +38,9 @@ std::string newVersionId(std::string_view prefix) {
   auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm utc{};
   gmtime_r(&now, &utc);
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto suffix = static_cast<unsigned>(rng() & 0xffffff);
-  std::string id = fmt::format("{:04}{:02}{:02}-{:02}{:02}{:02}-{:06x}", utc.tm_year + 1900,
+  std::string id = fmt::format("{:04}{:02}{:02}-{:02}{:02}{:02}-{}", utc.tm_year + 1900,
                                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                               suffix);
+                               randomHex(3));
   if (prefix.empty()) return id;
   return fmt::format("{}-{}", prefix, id);
 }

@@ -2,17 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "common/percent.h"
 #include "cutover/common/site_path.h"
 
 namespace cutover::edge {
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool isControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 

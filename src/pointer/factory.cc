@@ -1,6 +1,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/percent.h"
 #include "cutover/common/config_error.h"
 #include "cutover/pointer/pointer_store.h"
 #include "pointer/embedded/embedded_pointer_store.h"
@@ -28,13 +29,6 @@ bool hasScheme(std::string_view uri) {
   return true;
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The folder a file: URI names ("file:///var/lib/x", "file://localhost/var/lib/x", %XX decoded).
 std::string folderOfFileUri(const std::string& uri) {
   std::string_view rest = std::string_view(uri).substr(std::string_view("file://").size());
@@ -45,9 +39,10 @@ std::string folderOfFileUri(const std::string& uri) {
   }
   std::string path;
   for (std::size_t i = 0; i < rest.size(); ++i) {
-    if (rest[i] == '%' && i + 2 < rest.size() && hexValue(rest[i + 1]) >= 0 &&
-        hexValue(rest[i + 2]) >= 0) {
-      path += static_cast<char>(hexValue(rest[i + 1]) * 16 + hexValue(rest[i + 2]));
+    if (rest[i] == '%' && i + 2 < rest.size() && cutover::hexValue(rest[i + 1]) >= 0 &&
+        cutover::hexValue(rest[i + 2]) >= 0) {
+      path +=
+          static_cast<char>(cutover::hexValue(rest[i + 1]) * 16 + cutover::hexValue(rest[i + 2]));
       i += 2;
     } else {
       path += rest[i];

@@ -17,13 +17,6 @@ bool isValidName(std::string_view name) {
          std::all_of(name.begin(), name.end(), isNameChar);
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool isUnreserved(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~';
@@ -254,24 +247,6 @@ Result<Target> parseTarget(std::string_view text, const Pattern& from, bool deco
   if (!fragment_pieces) return bad(fragment_pieces.error().message);
   target.fragment = std::move(*fragment_pieces);
   return target;
-}
-
-bool percentDecode(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int high = hexValue(in[i + 1]);
-    int low = hexValue(in[i + 2]);
-    if (high < 0 || low < 0) return false;
-    out.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return true;
 }
 
 void appendEncodedPath(std::string& out, std::string_view value) {

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/percent.h"
 #include "cutover/common/result.h"
 
 namespace cutover::rules {
@@ -62,9 +63,6 @@ struct Target {
 // `decode`, literal parts are percent-decoded (rewrites look files up by their decoded path).
 // The message says what is wrong, without the file and line.
 [[nodiscard]] Result<Target> parseTarget(std::string_view text, const Pattern& from, bool decode);
-
-// Percent-decodes `in` into `out` (replacing it); false on a malformed escape.
-[[nodiscard]] bool percentDecode(std::string_view in, std::string& out);
 
 // Appends `value` percent-encoded for a URL's path or fragment (keeps '/'), or for its query
 // (also encodes '&', '=', '+', '#' so a value cannot split a parameter).

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <string_view>
 
+#include "common/percent.h"
 #include "cutover/common/config_error.h"
 #include "cutover/store/object_store.h"
 #include "store/cache/caching_object_store.h"
@@ -29,29 +30,13 @@ std::string_view schemeOf(std::string_view uri) {
   return scheme;
 }
 
+// Percent-decoded; a malformed escape or %00 is a ConfigError.
 std::string percentDecode(std::string_view text, const std::string& uri) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    auto hex = [&](std::size_t at) -> int {
-      if (at >= text.size()) return -1;
-      char c = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at])));
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
-    int hi = hex(i + 1);
-    int lo = hex(i + 2);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-      throw ConfigError(fmt::format("object store URI '{}': bad percent-escape", uri));
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
+  auto decoded = cutover::percentDecode(text);
+  if (!decoded || text.find("%00") != std::string_view::npos) {
+    throw ConfigError(fmt::format("object store URI '{}': bad percent-escape", uri));
   }
-  return out;
+  return std::move(*decoded);
 }
 
 ObjectStorePtr openLocal(const std::string& path, const std::string& uri) {

@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <cstddef>
+#include <string_view>
 #include <utility>
+
+#include "cutover/common/result.h"
 
 namespace cutover {
 
@@ -31,5 +35,10 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// Writes all `size` bytes at `data` to `fd`, retrying short writes and EINTR; fails naming `what`
+// ("write cache file") and the errno.
+[[nodiscard]] Result<void> writeAll(int fd, const void* data, std::size_t size,
+                                    std::string_view what);
 
 }  // namespace cutover

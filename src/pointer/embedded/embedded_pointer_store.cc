@@ -10,19 +10,18 @@
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <set>
 #include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/percent.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/hash.h"
+#include "pointer/watch_dispatcher.h"
 
 namespace cutover {
 namespace {
@@ -62,30 +61,12 @@ bool isHashedName(std::string_view name) {
 // Names starting with '.' (the lock, temp files) can never be keys: '.' is always encoded.
 bool mayBeKeyFile(std::string_view name) { return !name.empty() && name[0] != '.'; }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The key a percent-encoded file name stands for; nullopt for hashed names and foreign files.
 std::optional<std::string> decodeName(std::string_view name) {
   if (!mayBeKeyFile(name) || isHashedName(name)) return std::nullopt;
-  std::string key;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    if (name[i] != '%') {
-      key += name[i];
-      continue;
-    }
-    if (i + 2 >= name.size()) return std::nullopt;
-    int hi = hexValue(name[i + 1]);
-    int lo = hexValue(name[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    key += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
+  auto key = percentDecode(name);
   // Only the canonical spelling counts, so one key has exactly one file.
-  if (!validatePointerKey(key) || percentEncode(key) != name) return std::nullopt;
+  if (!key || !validatePointerKey(*key) || percentEncode(*key) != name) return std::nullopt;
   return key;
 }
 
@@ -143,18 +124,6 @@ Result<std::vector<std::string>> listNames(int dir) {
   return names;
 }
 
-Result<void> writeAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failErrno("write pointer file", errno);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
-
 // Holds an flock; the kernel releases it as well if the process dies.
 class FileLock {
  public:
@@ -185,10 +154,8 @@ class FileLock {
 
 // One inotify instance and one thread per store: reads events for the folder, re-reads the
 // files they name, and calls every watcher whose prefix matches, one callback at a time.
-class EmbeddedPointerStore::Dispatcher {
+class EmbeddedPointerStore::Dispatcher final : public WatchDispatcher {
  public:
-  using Callback = std::function<void(const PointerEvent&)>;
-
   static Result<std::shared_ptr<Dispatcher>> start(int store_dir,
                                                    const std::filesystem::path& folder) {
     UniqueFd dir(::fcntl(store_dir, F_DUPFD_CLOEXEC, 0));
@@ -212,45 +179,8 @@ class EmbeddedPointerStore::Dispatcher {
       dispatcher->known_.insert(name);
       if (isHashedName(name)) dispatcher->remember(name, file.key);
     }
-    dispatcher->thread_ = std::thread([self = dispatcher] { self->run(); });
+    dispatcher->startThread();
     return dispatcher;
-  }
-
-  ~Dispatcher() = default;
-  Dispatcher(const Dispatcher&) = delete;
-  Dispatcher& operator=(const Dispatcher&) = delete;
-
-  std::uint64_t add(std::string prefix, Callback callback) {
-    std::lock_guard lock(mutex_);
-    std::uint64_t id = next_id_++;
-    watchers_.emplace(id,
-                      Watcher{std::move(prefix), std::make_shared<Callback>(std::move(callback))});
-    return id;
-  }
-
-  void remove(std::uint64_t id) {
-    std::unique_lock lock(mutex_);
-    watchers_.erase(id);
-    // Wait out a running callback of this watcher, unless it is the one removing itself.
-    if (std::this_thread::get_id() != thread_id_) {
-      cv_.wait(lock, [&] { return calling_ != id; });
-    }
-  }
-
-  // Stops the thread: no callback runs once this returns (except the one calling it).
-  void stop() {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
-    if (std::this_thread::get_id() == thread_.get_id()) {
-      thread_.detach();  // the store was destroyed by a callback; the thread ends after it
-    } else if (thread_.joinable()) {
-      thread_.join();
-    }
   }
 
   // The key behind a hashed file name, for when that file is gone by the time its event is read.
@@ -260,11 +190,6 @@ class EmbeddedPointerStore::Dispatcher {
   }
 
  private:
-  struct Watcher {
-    std::string prefix;
-    std::shared_ptr<Callback> callback;
-  };
-
   Dispatcher(UniqueFd dir, UniqueFd inotify, UniqueFd wake)
       : dir_(std::move(dir)), inotify_(std::move(inotify)), wake_(std::move(wake)) {}
 
@@ -289,8 +214,12 @@ class EmbeddedPointerStore::Dispatcher {
     return it->second;
   }
 
-  void run() {
-    thread_id_ = std::this_thread::get_id();
+  void wakeLocked() override {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+  }
+
+  void run() override {
     // inotify_event is followed by its name; align the buffer as the man page asks.
     alignas(inotify_event) std::array<char, 64 * 1024> buffer{};
     while (true) {
@@ -362,67 +291,13 @@ class EmbeddedPointerStore::Dispatcher {
     known_ = std::move(now);
   }
 
-  void deliver(const PointerEvent& event) {
-    std::unique_lock lock(mutex_);
-    std::vector<std::uint64_t> ids;
-    for (const auto& [id, watcher] : watchers_) {
-      if (event.key.starts_with(watcher.prefix)) ids.push_back(id);
-    }
-    for (auto id : ids) {
-      if (stopping_) return;
-      auto it = watchers_.find(id);
-      if (it == watchers_.end()) continue;  // removed by an earlier callback
-      auto callback = it->second.callback;
-      calling_ = id;
-      lock.unlock();
-      // A watcher that throws fails its own update, never the dispatcher.
-      (void)guarded("a pointer watch callback", [&] { (*callback)(event); });
-      lock.lock();
-      calling_ = 0;
-      cv_.notify_all();
-    }
-  }
-
-  bool isStopping() {
-    std::lock_guard lock(mutex_);
-    return stopping_;
-  }
-
   UniqueFd dir_;
   UniqueFd inotify_;
   UniqueFd wake_;
-  std::thread thread_;
-  std::atomic<std::thread::id> thread_id_;
-
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::map<std::uint64_t, Watcher> watchers_;
-  std::map<std::string, std::string> hashed_keys_;  // "~<hash>" → key, as seen so far
-  std::uint64_t next_id_ = 1;
-  std::uint64_t calling_ = 0;  // the watcher whose callback is running now
-  bool stopping_ = false;
+  std::map<std::string, std::string> hashed_keys_;  // "~<hash>" → key, as seen so far; mutex_
 
   std::set<std::string> known_;  // key files that exist, as far as events tell; thread only
 };
-
-namespace {
-
-class EmbeddedWatchHandle final : public WatchHandle {
- public:
-  EmbeddedWatchHandle(std::shared_ptr<EmbeddedPointerStore::Dispatcher> dispatcher,
-                      std::uint64_t id)
-      : dispatcher_(std::move(dispatcher)), id_(id) {}
-  ~EmbeddedWatchHandle() override { dispatcher_->remove(id_); }
-  EmbeddedWatchHandle(const EmbeddedWatchHandle&) = delete;
-  EmbeddedWatchHandle& operator=(const EmbeddedWatchHandle&) = delete;
-
- private:
-  // Shared, so a handle that outlives its store is still safe to destroy.
-  std::shared_ptr<EmbeddedPointerStore::Dispatcher> dispatcher_;
-  std::uint64_t id_;
-};
-
-}  // namespace
 
 std::string EmbeddedPointerStore::fileNameOf(std::string_view key) {
   std::string encoded = percentEncode(key);
@@ -521,7 +396,7 @@ Result<void> EmbeddedPointerStore::compareAndSet(const std::string& key,
     std::string content;
     content.reserve(key.size() + 1 + desired->size());
     content.append(key).append(1, '\n').append(*desired);
-    auto written = writeAll(temp.get(), content);
+    auto written = writeAll(temp.get(), content.data(), content.size(), "write pointer file");
     if (written && options_.durable && ::fsync(temp.get()) != 0)
       written = failErrno("fsync " + key, errno);
     if (!written) {
@@ -584,8 +459,7 @@ Result<WatchHandlePtr> EmbeddedPointerStore::watch(
     }
     dispatcher = dispatcher_;
   }
-  std::uint64_t id = dispatcher->add(prefix, std::move(callback));
-  return std::make_unique<EmbeddedWatchHandle>(std::move(dispatcher), id);
+  return dispatcher->watch(prefix, std::move(callback));
 }
 
 }  // namespace cutover

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/backoff.h"
 #include "pointer/etcd/base64.h"
 
 namespace cutover::etcd {
@@ -161,6 +162,19 @@ void Client::give(void* handle) {
   curl_easy_cleanup(handle);
 }
 
+void setUpPost(void* curl, const std::string& url, const std::string& body, WriteCallback write,
+               void* data, milliseconds connect_timeout) {
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, gatewayHeaders());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, data);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  // a cluster is reached directly
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
+}
+
 Client::Attempt Client::attempt(std::size_t endpoint, std::string_view path,
                                 const std::string& body, milliseconds timeout,
                                 const std::atomic<bool>* cancel) {
@@ -169,20 +183,11 @@ Client::Attempt Client::attempt(std::size_t endpoint, std::string_view path,
   curl_easy_reset(curl);
   std::string url = "http://" + options_.endpoints[endpoint] + std::string(path);
   Body response;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, gatewayHeaders());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, onBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(options_.connect_timeout, timeout).count()));
+  setUpPost(curl, url, body, onBody, &response, std::min(options_.connect_timeout, timeout));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, onProgress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, cancel);
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  // a cluster is reached directly
   CURLcode code = curl_easy_perform(curl);
   long status = 0;
   curl_off_t connected_us = 0;
@@ -224,7 +229,7 @@ Result<Reply> Client::call(std::string_view path, const nlohmann::json& request,
   const auto deadline = Clock::now() + options_.call_timeout;
   std::map<std::size_t, std::string> errors;  // by endpoint, for the message
   std::string unknown_outcome;
-  milliseconds backoff{25};
+  Backoff backoff(milliseconds(25), milliseconds(400), Backoff::Jitter::none);
   std::size_t start = preferred_.load();
   while (true) {
     bool some_answered = false;
@@ -260,14 +265,14 @@ Result<Reply> Client::call(std::string_view path, const nlohmann::json& request,
     }
     // Not one member took a connection: the cluster is down (or not where we look). Say so now
     // rather than after call_timeout, so callers can keep serving what they have.
-    if (!some_answered || Clock::now() + backoff >= deadline) break;
-    for (auto slept = milliseconds(0); slept < backoff; slept += milliseconds(5)) {
+    auto wait = backoff.next();
+    if (!some_answered || Clock::now() + wait >= deadline) break;
+    for (auto slept = milliseconds(0); slept < wait; slept += milliseconds(5)) {
       if (cancel != nullptr && cancel->load()) {
         return fail(Errc::interrupted, "etcd request canceled");
       }
       std::this_thread::sleep_for(milliseconds(5));
     }
-    backoff = std::min(backoff * 2, milliseconds(400));
     start = preferred_.load();
   }
   std::string message = "etcd is unavailable at " + endpointList() + " (";

@@ -96,6 +96,12 @@ class Client {
 // "100 Continue" before sending a large body.
 [[nodiscard]] curl_slist* gatewayHeaders();  // built once, never freed
 
+// Sets `curl` (a CURL*) up to POST `body` to `url` with the gateway's headers, directly (no
+// proxy), without signals, handing the answer to `write` with `data`.
+using WriteCallback = std::size_t (*)(char*, std::size_t, std::size_t, void*);
+void setUpPost(void* curl, const std::string& url, const std::string& body, WriteCallback write,
+               void* data, std::chrono::milliseconds connect_timeout);
+
 // The end of the key range holding every key that starts with `prefix`: the prefix with its last
 // byte below 0xff incremented ("a/" → "a0"); "\0" (every key) when there is none.
 [[nodiscard]] std::string prefixEnd(std::string_view prefix);

@@ -5,6 +5,7 @@
 
 #include "pointer/etcd/base64.h"
 #include "pointer/etcd/etcd_watch.h"
+#include "pointer/watch_dispatcher.h"
 
 namespace cutover {
 namespace {
@@ -62,21 +63,6 @@ Result<std::string> parseEndpoint(std::string_view text, const std::string& uri)
   return std::string(host) + ":" + std::string(port);
 }
 
-// A watcher registered with the store's dispatcher.
-class EtcdWatchHandle final : public WatchHandle {
- public:
-  EtcdWatchHandle(std::shared_ptr<etcd::Dispatcher> dispatcher, std::uint64_t id)
-      : dispatcher_(std::move(dispatcher)), id_(id) {}
-  ~EtcdWatchHandle() override { dispatcher_->remove(id_); }
-  EtcdWatchHandle(const EtcdWatchHandle&) = delete;
-  EtcdWatchHandle& operator=(const EtcdWatchHandle&) = delete;
-
- private:
-  // Shared, so a handle that outlives its store is still safe to destroy.
-  std::shared_ptr<etcd::Dispatcher> dispatcher_;
-  std::uint64_t id_;
-};
-
 }  // namespace
 
 Result<EtcdPointerStore::Options> EtcdPointerStore::parseUri(const std::string& uri) {
@@ -125,7 +111,7 @@ EtcdPointerStore::EtcdPointerStore(Options options)
 }
 
 EtcdPointerStore::~EtcdPointerStore() {
-  std::shared_ptr<etcd::Dispatcher> dispatcher;
+  std::shared_ptr<WatchDispatcher> dispatcher;
   std::unique_ptr<etcd::WatchStream> stream;
   {
     std::lock_guard lock(watch_mutex_);
@@ -210,13 +196,12 @@ Result<WatchHandlePtr> EtcdPointerStore::watch(const std::string& prefix,
     if (!listing) return tl::unexpected(listing.error());
     etcd::WatchStart start{listing->revision, {}};
     for (const auto& kv : listing->kvs) start.known.emplace(kv.key, kv.mod_revision);
-    dispatcher_ = etcd::Dispatcher::start();
+    dispatcher_ = WatchDispatcher::start();
     stream_ = std::make_unique<etcd::WatchStream>(
         client_, all, all.size(), std::move(start),
         [dispatcher = dispatcher_](PointerEvent event) { dispatcher->post(std::move(event)); });
   }
-  std::uint64_t id = dispatcher_->add(prefix, std::move(callback));
-  return std::make_unique<EtcdWatchHandle>(dispatcher_, id);
+  return dispatcher_->watch(prefix, std::move(callback));
 }
 
 }  // namespace cutover

@@ -9,8 +9,8 @@
 
 namespace cutover {
 
+class WatchDispatcher;
 namespace etcd {
-class Dispatcher;
 class WatchStream;
 }  // namespace etcd
 
@@ -65,7 +65,7 @@ class EtcdPointerStore final : public PointerStore {
   std::shared_ptr<etcd::Client> client_;
   std::mutex watch_mutex_;
   // Started by the first watch(), ended by the destructor.
-  std::shared_ptr<etcd::Dispatcher> dispatcher_;
+  std::shared_ptr<WatchDispatcher> dispatcher_;
   std::unique_ptr<etcd::WatchStream> stream_;
 };
 

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/backoff.h"
 #include "common/log.h"
-#include "cutover/common/guard.h"
 #include "pointer/etcd/base64.h"
 
 namespace cutover::etcd {
@@ -18,86 +18,9 @@ using std::chrono::milliseconds;
 
 // Between attempts to open a stream while no member takes one: short, since a member that comes
 // back should be used at once, and bounded, so a long outage costs little.
-constexpr milliseconds kFirstBackoff{50};
-constexpr milliseconds kMaxBackoff{500};
+const Backoff kStreamBackoff(milliseconds(50), milliseconds(500), Backoff::Jitter::none);
 
 }  // namespace
-
-// ---- Dispatcher
-
-std::shared_ptr<Dispatcher> Dispatcher::start() {
-  auto dispatcher = std::shared_ptr<Dispatcher>(new Dispatcher());
-  dispatcher->thread_ = std::thread([self = dispatcher] { self->run(); });
-  dispatcher->thread_id_ = dispatcher->thread_.get_id();  // before any watcher is added
-  return dispatcher;
-}
-
-std::uint64_t Dispatcher::add(std::string prefix, Callback callback) {
-  std::lock_guard lock(mutex_);
-  std::uint64_t id = next_id_++;
-  watchers_.emplace(id,
-                    Watcher{std::move(prefix), std::make_shared<Callback>(std::move(callback))});
-  return id;
-}
-
-void Dispatcher::post(PointerEvent event) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    queue_.push_back(std::move(event));
-  }
-  cv_.notify_all();
-}
-
-void Dispatcher::remove(std::uint64_t id) {
-  std::unique_lock lock(mutex_);
-  watchers_.erase(id);
-  // Wait out a running callback of this watcher, unless it is the one removing itself.
-  if (std::this_thread::get_id() != thread_id_.load()) {
-    cv_.wait(lock, [&] { return calling_ != id; });
-  }
-}
-
-void Dispatcher::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (std::this_thread::get_id() == thread_id_.load()) {
-    thread_.detach();  // the store was destroyed by a callback; the thread ends after it
-  } else if (thread_.joinable()) {
-    thread_.join();
-  }
-}
-
-void Dispatcher::run() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return;
-    PointerEvent event = std::move(queue_.front());
-    queue_.pop_front();
-    std::vector<std::uint64_t> ids;
-    for (const auto& [id, watcher] : watchers_) {
-      if (event.key.starts_with(watcher.prefix)) ids.push_back(id);
-    }
-    for (auto id : ids) {
-      if (stopping_) return;
-      auto it = watchers_.find(id);
-      if (it == watchers_.end()) continue;  // removed by an earlier callback
-      auto callback = it->second.callback;
-      calling_ = id;
-      lock.unlock();
-      // A watcher that throws fails its own update, never the dispatcher.
-      (void)guarded("a pointer watch callback", [&] { (*callback)(event); });
-      lock.lock();
-      calling_ = 0;
-      cv_.notify_all();
-    }
-  }
-}
 
 // ---- JsonObjectSplitter
 
@@ -179,7 +102,7 @@ void WatchStream::pause(milliseconds duration) {
 void WatchStream::run() {
   const std::size_t count = client_->options().endpoints.size();
   std::size_t endpoint = client_->preferred();
-  milliseconds backoff = kFirstBackoff;
+  Backoff backoff = kStreamBackoff;
   while (!stopping_) {
     End end = multi_ == nullptr ? End::not_established : streamOnce(endpoint);
     if (end == End::stopped || stopping_) break;
@@ -203,10 +126,9 @@ void WatchStream::run() {
     // next one is tried at once. Only while none takes a stream does the watch wait between tries.
     endpoint = (endpoint + 1) % count;
     if (end == End::dropped) {
-      backoff = kFirstBackoff;
+      backoff.reset();
     } else {
-      pause(backoff);
-      backoff = std::min(backoff * 2, kMaxBackoff);
+      pause(backoff.next());
     }
   }
 }
@@ -229,16 +151,7 @@ WatchStream::End WatchStream::streamOnce(std::size_t endpoint) {
 
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return End::not_established;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, gatewayHeaders());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, onStreamData);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &feed);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(client_->options().connect_timeout.count()));
+  setUpPost(curl, url, body, onStreamData, &feed, client_->options().connect_timeout);
   // No overall timeout: the stream is meant to stay open. A member that dies without closing it
   // (a lost machine, a cut cable) is found by TCP keepalive instead.
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);

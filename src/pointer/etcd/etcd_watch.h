@@ -4,7 +4,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,47 +18,6 @@
 #include "pointer/etcd/etcd_client.h"
 
 namespace cutover::etcd {
-
-// The watchers of one store: takes the changes its stream reads, and calls every watcher whose
-// prefix matches, one callback at a time on one thread, in the order of the changes (etcd's
-// revisions). Shared by the store and its watch handles, so either may go first.
-class Dispatcher {
- public:
-  using Callback = std::function<void(const PointerEvent&)>;
-
-  static std::shared_ptr<Dispatcher> start();
-  ~Dispatcher() = default;
-  Dispatcher(const Dispatcher&) = delete;
-  Dispatcher& operator=(const Dispatcher&) = delete;
-
-  // Calls `callback` for every change to a key starting with `prefix` posted from now on.
-  std::uint64_t add(std::string prefix, Callback callback);
-  void post(PointerEvent event);
-  // No callback of `id` runs once this returns (except the one calling it).
-  void remove(std::uint64_t id);
-  // Ends the thread; no callback starts once this returns. Called from a callback (the store
-  // destroyed by its own watcher), the thread ends after that callback.
-  void stop();
-
- private:
-  struct Watcher {
-    std::string prefix;
-    std::shared_ptr<Callback> callback;
-  };
-
-  Dispatcher() = default;
-  void run();
-
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<PointerEvent> queue_;
-  std::map<std::uint64_t, Watcher> watchers_;
-  std::uint64_t next_id_ = 1;
-  std::uint64_t calling_ = 0;  // the watcher whose callback is running now
-  bool stopping_ = false;
-  std::thread thread_;
-  std::atomic<std::thread::id> thread_id_;  // still known once thread_ is detached
-};
 
 // Cuts a byte stream of concatenated JSON objects (what the gateway's streaming /v3/watch sends,
 // in chunks that split objects anywhere) into whole objects.

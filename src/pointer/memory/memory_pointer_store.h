@@ -1,12 +1,11 @@
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
-#include <thread>
 
 #include "cutover/pointer/pointer_store.h"
+#include "pointer/watch_dispatcher.h"
 
 namespace cutover {
 
@@ -23,24 +22,10 @@ class MemoryPointerStore final : public PointerStore {
   Result<WatchHandlePtr> watch(const std::string& prefix,
                                std::function<void(const PointerEvent&)> callback) override;
 
-  void unwatch(std::uint64_t id);
-
  private:
-  struct Watcher {
-    std::string prefix;
-    std::function<void(const PointerEvent&)> callback;
-  };
-  void dispatchLoop();
-
   std::mutex mutex_;
-  std::condition_variable cv_;
   std::map<std::string, std::string> values_;
-  std::map<std::uint64_t, Watcher> watchers_;
-  std::deque<PointerEvent> queue_;
-  std::uint64_t next_id_ = 1;
-  std::uint64_t calling_ = 0;  // watcher whose callback is running now
-  bool stopping_ = false;
-  std::thread dispatcher_;
+  std::shared_ptr<WatchDispatcher> dispatcher_;
 };
 
 }  // namespace cutover

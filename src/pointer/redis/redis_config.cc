@@ -2,36 +2,20 @@
 
 #include <charconv>
 
+#include "common/percent.h"
+
 namespace cutover {
 namespace {
 
 constexpr std::size_t kMaxPrefixBytes = 128;
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 Result<std::string> percentDecode(std::string_view text, std::string_view what) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    int hi = i + 2 < text.size() ? hexValue(text[i + 1]) : -1;
-    int lo = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;
-    if (hi < 0 || lo < 0) {
-      return fail(Errc::invalid_argument,
-                  std::string(what) + " has a '%' not followed by two hex digits");
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
+  auto decoded = cutover::percentDecode(text);
+  if (!decoded) {
+    return fail(Errc::invalid_argument,
+                std::string(what) + " has a '%' not followed by two hex digits");
   }
-  return out;
+  return std::move(*decoded);
 }
 
 Result<int> parseNumber(std::string_view text, int max, std::string_view what) {

@@ -235,18 +235,4 @@ Error redisReplyError(const redisReply& reply, const std::string& address, std::
   return Error{Errc::io, std::move(what)};
 }
 
-Backoff::Backoff(std::chrono::milliseconds min, std::chrono::milliseconds max)
-    : min_(min), max_(std::max(min, max)), current_(min), random_(std::random_device{}()) {}
-
-std::chrono::milliseconds Backoff::next() {
-  auto wait = current_;
-  current_ = std::min(current_ * 2, max_);
-  auto spread = wait.count() / 2;
-  if (spread > 0) {
-    wait -=
-        std::chrono::milliseconds(std::uniform_int_distribution<std::int64_t>(0, spread)(random_));
-  }
-  return wait;
-}
-
 }  // namespace cutover

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <initializer_list>
 #include <memory>
-#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,20 +73,5 @@ class RedisConnection {
 // will not let us in (NOAUTH, WRONGPASS, LOADING, READONLY, ...), io for anything else.
 [[nodiscard]] Error redisReplyError(const redisReply& reply, const std::string& address,
                                     std::string_view doing);
-
-// Waits between reconnect attempts: from `min`, doubling to `max`, each less a random part of
-// up to half (so processes cut off together spread their attempts).
-class Backoff {
- public:
-  Backoff(std::chrono::milliseconds min, std::chrono::milliseconds max);
-  std::chrono::milliseconds next();
-  void reset() { current_ = min_; }
-
- private:
-  std::chrono::milliseconds min_;
-  std::chrono::milliseconds max_;
-  std::chrono::milliseconds current_;
-  std::minstd_rand random_;
-};
 
 }  // namespace cutover

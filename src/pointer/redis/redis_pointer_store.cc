@@ -5,19 +5,16 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdint>
 #include <set>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/log.h"
 #include "cutover/common/fd.h"
-#include "cutover/common/guard.h"
 #include "pointer/redis/redis_commands.h"
+#include "pointer/watch_dispatcher.h"
 
 namespace cutover {
 namespace {
@@ -37,21 +34,15 @@ tl::unexpected<Error> withContext(const Result<T>& result, std::string_view doin
 // One subscriber thread per store: holds the subscription to the change channel, GETs the keys
 // that notices name on a connection of its own, re-lists after every reconnect, and calls the
 // watchers, one callback at a time.
-class RedisPointerStore::Dispatcher {
+class RedisPointerStore::Dispatcher final : public WatchDispatcher {
  public:
-  using Callback = std::function<void(const PointerEvent&)>;
-
   static Result<std::shared_ptr<Dispatcher>> start(const RedisConfig& config) {
     UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!wake.valid()) return failErrno("eventfd", errno);
     auto dispatcher = std::shared_ptr<Dispatcher>(new Dispatcher(config, std::move(wake)));
-    dispatcher->thread_ = std::thread([self = dispatcher] { self->run(); });
+    dispatcher->startThread();
     return dispatcher;
   }
-
-  ~Dispatcher() = default;
-  Dispatcher(const Dispatcher&) = delete;
-  Dispatcher& operator=(const Dispatcher&) = delete;
 
   // Returns once the subscription stands; if it does not, asks for an attempt now and waits for
   // its outcome. unavailable (with the reason) if Redis cannot be reached.
@@ -71,60 +62,25 @@ class RedisPointerStore::Dispatcher {
     return fail(Errc::unavailable, last_failure_);
   }
 
-  // A new watcher. It gets every notice from now on; seeded() then tells it what its prefix held
-  // when it started, the base against which a re-list after a reconnect finds the changes.
-  std::uint64_t add(std::string prefix, Callback callback) {
-    std::lock_guard lock(mutex_);
-    std::uint64_t id = next_id_++;
-    Watcher watcher;
-    watcher.prefix = std::move(prefix);
-    watcher.callback = std::make_shared<Callback>(std::move(callback));
-    watchers_.emplace(id, std::move(watcher));
-    return id;
-  }
-
+  // A new watcher (added by add()) gets every notice from then on; seeded() then tells it what
+  // its prefix held when it started, the base against which a re-list after a reconnect finds
+  // the changes.
   void seeded(std::uint64_t id, std::map<std::string, std::string> values) {
     std::lock_guard lock(mutex_);
-    auto it = watchers_.find(id);
-    if (it == watchers_.end()) return;
-    Watcher& watcher = it->second;
+    auto it = told_.find(id);
+    if (it == told_.end()) return;
+    Told& told = it->second;
     // What was delivered meanwhile is what the watcher was told: it stays.
     for (auto& [key, value] : values) {
-      if (!watcher.touched.contains(key)) watcher.known.insert_or_assign(key, std::move(value));
+      if (!told.touched.contains(key)) told.known.insert_or_assign(key, std::move(value));
     }
-    watcher.seeding = false;
-    watcher.touched.clear();
-  }
-
-  void remove(std::uint64_t id) {
-    std::unique_lock lock(mutex_);
-    watchers_.erase(id);
-    // Wait out a running callback of this watcher, unless it is the one removing itself.
-    if (std::this_thread::get_id() != thread_id_) {
-      cv_.wait(lock, [&] { return calling_ != id; });
-    }
-  }
-
-  // Stops the thread: no callback runs once this returns (except the one calling it).
-  void stop() {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      stopping_ = true;
-      wakeLocked();
-    }
-    cv_.notify_all();
-    if (std::this_thread::get_id() == thread_.get_id()) {
-      thread_.detach();  // the store was destroyed by a callback; the thread ends after it
-    } else if (thread_.joinable()) {
-      thread_.join();
-    }
+    told.seeding = false;
+    told.touched.clear();
   }
 
  private:
-  struct Watcher {
-    std::string prefix;
-    std::shared_ptr<Callback> callback;
+  // What one watcher was told.
+  struct Told {
     std::map<std::string, std::string> known;  // what the watcher was last told, key by key
     std::set<std::string> touched;             // keys delivered before seeded()
     bool seeding = true;
@@ -132,120 +88,118 @@ class RedisPointerStore::Dispatcher {
 
   Dispatcher(const RedisConfig& config, UniqueFd wake) : config_(config), wake_(std::move(wake)) {}
 
-  void wakeLocked() {
+  void addedLocked(std::uint64_t id) override { told_.emplace(id, Told{}); }
+  void removedLocked(std::uint64_t id) override { told_.erase(id); }
+
+  void wakeLocked() override {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
   }
 
-  bool isStopping() {
-    std::lock_guard lock(mutex_);
-    return stopping_;
+  // The thread: keeps a subscription standing, delivers what it announces, re-lists what it may
+  // have missed, and checks that it is alive, until stop().
+  void run() override {
+    while (!isStopping()) {
+      if (!subscriber_) subscribeIfDue();
+      if (subscriber_) {
+        if (auto handled = handleReplies(); !handled) lose(handled.error().message);
+      }
+      if (subscriber_) resyncIfDue();
+      if (subscriber_) checkAlive();
+      if (!waitForWork()) return;
+    }
   }
 
-  void run() {
-    thread_id_ = std::this_thread::get_id();
-    Backoff connect_backoff(config_.reconnect_min, config_.reconnect_max);
-    auto next_connect = Clock::now();
-    auto next_ping = kNever;
-    auto pong_deadline = kNever;
-    bool connected_before = false;
-
-    bool outage_reported = false;
-    auto lose = [&](const std::string& why) {
-      subscriber_.reset();
-      if (connected_before && !outage_reported) {
-        // Said once per outage: until it ends, watchers keep what they last saw.
-        log::warn(
-            "cutover: Redis at {} is unreachable ({}); watching again as soon as it answers "
-            "(the last pointers seen stay in use)",
-            config_.address(), why);
-        outage_reported = true;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        subscribed_ = false;
-        last_failure_ = why;
-      }
-      next_connect = Clock::now() + connect_backoff.next();
-      next_ping = pong_deadline = kNever;
-    };
-
-    while (!isStopping()) {
-      if (!subscriber_) {
-        {
-          std::lock_guard lock(mutex_);
-          if (std::exchange(attempt_now_, false)) next_connect = Clock::now();
-        }
-        if (Clock::now() >= next_connect) {
-          auto subscribed = subscribe();
-          {
-            std::lock_guard lock(mutex_);
-            ++attempts_;
-            subscribed_ = subscribed.has_value();
-            // A watch() that asked for an attempt while this one was under way is answered by
-            // it: left set, the request would skip the backoff after the next loss.
-            if (subscribed_) attempt_now_ = false;
-            if (!subscribed) last_failure_ = subscribed.error().message;
-          }
-          cv_.notify_all();
-          if (subscribed) {
-            connect_backoff.reset();
-            if (std::exchange(outage_reported, false)) {
-              log::info("cutover: Redis at {} answers again; catching up", config_.address());
-            }
-            // Notices published while no subscription stood are lost: re-list to find them.
-            if (connected_before) next_resync_ = Clock::now();
-            connected_before = true;
-            next_ping = Clock::now() + config_.health_check;
-          } else {
-            next_connect = Clock::now() + connect_backoff.next();
-          }
-        }
-      }
-
-      if (subscriber_) {
-        if (auto handled = handleReplies(pong_deadline); !handled) lose(handled.error().message);
-      }
-      if (subscriber_ && Clock::now() >= next_resync_) {
-        if (resync()) {
-          next_resync_ = kNever;
-          resync_backoff_.reset();
-        } else {
-          next_resync_ = Clock::now() + resync_backoff_.next();
-        }
-      }
-      if (subscriber_ && pong_deadline == kNever && Clock::now() >= next_ping) {
-        if (auto sent = subscriber_->send({"PING"}); !sent) {
-          lose(sent.error().message);
-        } else {
-          pong_deadline = Clock::now() + config_.command_timeout;
-          next_ping = Clock::now() + config_.health_check;
-        }
-      }
-      if (subscriber_ && Clock::now() >= pong_deadline) {
-        lose("Redis at " + config_.address() + " did not answer PING within " +
-             std::to_string(config_.command_timeout.count()) + " ms");
-      }
-
-      auto wake_at =
-          std::min({subscriber_ ? kNever : next_connect, next_resync_, next_ping, pong_deadline});
-      int timeout = -1;
-      if (wake_at != kNever) {
-        auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(wake_at - Clock::now()).count();
-        timeout = static_cast<int>(std::clamp<std::int64_t>(left + 1, 0, 60'000));
-      }
-      std::array<pollfd, 2> fds{pollfd{wake_.get(), POLLIN, 0},
-                                pollfd{subscriber_ ? subscriber_->fd() : -1, POLLIN, 0}};
-      if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return;
-      if ((fds[0].revents & POLLIN) != 0) {
-        std::uint64_t count = 0;
-        [[maybe_unused]] auto n = ::read(wake_.get(), &count, sizeof count);
-      }
-      if (subscriber_ && fds[1].revents != 0) {
-        if (auto received = subscriber_->receive(); !received) lose(received.error().message);
-      }
+  // Subscribes if the backoff allows it, or a watch() asked for an attempt now.
+  void subscribeIfDue() {
+    {
+      std::lock_guard lock(mutex_);
+      if (std::exchange(attempt_now_, false)) next_connect_ = Clock::now();
     }
+    if (Clock::now() < next_connect_) return;
+    auto subscribed = subscribe();
+    {
+      std::lock_guard lock(mutex_);
+      ++attempts_;
+      subscribed_ = subscribed.has_value();
+      // A watch() that asked for an attempt while this one was under way is answered by it:
+      // left set, the request would skip the backoff after the next loss.
+      if (subscribed_) attempt_now_ = false;
+      if (!subscribed) last_failure_ = subscribed.error().message;
+    }
+    cv_.notify_all();
+    if (!subscribed) {
+      next_connect_ = Clock::now() + connect_backoff_.next();
+      return;
+    }
+    connect_backoff_.reset();
+    if (std::exchange(outage_reported_, false)) {
+      log::info("cutover: Redis at {} answers again; catching up", config_.address());
+    }
+    // Notices published while no subscription stood are lost: re-list to find them.
+    if (connected_before_) next_resync_ = Clock::now();
+    connected_before_ = true;
+    next_ping_ = Clock::now() + config_.health_check;
+  }
+
+  // Drops the subscription, says so once per outage, and waits out the backoff before the next.
+  void lose(const std::string& why) {
+    subscriber_.reset();
+    if (connected_before_ && !outage_reported_) {
+      // Said once per outage: until it ends, watchers keep what they last saw.
+      log::warn(
+          "cutover: Redis at {} is unreachable ({}); watching again as soon as it answers (the "
+          "last pointers seen stay in use)",
+          config_.address(), why);
+      outage_reported_ = true;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      subscribed_ = false;
+      last_failure_ = why;
+    }
+    next_connect_ = Clock::now() + connect_backoff_.next();
+    next_ping_ = pong_deadline_ = kNever;
+  }
+
+  // PINGs the subscription every health_check, and drops it when a PONG is late.
+  void checkAlive() {
+    if (pong_deadline_ == kNever && Clock::now() >= next_ping_) {
+      if (auto sent = subscriber_->send({"PING"}); !sent) {
+        lose(sent.error().message);
+        return;
+      }
+      pong_deadline_ = Clock::now() + config_.command_timeout;
+      next_ping_ = Clock::now() + config_.health_check;
+    }
+    if (Clock::now() >= pong_deadline_) {
+      lose("Redis at " + config_.address() + " did not answer PING within " +
+           std::to_string(config_.command_timeout.count()) + " ms");
+    }
+  }
+
+  // Waits until the subscription has something to read, stop() or watch() wakes the thread, or
+  // the next timer is due; reads what arrived. False if the wait itself failed.
+  bool waitForWork() {
+    auto wake_at =
+        std::min({subscriber_ ? kNever : next_connect_, next_resync_, next_ping_, pong_deadline_});
+    int timeout = -1;
+    if (wake_at != kNever) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(wake_at - Clock::now()).count();
+      timeout = static_cast<int>(std::clamp<std::int64_t>(left + 1, 0, 60'000));
+    }
+    std::array<pollfd, 2> fds{pollfd{wake_.get(), POLLIN, 0},
+                              pollfd{subscriber_ ? subscriber_->fd() : -1, POLLIN, 0}};
+    if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return false;
+    if ((fds[0].revents & POLLIN) != 0) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] auto n = ::read(wake_.get(), &count, sizeof count);
+    }
+    if (subscriber_ && fds[1].revents != 0) {
+      if (auto received = subscriber_->receive(); !received) lose(received.error().message);
+    }
+    return true;
   }
 
   Result<void> subscribe() {
@@ -275,7 +229,7 @@ class RedisPointerStore::Dispatcher {
 
   // Takes every reply received so far: notices (whose keys are then read and delivered) and
   // PONGs. Fails if the subscription is no longer usable.
-  Result<void> handleReplies(Clock::time_point& pong_deadline) {
+  Result<void> handleReplies() {
     std::vector<std::string> keys;
     std::set<std::string> seen;
     while (true) {
@@ -292,10 +246,10 @@ class RedisPointerStore::Dispatcher {
       }
       std::string_view kind(r.element[0]->str, r.element[0]->len);
       if (kind == "pong") {
-        pong_deadline = Clock::time_point::max();
+        pong_deadline_ = kNever;
       } else if (kind == "message" && r.elements == 3 && r.element[2]->type == REDIS_REPLY_STRING) {
         std::string key(r.element[2]->str, r.element[2]->len);
-        if (validatePointerKey(key) && wanted(key) && seen.insert(key).second) {
+        if (validatePointerKey(key) && wants(key) && seen.insert(key).second) {
           keys.push_back(std::move(key));
         }
       }
@@ -316,20 +270,21 @@ class RedisPointerStore::Dispatcher {
     return {};
   }
 
-  bool wanted(const std::string& key) {
-    std::lock_guard lock(mutex_);
-    return std::any_of(watchers_.begin(), watchers_.end(),
-                       [&](const auto& entry) { return key.starts_with(entry.second.prefix); });
+  // Re-lists if one is owed; after a failure, again after a backoff.
+  void resyncIfDue() {
+    if (Clock::now() < next_resync_) return;
+    if (resync()) {
+      next_resync_ = kNever;
+      resync_backoff_.reset();
+    } else {
+      next_resync_ = Clock::now() + resync_backoff_.next();
+    }
   }
 
   // Lists each watcher's prefix and delivers what differs from what it was last told. False if
   // Redis could not be read (to be tried again).
   bool resync() {
-    std::vector<std::pair<std::uint64_t, std::string>> targets;
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& [id, watcher] : watchers_) targets.emplace_back(id, watcher.prefix);
-    }
+    auto targets = watchers();
     std::map<std::string, std::map<std::string, std::string>> listed;  // by prefix
     for (const auto& [id, prefix] : targets) {
       if (listed.contains(prefix)) continue;
@@ -343,17 +298,16 @@ class RedisPointerStore::Dispatcher {
     return true;
   }
 
-  // Records that `watcher` is told `key` = `value`; false if that is what it was told already.
-  static bool record(Watcher& watcher, const std::string& key,
-                     const std::optional<std::string>& value) {
-    if (watcher.seeding) watcher.touched.insert(key);
-    auto it = watcher.known.find(key);
+  // Records that the watcher is told `key` = `value`; false if that is what it was told already.
+  static bool record(Told& told, const std::string& key, const std::optional<std::string>& value) {
+    if (told.seeding) told.touched.insert(key);
+    auto it = told.known.find(key);
     if (value) {
-      if (it != watcher.known.end() && it->second == *value) return false;
-      watcher.known.insert_or_assign(key, *value);
+      if (it != told.known.end() && it->second == *value) return false;
+      told.known.insert_or_assign(key, *value);
     } else {
-      if (it == watcher.known.end()) return false;
-      watcher.known.erase(it);
+      if (it == told.known.end()) return false;
+      told.known.erase(it);
     }
     return true;
   }
@@ -362,23 +316,19 @@ class RedisPointerStore::Dispatcher {
   // with what a watcher was told: until its caller's own list() a watcher's base may be older.
   void deliverValue(const std::string& key, const std::optional<std::string>& value) {
     std::unique_lock lock(mutex_);
-    std::vector<std::uint64_t> ids;
-    for (const auto& [id, watcher] : watchers_) {
-      if (key.starts_with(watcher.prefix)) ids.push_back(id);
-    }
     PointerEvent event{key, value};
-    for (auto id : ids) {
-      auto it = watchers_.find(id);
-      if (it == watchers_.end()) continue;  // removed by an earlier callback
+    for (auto id : matchingLocked(key)) {
+      auto it = told_.find(id);
+      if (it == told_.end()) continue;  // removed by an earlier callback
       record(it->second, key, value);
-      if (!call(lock, id, event)) return;
+      if (!callLocked(lock, id, event)) return;
     }
   }
 
   void deliverDifferences(std::uint64_t id, const std::map<std::string, std::string>& now) {
     std::unique_lock lock(mutex_);
-    auto it = watchers_.find(id);
-    if (it == watchers_.end()) return;
+    auto it = told_.find(id);
+    if (it == told_.end()) return;
     std::vector<PointerEvent> events;
     for (const auto& [key, value] : now) {
       if (record(it->second, key, value)) events.push_back(PointerEvent{key, value});
@@ -392,36 +342,16 @@ class RedisPointerStore::Dispatcher {
       events.push_back(PointerEvent{std::move(key), std::nullopt});
     }
     for (const auto& event : events) {
-      if (!watchers_.contains(id)) return;
-      if (!call(lock, id, event)) return;
+      if (!told_.contains(id)) return;
+      if (!callLocked(lock, id, event)) return;
     }
-  }
-
-  // Calls watcher `id` without the lock held; false once the dispatcher is stopping.
-  bool call(std::unique_lock<std::mutex>& lock, std::uint64_t id, const PointerEvent& event) {
-    if (stopping_) return false;
-    auto callback = watchers_.at(id).callback;
-    calling_ = id;
-    lock.unlock();
-    // A watcher that throws fails its own update, never the dispatcher.
-    (void)guarded("a pointer watch callback", [&] { (*callback)(event); });
-    lock.lock();
-    calling_ = 0;
-    cv_.notify_all();
-    return true;
   }
 
   const RedisConfig config_;
   UniqueFd wake_;
-  std::thread thread_;
-  std::atomic<std::thread::id> thread_id_;
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::map<std::uint64_t, Watcher> watchers_;
-  std::uint64_t next_id_ = 1;
-  std::uint64_t calling_ = 0;  // the watcher whose callback is running now
-  bool stopping_ = false;
+  // Guarded by mutex_.
+  std::map<std::uint64_t, Told> told_;
   bool subscribed_ = false;
   bool attempt_now_ = false;    // a watch() waits: connect without waiting out the backoff
   std::uint64_t attempts_ = 0;  // subscribe attempts finished
@@ -430,34 +360,23 @@ class RedisPointerStore::Dispatcher {
   // The thread's alone.
   std::optional<RedisConnection> subscriber_;
   std::optional<RedisConnection> reader_;
-  Backoff resync_backoff_{config_.reconnect_min, config_.reconnect_max};
+  Backoff connect_backoff_{config_.reconnect_min, config_.reconnect_max, Backoff::Jitter::half};
+  Backoff resync_backoff_{config_.reconnect_min, config_.reconnect_max, Backoff::Jitter::half};
+  Clock::time_point next_connect_{};        // when to (re)subscribe, while not subscribed
   Clock::time_point next_resync_ = kNever;  // when a re-list is owed
+  Clock::time_point next_ping_ = kNever;
+  Clock::time_point pong_deadline_ = kNever;
+  bool connected_before_ = false;  // a subscription stood once: a new one re-lists
+  bool outage_reported_ = false;
 };
-
-namespace {
-
-class RedisWatchHandle final : public WatchHandle {
- public:
-  RedisWatchHandle(std::shared_ptr<RedisPointerStore::Dispatcher> dispatcher, std::uint64_t id)
-      : dispatcher_(std::move(dispatcher)), id_(id) {}
-  ~RedisWatchHandle() override { dispatcher_->remove(id_); }
-  RedisWatchHandle(const RedisWatchHandle&) = delete;
-  RedisWatchHandle& operator=(const RedisWatchHandle&) = delete;
-
- private:
-  // Shared, so a handle that outlives its store is still safe to destroy.
-  std::shared_ptr<RedisPointerStore::Dispatcher> dispatcher_;
-  std::uint64_t id_;
-};
-
-}  // namespace
 
 std::shared_ptr<RedisPointerStore> RedisPointerStore::open(RedisConfig config) {
   return std::shared_ptr<RedisPointerStore>(new RedisPointerStore(std::move(config)));
 }
 
 RedisPointerStore::RedisPointerStore(RedisConfig config)
-    : config_(std::move(config)), backoff_(config_.reconnect_min, config_.reconnect_max) {}
+    : config_(std::move(config)),
+      backoff_(config_.reconnect_min, config_.reconnect_max, Backoff::Jitter::half) {}
 
 RedisPointerStore::~RedisPointerStore() {
   std::shared_ptr<Dispatcher> dispatcher;
@@ -553,7 +472,7 @@ Result<WatchHandlePtr> RedisPointerStore::watch(const std::string& prefix,
     return withContext(subscribed, "watch " + prefix + "*");
   }
   std::uint64_t id = dispatcher->add(prefix, std::move(callback));
-  auto handle = std::make_unique<RedisWatchHandle>(dispatcher, id);
+  auto handle = dispatcher->handle(id);
   // After add(): a change from here on is either in this listing or announced to the watcher.
   auto values = list(prefix);
   if (!values) return withContext(values, "watch " + prefix + "*");

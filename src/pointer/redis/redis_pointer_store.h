@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "common/backoff.h"
 #include "cutover/pointer/pointer_store.h"
 #include "pointer/redis/redis_config.h"
 #include "pointer/redis/redis_connection.h"

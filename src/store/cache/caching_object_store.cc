@@ -19,19 +19,6 @@ using Clock = std::chrono::steady_clock;
 // Temp files are named so that no blob hash can look like one: a restart removes them.
 constexpr std::string_view kTempPrefix = "tmp.";
 
-Result<void> writeAll(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failErrno("write cache file", errno);
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
 // Reads `fd` from offset 0 to its end, handing each piece to `sink`; returns the byte count.
 Result<std::uint64_t> readAll(int fd, auto&& sink) {
   std::string buffer(256 * 1024, '\0');
@@ -233,7 +220,7 @@ Result<BlobHandle> CachingObjectStore::fetchToDisk(const std::string& hash) {
   Sha256 sha;
   auto copied = readAll(remote->fd.get(), [&](std::string_view piece) {
     sha.update(piece);
-    return writeAll(out.get(), piece.data(), piece.size());
+    return writeAll(out.get(), piece.data(), piece.size(), "write cache file");
   });
   if (!copied) return discard(copied.error());
   std::string got = sha.finishHex();

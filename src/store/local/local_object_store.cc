@@ -15,10 +15,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
 #include <thread>
 #include <utility>
 
+#include "common/random.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
 
@@ -43,20 +43,6 @@ std::size_t shardIndex(std::string_view hash) {
 
 std::string manifestPath(std::string_view site, std::string_view version) {
   return fmt::format("{}/{}.json", site, version);
-}
-
-// `what` names the file for the message, e.g. "write a blob in /data/objects/tmp".
-Result<void> writeAll(int fd, const char* data, std::size_t size, const std::string& what) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failErrno(what, errno);
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return {};
 }
 
 Result<UniqueFd> openDir(int dir_fd, const std::string& name) {
@@ -187,12 +173,6 @@ std::size_t removeStaleTemps(int tmp_fd) {
   return removed;
 }
 
-std::string randomHex() {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   (static_cast<std::uint64_t>(::getpid()) << 32)};
-  return fmt::format("{:016x}", rng());
-}
-
 }  // namespace
 
 class LocalBlobWriter final : public BlobWriter {
@@ -205,7 +185,7 @@ class LocalBlobWriter final : public BlobWriter {
 
   Result<void> write(std::span<const std::byte> bytes) override {
     if (!temp_.fd.valid()) return fail(Errc::io, "blob writer used after it finished or failed");
-    auto ok = writeAll(temp_.fd.get(), reinterpret_cast<const char*>(bytes.data()), bytes.size(),
+    auto ok = writeAll(temp_.fd.get(), bytes.data(), bytes.size(),
                        "store blob: write in " + (store_.root_ / "tmp").string());
     if (!ok) {
       store_.discardTemp(temp_);
@@ -310,7 +290,7 @@ Result<LocalObjectStore::TempFile> LocalObjectStore::createTemp(std::string_view
     use_o_tmpfile_.store(false);
   }
   for (int attempt = 0; attempt < 16; ++attempt) {
-    std::string name = fmt::format("{}-{}-{}.tmp", kind, ::getpid(), randomHex());
+    std::string name = fmt::format("{}-{}-{}.tmp", kind, ::getpid(), randomHex(8));
     UniqueFd fd(
         ::openat(tmp_fd_.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, kFileMode));
     if (fd.valid()) return TempFile{std::move(fd), std::move(name)};

@@ -14,9 +14,9 @@
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 
+#include "common/backoff.h"
 #include "store/s3/s3_xml.h"
 
 namespace cutover {
@@ -26,8 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kEmptySha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-constexpr auto kBackoffBase = std::chrono::milliseconds(100);
-constexpr auto kBackoffCap = std::chrono::milliseconds(2000);
+const Backoff kRetryBackoff(std::chrono::milliseconds(100), std::chrono::milliseconds(2000),
+                            Backoff::Jitter::full);
 constexpr std::size_t kMaxIdleLanes = 16;
 
 void globalInit() {
@@ -59,14 +59,6 @@ bool retryableCurlCode(CURLcode code) {
     default:
       return false;
   }
-}
-
-std::chrono::milliseconds backoff(unsigned attempt) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto ceiling = std::min<std::chrono::milliseconds>(
-      kBackoffCap, kBackoffBase * (1U << std::min(attempt - 1, 10U)));
-  std::uniform_int_distribution<std::int64_t> pick(0, ceiling.count());
-  return std::chrono::milliseconds(pick(rng));
 }
 
 std::string describeAttempts(unsigned attempts, Clock::time_point start) {
@@ -436,7 +428,7 @@ class S3Client::Batch {
 
   void retryOrFail(Transfer& t, const std::string& what, const std::string& problem) {
     if (t.response.attempts <= config_.retries) {
-      t.retry_at = Clock::now() + backoff(t.response.attempts);
+      t.retry_at = Clock::now() + kRetryBackoff.after(t.response.attempts);
       waiting_.push_back(static_cast<std::size_t>(&t - transfers_.data()));
       return;
     }

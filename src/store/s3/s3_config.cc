@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/percent.h"
+
 namespace cutover {
 namespace {
 
@@ -17,29 +19,13 @@ std::string env(const char* name) {
   return value != nullptr ? std::string(value) : std::string();
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-Result<std::string> percentDecode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    int hi = i + 2 < text.size() ? hexValue(text[i + 1]) : -1;
-    int lo = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-      return fail(Errc::invalid_argument, fmt::format("bad percent-escape in '{}'", text));
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
+// Percent-decoded; a malformed escape or %00 is invalid_argument.
+Result<std::string> decodeUriPart(std::string_view text) {
+  auto decoded = cutover::percentDecode(text);
+  if (!decoded || text.find("%00") != std::string_view::npos) {
+    return fail(Errc::invalid_argument, fmt::format("bad percent-escape in '{}'", text));
   }
-  return out;
+  return std::move(*decoded);
 }
 
 // Bucket names as S3 allows them (3-63 of a-z 0-9 . -), plus '_', which older services allow.
@@ -120,7 +106,7 @@ Result<void> parseLocation(std::string_view path, S3Config& config) {
         fmt::format("'{}' is not a bucket name (3-63 of a-z, 0-9, '.', '-')", config.bucket));
   }
   if (slash == std::string_view::npos) return {};
-  auto prefix = percentDecode(path.substr(slash + 1));
+  auto prefix = decodeUriPart(path.substr(slash + 1));
   if (!prefix) return tl::unexpected(prefix.error());
   std::string_view p = *prefix;
   while (p.starts_with('/')) p.remove_prefix(1);
@@ -292,7 +278,7 @@ Result<S3Config> parseS3Uri(std::string_view uri) {
     if (pair.empty()) continue;
     auto eq = pair.find('=');
     if (eq == std::string_view::npos) return bad(fmt::format("option '{}' has no value", pair));
-    auto value = percentDecode(pair.substr(eq + 1));
+    auto value = decodeUriPart(pair.substr(eq + 1));
     if (!value) return bad(value.error().message);
     if (auto ok = parseOption(pair.substr(0, eq), std::move(*value), config, address); !ok) {
       return bad(ok.error().message);

@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <unordered_set>
 
+#include "common/random.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
 #include "store/s3/s3_xml.h"
@@ -46,19 +46,6 @@ Result<UniqueFd> makeTempFile() {
   return UniqueFd(raw);
 }
 
-Result<void> writeAll(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failErrno("write temp file", errno);
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
 // SHA-256 of the first `size` bytes of `fd`.
 Result<std::string> hashFile(int fd, std::uint64_t size) {
   Sha256 hasher;
@@ -74,11 +61,6 @@ Result<std::string> hashFile(int fd, std::uint64_t size) {
     at += static_cast<std::uint64_t>(n);
   }
   return hasher.finishHex();
-}
-
-std::string randomToken() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}{:016x}", rng(), rng());
 }
 
 // The "created" at the start of a manifest, which Manifest::toJson writes first (keys sorted);
@@ -121,12 +103,13 @@ class S3BlobWriter final : public BlobWriter {
       auto file = makeTempFile();
       if (!file) return failed(file.error());
       file_ = std::move(*file);
-      if (auto ok = writeAll(file_.get(), memory_.data(), memory_.size()); !ok) {
+      if (auto ok = writeAll(file_.get(), memory_.data(), memory_.size(), "write temp file"); !ok) {
         return failed(ok.error());
       }
       std::string().swap(memory_);
     }
-    if (auto ok = writeAll(file_.get(), data, bytes.size()); !ok) return failed(ok.error());
+    if (auto ok = writeAll(file_.get(), data, bytes.size(), "write temp file"); !ok)
+      return failed(ok.error());
     return {};
   }
 
@@ -467,7 +450,7 @@ Result<void> S3ObjectStore::commitUnconditional(const Manifest& manifest, const 
   if (before->ok()) return fail(Errc::already_exists, label + " already exists");
   if (before->status != 404) return tl::unexpected(client_.errorFor(head, *before));
 
-  const std::string token = randomToken();
+  const std::string token = randomHex(16);
   S3Request put{
       .method = "PUT",
       .key = key,
