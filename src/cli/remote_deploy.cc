@@ -7,18 +7,16 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <optional>
-#include <thread>
 #include <vector>
 
 #include "cli/output.h"
+#include "common/work_pool.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/utf8.h"
@@ -194,7 +192,8 @@ Result<std::string> hashEntry(EntryReader& reader, std::string* keep) {
   }
 }
 
-// Upload jobs for a few threads, bounding the bytes held in memory by queued archive entries.
+// Uploads blobs on a few threads (a WorkPool, one API connection per thread), bounding the
+// bytes held in memory by queued archive entries.
 class UploadQueue {
  public:
   struct Job {
@@ -204,70 +203,38 @@ class UploadQueue {
     std::string bytes;
   };
 
-  UploadQueue(const RemoteDeployOptions& options, std::string base, std::uint64_t total_bytes,
-              std::uint64_t total_blobs)
-      : options_(options), total_bytes_(total_bytes), total_blobs_(total_blobs) {
-    unsigned n = std::max(1U, options.parallel);
-    for (unsigned i = 0; i < n; ++i) {
-      threads_.emplace_back([this, base] {
-        ApiClient client(base, options_.token);
-        work(client);
-      });
-    }
-  }
-  ~UploadQueue() { (void)finish(); }
-  UploadQueue(const UploadQueue&) = delete;
-  UploadQueue& operator=(const UploadQueue&) = delete;
+  UploadQueue(const RemoteDeployOptions& options, const std::string& base,
+              std::uint64_t total_bytes, std::uint64_t total_blobs)
+      : options_(options),
+        total_bytes_(total_bytes),
+        total_blobs_(total_blobs),
+        clients_(makeClients(options, base)),
+        pool_(static_cast<unsigned>(clients_.size()), kMaxQueuedBytes) {}
 
   // False once an upload failed (the job is dropped).
   bool submit(Job job, const std::string& deploy_id) {
-    constexpr std::uint64_t kMaxQueuedBytes = 64ULL << 20;
-    std::unique_lock lock(mutex_);
-    deploy_id_ = deploy_id;
     std::uint64_t held = job.bytes.size();
-    space_.wait(lock, [&] { return error_ || queued_ == 0 || queued_ + held <= kMaxQueuedBytes; });
-    if (error_) return false;
-    queued_ += held;
-    jobs_.push_back(std::move(job));
-    ready_.notify_one();
-    return true;
+    return pool_.submit(held, [this, job = std::move(job), deploy_id](unsigned worker) {
+      auto done = upload(*clients_[worker], job, deploy_id);
+      if (done) ++done_blobs_;
+      return done;
+    });
   }
 
-  Result<void> finish() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    ready_.notify_all();
-    threads_.clear();
-    if (error_) return tl::unexpected(*error_);
-    return {};
-  }
+  Result<void> finish() { return pool_.finish(); }
 
   [[nodiscard]] std::uint64_t uploadedBytes() const { return done_bytes_; }
 
  private:
-  void work(ApiClient& client) {
-    while (true) {
-      Job job;
-      std::string id;
-      bool skip = false;
-      {
-        std::unique_lock lock(mutex_);
-        ready_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-        id = deploy_id_;
-        skip = error_.has_value();  // after a failure the rest is dropped
-      }
-      auto done = skip ? Result<void>{} : upload(client, job, id);
-      std::lock_guard lock(mutex_);
-      queued_ -= job.bytes.size();
-      if (!done && !error_) error_ = done.error();
-      if (done) ++done_blobs_;
-      space_.notify_all();
+  static constexpr std::uint64_t kMaxQueuedBytes = 64ULL << 20;
+
+  static std::vector<std::unique_ptr<ApiClient>> makeClients(const RemoteDeployOptions& options,
+                                                             const std::string& base) {
+    std::vector<std::unique_ptr<ApiClient>> clients;
+    for (unsigned i = 0; i < std::max(1U, options.parallel); ++i) {
+      clients.push_back(std::make_unique<ApiClient>(base, options.token));
     }
+    return clients;
   }
 
   Result<void> upload(ApiClient& client, const Job& job, const std::string& id) {
@@ -281,11 +248,7 @@ class UploadQueue {
     } else {
       payload.bytes = job.bytes;
     }
-    std::uint64_t sent = 0;
-    payload.sent = [&](std::uint64_t n) {
-      sent += n;
-      report(n);
-    };
+    payload.sent = [&](std::uint64_t n) { report(n); };
     auto answer = client.put("/api/deploys/" + id + "/blobs/" + job.hash, payload);
     if (!answer) {
       auto error = answer.error();
@@ -304,16 +267,11 @@ class UploadQueue {
 
   const RemoteDeployOptions& options_;
   std::uint64_t total_bytes_, total_blobs_;
-  std::mutex mutex_, progress_mutex_;
-  std::condition_variable ready_, space_;
-  std::deque<Job> jobs_;
-  std::uint64_t queued_ = 0;
-  std::optional<Error> error_;
-  bool closed_ = false;
-  std::string deploy_id_;
+  std::mutex progress_mutex_;
   std::atomic<std::uint64_t> done_bytes_{0};
   std::atomic<std::uint64_t> done_blobs_{0};
-  std::vector<std::jthread> threads_;
+  std::vector<std::unique_ptr<ApiClient>> clients_;
+  WorkPool pool_;  // last: its threads stop before the clients and counters they use go
 };
 
 }  // namespace

@@ -5,16 +5,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <functional>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "common/work_pool.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/media_type.h"
@@ -55,84 +52,8 @@ class ProgressMeter {
   std::mutex mutex_;
 };
 
-// Runs store jobs on a few threads, so the per-blob fsyncs overlap (the file system commits
-// concurrent syncs together: 8 writers are ~7x faster than 1 here). Bounds the bytes that
-// queued jobs hold in memory. The first failure stops the rest.
-class WriterPool {
- public:
-  WriterPool(unsigned threads, std::uint64_t max_queued_bytes)
-      : max_queued_bytes_(max_queued_bytes) {
-    for (unsigned t = 0; t < threads; ++t) threads_.emplace_back([this] { work(); });
-  }
-  ~WriterPool() { (void)finish(); }
-  WriterPool(const WriterPool&) = delete;
-  WriterPool& operator=(const WriterPool&) = delete;
-
-  // Queues a job holding `bytes` of memory, waiting while the queue holds too much.
-  // Returns false (and drops the job) once a job has failed.
-  bool submit(std::uint64_t bytes, std::function<Result<void>()> job) {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] {
-      return error_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= max_queued_bytes_;
-    });
-    if (error_) return false;
-    queued_bytes_ += bytes;
-    jobs_.push_back({bytes, std::move(job)});
-    ready_.notify_one();
-    return true;
-  }
-
-  // Waits for every queued job and stops the threads; the first error, if any.
-  Result<void> finish() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    ready_.notify_all();
-    threads_.clear();  // joins
-    if (error_) return tl::unexpected(*error_);
-    return {};
-  }
-
-  [[nodiscard]] bool failed() {
-    std::lock_guard lock(mutex_);
-    return error_.has_value();
-  }
-
- private:
-  struct Job {
-    std::uint64_t bytes;
-    std::function<Result<void>()> run;
-  };
-
-  void work() {
-    while (true) {
-      Job job;
-      {
-        std::unique_lock lock(mutex_);
-        ready_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      auto done = error_ ? Result<void>{} : job.run();
-      std::lock_guard lock(mutex_);
-      queued_bytes_ -= job.bytes;
-      if (!done && !error_) error_ = done.error();
-      space_.notify_all();
-    }
-  }
-
-  std::uint64_t max_queued_bytes_;
-  std::mutex mutex_;
-  std::condition_variable ready_, space_;
-  std::deque<Job> jobs_;
-  std::uint64_t queued_bytes_ = 0;
-  std::optional<Error> error_;
-  bool closed_ = false;
-  std::vector<std::jthread> threads_;
-};
-
+// Store jobs run on a few threads (a WorkPool), so the per-blob fsyncs overlap (the file system
+// commits concurrent syncs together: 8 writers are ~7x faster than 1 here).
 unsigned writerThreads(const DeployOptions& options, const ObjectStore& store) {
   return options.threads != 0 ? options.threads : std::clamp(store.parallelWrites(), 1U, 64U);
 }
@@ -232,9 +153,9 @@ Result<UploadResult> uploadFolder(const PipelineContext& context, Source& source
   UploadResult result;
   std::vector<char> created(entries.size(), 0);
   {
-    WriterPool pool(writerThreads(options, *context.objects), 0);
+    WorkPool pool(writerThreads(options, *context.objects), 0);
     for (const auto& job : jobs) {
-      bool queued = pool.submit(0, [&, job]() -> Result<void> {
+      bool queued = pool.submit(0, [&, job](unsigned /*worker*/) -> Result<void> {
         const auto& entry = entries[job.index];
         auto stored = storeFile(*context.objects, entry, job.expected, meter);
         if (!stored && !job.expected.empty() && stored.error().code == Errc::invalid_argument) {
@@ -339,7 +260,7 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
   DeployProgress none;
   ProgressMeter meter(none, 0, 0);
   std::uint64_t files = 0;
-  WriterPool pool(writerThreads(options, *context.objects), kMaxQueuedBytes);
+  WorkPool pool(writerThreads(options, *context.objects), kMaxQueuedBytes);
   auto visited = source.forEach(
       [&](const SourceEntry& entry, EntryReader& reader) -> Result<void> {
         ++files;
@@ -358,7 +279,7 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
         auto size = entry.size;
         bool queued = pool.submit(
             size,
-            [&, path = entry.path, size, kept, data = std::move(*bytes)]() mutable -> Result<void> {
+            [&, path = entry.path, size, kept, data = std::move(*bytes)](unsigned /*worker*/) mutable -> Result<void> {
               auto stored = storeBytes(*context.objects, data);
               if (!stored) return located(path, stored.error());
               record(path, size, *stored);
