@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/output.h"
+#include "common/curl.h"
 #include "common/work_pool.h"
 #include "cutover/common/fd.h"
 #include "cutover/common/hash.h"
@@ -79,8 +80,7 @@ Errc errcFromCode(std::string_view code) {
 class ApiClient {
  public:
   ApiClient(std::string base, const std::string& token) : base_(std::move(base)) {
-    static std::once_flag init;
-    std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    curlGlobalInit();
     curl_ = curl_easy_init();
     headers_ = curl_slist_append(headers_, ("Authorization: Bearer " + token).c_str());
     headers_ = curl_slist_append(headers_, "Expect:");  // the server answers refusals anyway
@@ -112,7 +112,9 @@ class ApiClient {
     for (auto* h = headers_; h != nullptr; h = h->next)
       headers = curl_slist_append(headers, h->data);
     headers = curl_slist_append(headers, (std::string("Content-Type: ") + content_type).c_str());
-    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    // A stalled transfer (no byte for 60 s) fails instead of hanging; a slow one goes on.
+    char error[CURL_ERROR_SIZE] = "";
+    setUpEasy(curl_, {.url = url.c_str(), .stall = std::chrono::seconds(60), .error = error});
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl_, CURLOPT_UPLOAD, 1L);
@@ -121,18 +123,11 @@ class ApiClient {
     curl_easy_setopt(curl_, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(payload->size));
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, onBody);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &response.body);
-    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, 10'000L);
-    // A stalled transfer (under 1 byte/s for 60 s) fails instead of hanging; a slow one goes on.
-    curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-    char error[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error);
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
-      return fail(Errc::unavailable, fmt::format("{} {}: {}", method, url,
-                                                 *error != '\0' ? error : curl_easy_strerror(rc)));
+      return fail(Errc::unavailable,
+                  fmt::format("{} {}: {}", method, url, curlProblem(rc, error)));
     }
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &response.status);
     auto json = nlohmann::json::parse(response.body, nullptr, false);

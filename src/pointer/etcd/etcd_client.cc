@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/backoff.h"
+#include "common/curl.h"
 #include "pointer/etcd/base64.h"
 
 namespace cutover::etcd {
@@ -55,11 +56,6 @@ bool refusedBeforeApplying(std::string_view message) {
 }
 
 }  // namespace
-
-void initCurl() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 curl_slist* gatewayHeaders() {
   static curl_slist* headers = [] {
@@ -124,7 +120,7 @@ struct Client::Attempt {
   std::string error;
 };
 
-Client::Client(ClientOptions options) : options_(std::move(options)) { initCurl(); }
+Client::Client(ClientOptions options) : options_(std::move(options)) { curlGlobalInit(); }
 
 Client::~Client() {
   for (void* handle : pool_) curl_easy_cleanup(handle);
@@ -164,15 +160,13 @@ void Client::give(void* handle) {
 
 void setUpPost(void* curl, const std::string& url, const std::string& body, WriteCallback write,
                void* data, milliseconds connect_timeout) {
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  // A cluster is reached directly, never through a proxy from the environment.
+  setUpEasy(curl, {.url = url.c_str(), .connect_timeout = connect_timeout, .direct = true});
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, gatewayHeaders());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, data);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  // a cluster is reached directly
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
 }
 
 Client::Attempt Client::attempt(std::size_t endpoint, std::string_view path,

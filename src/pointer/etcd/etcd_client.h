@@ -114,7 +114,4 @@ void setUpPost(void* curl, const std::string& url, const std::string& body, Writ
 [[nodiscard]] std::string stringField(const nlohmann::json& object, const char* name);
 [[nodiscard]] bool boolField(const nlohmann::json& object, const char* name);
 
-// Initialises libcurl once per process, before the first handle.
-void initCurl();
-
 }  // namespace cutover::etcd

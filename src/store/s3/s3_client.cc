@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/backoff.h"
+#include "common/curl.h"
 #include "store/s3/s3_xml.h"
 
 namespace cutover {
@@ -29,11 +30,6 @@ constexpr std::string_view kEmptySha256 =
 const Backoff kRetryBackoff(std::chrono::milliseconds(100), std::chrono::milliseconds(2000),
                             Backoff::Jitter::full);
 constexpr std::size_t kMaxIdleLanes = 16;
-
-void globalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 bool retryableStatus(long status) {
   return status == 429 || (status >= 500 && status != 501 && status != 505);
@@ -227,7 +223,7 @@ struct S3Client::Lane {
 
 S3Client::S3Client(S3Config config)
     : config_(std::move(config)), sigv4_(fmt::format("aws:amz:{}:s3", config_.region)) {
-  globalInit();
+  curlGlobalInit();
 }
 
 S3Client::~S3Client() = default;
@@ -321,19 +317,17 @@ class S3Client::Batch {
     CURL* e = t.easy;
     const long timeout_s =
         std::max<long>(1, static_cast<long>((config_.timeout.count() + 999) / 1000));
-    curl_easy_setopt(e, CURLOPT_URL, t.url.c_str());
+    // A stalled attempt fails after `timeout` without a byte moving; a slow but moving upload of
+    // a large blob does not.
+    setUpEasy(e, {.url = t.url.c_str(),
+                  .connect_timeout = std::min<std::chrono::milliseconds>(config_.timeout,
+                                                                         std::chrono::seconds(10)),
+                  .stall = std::chrono::seconds(timeout_s),
+                  .error = t.error});
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error);
     curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4_.c_str());
     curl_easy_setopt(e, CURLOPT_USERNAME, config_.access_key.c_str());
     curl_easy_setopt(e, CURLOPT_PASSWORD, config_.secret_key.c_str());
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(std::min<std::int64_t>(config_.timeout.count(), 10000)));
-    // A stalled attempt fails after `timeout` without a byte moving; a slow but moving upload of
-    // a large blob does not.
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout_s);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onWrite);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeader);
@@ -405,8 +399,7 @@ class S3Client::Batch {
     if (t.local_failure) {
       t.result = fail(Errc::io, fmt::format("{}: {}", what, t.local_error));
     } else if (code != CURLE_OK) {
-      std::string problem =
-          t.error[0] != '\0' ? std::string(t.error) : std::string(curl_easy_strerror(code));
+      std::string problem = curlProblem(code, t.error);
       if (retryableCurlCode(code)) {
         retryOrFail(t, what, "could not be reached: " + problem);
       } else {
