@@ -109,4 +109,45 @@ Result<void> Database::exec(std::string_view sql) {
 
 std::string Database::lastError() const { return sqlite3_errmsg(db_); }
 
+Result<std::unique_ptr<CacheTable>> CacheTable::open(const std::filesystem::path& file,
+                                                     const Sql& sql) {
+  auto db = Database::open(file);
+  if (!db) return tl::unexpected(db.error());
+  if (auto created = db->exec(sql.create); !created) return tl::unexpected(created.error());
+  auto table = std::make_unique<CacheTable>(std::move(*db), sql);
+  if (!table->lookup_.ok() || !table->upsert_.ok()) {
+    return fail(Errc::io, std::string(sql.what) + ": " + table->db_.lastError());
+  }
+  return table;
+}
+
+CacheTable::CacheTable(Database db, const Sql& sql)
+    : db_(std::move(db)), lookup_(db_.handle(), sql.lookup), upsert_(db_.handle(), sql.upsert) {}
+
+bool CacheTable::lookup(const std::function<void(Statement&)>& bind,
+                        const std::function<void(const Statement&)>& read) {
+  std::lock_guard lock(mutex_);
+  bind(lookup_);
+  auto row = lookup_.step();
+  bool found = row && *row;
+  if (found) read(lookup_);
+  lookup_.reset();
+  return found;
+}
+
+Result<void> CacheTable::upsertAll(std::size_t count,
+                                   const std::function<void(Statement&, std::size_t)>& bind) {
+  if (count == 0) return {};
+  std::lock_guard lock(mutex_);
+  if (auto r = db_.exec("BEGIN IMMEDIATE"); !r) return r;
+  for (std::size_t i = 0; i < count; ++i) {
+    bind(upsert_, i);
+    if (auto r = upsert_.run(); !r) {
+      (void)db_.exec("ROLLBACK");
+      return r;
+    }
+  }
+  return db_.exec("COMMIT");
+}
+
 }  // namespace cutover::sqlite

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -51,6 +54,39 @@ class Database {
  private:
   explicit Database(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+};
+
+// A table used as a cache of hints: one lookup and one upsert statement behind a mutex, shared
+// by a process's threads and (WAL) by processes. The deploy's stat cache and compress cache are
+// two of these.
+class CacheTable {
+ public:
+  struct Sql {
+    const char* what;    // "stat cache": what an error names
+    const char* create;  // CREATE TABLE IF NOT EXISTS ...
+    const char* lookup;  // SELECT ... WHERE ...
+    const char* upsert;  // INSERT ... ON CONFLICT ... DO UPDATE ...
+  };
+  [[nodiscard]] static Result<std::unique_ptr<CacheTable>> open(const std::filesystem::path& file,
+                                                                const Sql& sql);
+
+  // Binds the lookup's parameters with `bind` and, if a row matches, reads it with `read`.
+  // False when no row matched or the lookup failed (a miss: this is a cache). Thread-safe.
+  bool lookup(const std::function<void(Statement&)>& bind,
+              const std::function<void(const Statement&)>& read);
+
+  // Runs the upsert for items 0 .. count-1 in one transaction; `bind` binds item i's parameters.
+  // Thread-safe.
+  [[nodiscard]] Result<void> upsertAll(std::size_t count,
+                                       const std::function<void(Statement&, std::size_t)>& bind);
+
+  CacheTable(Database db, const Sql& sql);
+
+ private:
+  Database db_;
+  std::mutex mutex_;
+  Statement lookup_;
+  Statement upsert_;
 };
 
 }  // namespace cutover::sqlite

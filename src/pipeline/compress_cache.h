@@ -12,6 +12,10 @@
 
 namespace cutover {
 
+namespace sqlite {
+class CacheTable;
+}
+
 // The precompressed forms made for one content hash. Either may be absent: the form was not
 // smaller, or the content did not compress at all.
 struct CompressedForms {
@@ -46,9 +50,8 @@ class CompressCache {
   [[nodiscard]] Result<void> record(const std::vector<Update>& updates);
 
  private:
-  struct Db;
-  explicit CompressCache(std::unique_ptr<Db> db);
-  std::unique_ptr<Db> db_;
+  explicit CompressCache(std::unique_ptr<sqlite::CacheTable> table);
+  std::unique_ptr<sqlite::CacheTable> table_;
 };
 
 }  // namespace cutover

@@ -11,6 +11,10 @@
 
 namespace cutover {
 
+namespace sqlite {
+class CacheTable;
+}
+
 // Remembers the hash of each deployed file by its absolute path and identity (device, inode,
 // size, mtime, ctime), so a deploy of a folder hashes only files that changed. A hit is only a
 // hint: the blob is still checked for presence, and a stored blob is verified against the hash.
@@ -34,9 +38,8 @@ class StatCache {
   [[nodiscard]] Result<void> record(const std::vector<Update>& updates);
 
  private:
-  struct Db;
-  explicit StatCache(std::unique_ptr<Db> db);
-  std::unique_ptr<Db> db_;
+  explicit StatCache(std::unique_ptr<sqlite::CacheTable> table);
+  std::unique_ptr<sqlite::CacheTable> table_;
 };
 
 }  // namespace cutover
