@@ -10,9 +10,9 @@
 #include <span>
 
 #include "api/routes.h"
-#include "runs/history.h"
 #include "fuzz_support.h"
 #include "pointer/memory/memory_pointer_store.h"
+#include "runs/history.h"
 #include "store/memory/memory_object_store.h"
 
 namespace {

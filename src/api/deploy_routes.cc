@@ -131,8 +131,8 @@ namespace {
 
 // The history's audit trail of a flip made through the API, naming the token that made it. The
 // flip is live either way: a history that cannot record it is logged, not answered as a failure.
-void recordFlip(ApiState& state, const Call& call, const std::string& site,
-                std::string_view how, const Flip& flip) {
+void recordFlip(ApiState& state, const Call& call, const std::string& site, std::string_view how,
+                const Flip& flip) {
   if (state.context.history == nullptr) return;
   std::string actor = call.token ? "token " + call.token->id : "api";
   auto recorded = state.context.history->recordFlip(site, how, flip.pointer.previous,
@@ -167,9 +167,9 @@ void postActivate(ApiState& state, Call& call) {
 
 void postRollback(ApiState& state, Call& call) {
   const std::string& site = call.param("site");
-  auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
-                                 FleetRequest{state.context.pointers.get(), "rollback " + site,
-                                              site});
+  auto lock =
+      StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
+                         FleetRequest{state.context.pointers.get(), "rollback " + site, site});
   if (!lock) return sendError(call.out, lock.error());
   auto flip = rollback(*state.context.objects, *state.context.pointers, site);
   if (!flip) return sendError(call.out, flip.error());

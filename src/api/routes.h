@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "api/http.h"
-#include "cutover/api/api_server.h"
 #include "api/tokens.h"
+#include "cutover/api/api_server.h"
 #include "cutover/pipeline/deploy.h"
 #include "cutover/pipeline/gc.h"
 #include "pipeline/store_lock.h"

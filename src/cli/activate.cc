@@ -1,9 +1,9 @@
 #include "cutover/pipeline/activate.h"
 
-#include <CLI/CLI.hpp>
 #include <pwd.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -52,9 +52,9 @@ template <class Flipper>
 int flipLocked(const GlobalOptions& global, const std::string& site, std::string_view how,
                Flipper flipper, const std::string& version = {}) {
   auto data = DataDir::open(global, DataDir::with_history);
-  auto lock =
-      StoreLock::acquire(data.lockFile(), StoreLock::Mode::shared,
-                         FleetRequest{data.pointers.get(), std::string(how) + " " + site, site, version});
+  auto lock = StoreLock::acquire(
+      data.lockFile(), StoreLock::Mode::shared,
+      FleetRequest{data.pointers.get(), std::string(how) + " " + site, site, version});
   if (!lock) return reportError(lock.error());
   return printFlip(flipper(data), site, *data.history, how);
 }

@@ -3,9 +3,9 @@
 #include <memory>
 #include <mutex>
 
+#include "api/tokens.h"
 #include "cli/data_dir.h"
 #include "cutover/api/api_server.h"
-#include "api/tokens.h"
 
 namespace cutover::cli {
 

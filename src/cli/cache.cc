@@ -25,7 +25,8 @@ void addCacheCommands(CLI::App& app, const GlobalOptions& global, Runner& run) {
       "cache", "A site's build cache: package manager caches kept between its builds");
   cache->require_subcommand(1);
   auto site = std::make_shared<std::string>();
-  auto* clear = cache->add_subcommand("clear", "Empty a site's build cache (DATA/build-cache/SITE)");
+  auto* clear =
+      cache->add_subcommand("clear", "Empty a site's build cache (DATA/build-cache/SITE)");
   clear->add_option("site", *site, "The site")->required();
   clear->footer("Example:\n  cutover cache clear docs\n");
   clear->callback(

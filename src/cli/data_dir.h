@@ -8,12 +8,12 @@
 
 #include "cli/commands.h"
 #include "cutover/config/config.h"
-#include "pipeline/compress_cache.h"
 #include "cutover/pipeline/deploy.h"
-#include "runs/history.h"
-#include "pipeline/stat_cache.h"
 #include "cutover/pointer/pointer_store.h"
 #include "cutover/store/object_store.h"
+#include "pipeline/compress_cache.h"
+#include "pipeline/stat_cache.h"
+#include "runs/history.h"
 
 namespace cutover::cli {
 

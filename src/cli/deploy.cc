@@ -1,5 +1,8 @@
-#include <CLI/CLI.hpp>
+#include "cutover/pipeline/deploy.h"
+
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -9,7 +12,6 @@
 #include "cli/remote_deploy.h"
 #include "cutover/common/byte_size.h"
 #include "cutover/common/config_error.h"
-#include "cutover/pipeline/deploy.h"
 
 namespace cutover::cli {
 namespace {
@@ -45,9 +47,11 @@ SourceLimits deployLimits(const std::optional<Config>& config, const DeployArgs&
 }
 
 void printReport(const DeployReport& r, const std::filesystem::path& data_root) {
-  std::printf("%s %s of %s\n", r.activated ? "deployed" : "stored", r.version.c_str(), r.site.c_str());
+  std::printf("%s %s of %s\n", r.activated ? "deployed" : "stored", r.version.c_str(),
+              r.site.c_str());
   std::printf("  files    %llu (%llu new, %llu reused), %s (%s new)\n",
-              static_cast<unsigned long long>(r.files), static_cast<unsigned long long>(r.new_files),
+              static_cast<unsigned long long>(r.files),
+              static_cast<unsigned long long>(r.new_files),
               static_cast<unsigned long long>(r.reused_files), formatBytes(r.bytes).c_str(),
               formatBytes(r.new_bytes).c_str());
   const auto& c = r.precompressed;
@@ -72,16 +76,15 @@ void printReport(const DeployReport& r, const std::filesystem::path& data_root) 
 std::string reportJson(const DeployReport& r) {
   nlohmann::json stages = nlohmann::json::object();
   for (const auto& s : r.stages) stages[s.name + "_ms"] = s.ms;
-  nlohmann::json j{{"deploy", r.deploy_id},       {"site", r.site},
-                   {"version", r.version},        {"source", r.source},
-                   {"activated", r.activated},    {"previous", r.previous},
-                   {"files", r.files},            {"new_files", r.new_files},
-                   {"reused_files", r.reused_files}, {"bytes", r.bytes},
-                   {"new_bytes", r.new_bytes},    {"stages", stages},
-                   {"warnings", r.warnings}};
+  nlohmann::json j{
+      {"deploy", r.deploy_id}, {"site", r.site},           {"version", r.version},
+      {"source", r.source},    {"activated", r.activated}, {"previous", r.previous},
+      {"files", r.files},      {"new_files", r.new_files}, {"reused_files", r.reused_files},
+      {"bytes", r.bytes},      {"new_bytes", r.new_bytes}, {"stages", stages},
+      {"warnings", r.warnings}};
   const auto& c = r.precompressed;
-  j["precompressed"] = {{"files", c.files},         {"bytes", c.bytes},
-                        {"br_files", c.br_files},   {"br_bytes", c.br_bytes},
+  j["precompressed"] = {{"files", c.files},           {"bytes", c.bytes},
+                        {"br_files", c.br_files},     {"br_bytes", c.br_bytes},
                         {"gzip_files", c.gzip_files}, {"gzip_bytes", c.gzip_bytes},
                         {"compressed", c.compressed}, {"cached", c.cached}};
   return j.dump();
@@ -90,9 +93,10 @@ std::string reportJson(const DeployReport& r) {
 int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
   if (!args.remote.empty()) {
     std::string token = args.token;
-    if (const char* env = std::getenv("CUTOVER_TOKEN"); token.empty() && env != nullptr) token = env;
-    return runRemoteDeploy({args.source, args.site, args.remote, token, args.no_activate, args.json,
-                            args.threads});
+    if (const char* env = std::getenv("CUTOVER_TOKEN"); token.empty() && env != nullptr)
+      token = env;
+    return runRemoteDeploy(
+        {args.source, args.site, args.remote, token, args.no_activate, args.json, args.threads});
   }
   auto data = DataDir::open(global);
   ProgressBar bar;
@@ -113,7 +117,8 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
   bar.finish();
   if (!report) {
     if (args.json) {
-      nlohmann::json j{{"site", args.site}, {"error", report.error().message},
+      nlohmann::json j{{"site", args.site},
+                       {"error", report.error().message},
                        {"code", std::string(errcName(report.error().code))}};
       std::printf("%s\n", j.dump().c_str());
     }
@@ -131,11 +136,14 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
 
 void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto args = std::make_shared<DeployArgs>();
-  auto* cmd = app.add_subcommand("deploy", "Store a folder or archive as a new version of a site and make it live");
+  auto* cmd = app.add_subcommand(
+      "deploy", "Store a folder or archive as a new version of a site and make it live");
   cmd->add_option("source", args->source, "A folder, or a .zip, .tar, .tar.gz or .tgz archive")
       ->required();
-  cmd->add_option("--site,-s", args->site, "The site's name (a DNS label: a-z, 0-9, '-')")->required();
-  cmd->add_flag("--no-activate", args->no_activate, "Store the version but leave the live one as is");
+  cmd->add_option("--site,-s", args->site, "The site's name (a DNS label: a-z, 0-9, '-')")
+      ->required();
+  cmd->add_flag("--no-activate", args->no_activate,
+                "Store the version but leave the live one as is");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of text");
   cmd->add_flag("--no-precompress", args->no_precompress,
                 "Store no brotli or gzip forms: the server then sends every file as it is");
@@ -160,7 +168,8 @@ void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
       "Only files the store lacks are written; the rest are reused by content hash.\n"
       "The pointer flips with compare-and-set: if another deploy made the site live meanwhile,\n"
       "this one fails with a conflict (exit 3) and its version stays stored.\n"
-      "Text files (HTML, CSS, JavaScript, JSON, SVG, ...) over 1 KB also get brotli and gzip forms,\n"
+      "Text files (HTML, CSS, JavaScript, JSON, SVG, ...) over 1 KB also get brotli and gzip "
+      "forms,\n"
       "kept where smaller; the server picks one by Accept-Encoding. Content compressed by an\n"
       "earlier deploy is not compressed again.\n\n"
       "Examples:\n"
@@ -168,7 +177,8 @@ void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
       "  cutover deploy site.zip --site docs --no-activate\n"
       "  cutover deploy build.tar.gz --site docs --json\n"
       "  CUTOVER_TOKEN=cut_... cutover deploy ./public --site docs --remote https://host:8081\n");
-  cmd->callback([&global, &run, args] { run = [&global, args] { return runDeploy(global, *args); }; });
+  cmd->callback(
+      [&global, &run, args] { run = [&global, args] { return runDeploy(global, *args); }; });
 }
 
 }  // namespace cutover::cli

@@ -1,6 +1,7 @@
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fmt/format.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -91,9 +92,9 @@ int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
 
 void addDeploysCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto args = std::make_shared<DeploysArgs>();
-  auto* cmd =
-      app.add_subcommand("deploys", "List recorded deploys, rollbacks and activations, newest "
-                                    "first, with outcome, errors and who flipped what");
+  auto* cmd = app.add_subcommand("deploys",
+                                 "List recorded deploys, rollbacks and activations, newest "
+                                 "first, with outcome, errors and who flipped what");
   cmd->add_option("site", args->site, "Only this site's deploys");
   cmd->add_option("--limit,-n", args->limit, "How many (default 20)");
   cmd->add_flag("--json", args->json,

@@ -48,8 +48,9 @@ void ProgressBar::update(std::string_view label, std::uint64_t done, std::uint64
   int filled = static_cast<int>(fraction * kWidth);
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.append(static_cast<std::size_t>(kWidth - filled), '-');
-  std::string files = files_total != 0 ? fmt::format("  {}/{} files", files_done, files_total)
-                                       : (files_done != 0 ? fmt::format("  {} files", files_done) : "");
+  std::string files = files_total != 0
+                          ? fmt::format("  {}/{} files", files_done, files_total)
+                          : (files_done != 0 ? fmt::format("  {} files", files_done) : "");
   std::fprintf(stderr, "\r\033[K%-8.*s [%s] %3.0f%%  %s / %s%s", static_cast<int>(label.size()),
                label.data(), bar.c_str(), fraction * 100, formatBytes(done).c_str(),
                formatBytes(total).c_str(), files.c_str());

@@ -6,17 +6,17 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "cli/api_host.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "cli/api_host.h"
 #include "cli/pipeline_host.h"
 
 namespace cutover::cli {
@@ -71,8 +71,8 @@ ConfigReloader::ConfigReloader(DataDir& data, const std::string& role, PipelineH
   lock_.reset(::open(pid_file_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!lock_.valid() || ::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
     // Not fatal: the process runs, only `cutover reload` cannot find it (SIGHUP still works).
-    std::fprintf(stderr, "cutover: cannot register %s for cutover reload: %s\n",
-                 pid_file_.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "cutover: cannot register %s for cutover reload: %s\n", pid_file_.c_str(),
+                 std::strerror(errno));
     lock_.reset();
     return;
   }
@@ -141,8 +141,9 @@ int waitForStopSignal(const sigset_t& signals, ConfigReloader* reloader) {
     if (reloader != nullptr) {
       reloader->reload();
     } else {
-      std::fprintf(stderr, "cutover: SIGHUP received, but this process runs without --config: "
-                           "there is nothing to reload\n");
+      std::fprintf(stderr,
+                   "cutover: SIGHUP received, but this process runs without --config: "
+                   "there is nothing to reload\n");
     }
   }
 }
@@ -192,8 +193,7 @@ int runReload(const GlobalOptions& global, unsigned timeout_seconds) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (answerCount(text) <= r.before) {
-      std::printf("process %d: no answer within %u s\n", static_cast<int>(r.pid),
-                  timeout_seconds);
+      std::printf("process %d: no answer within %u s\n", static_cast<int>(r.pid), timeout_seconds);
       all_ok = false;
       continue;
     }
@@ -201,8 +201,7 @@ int runReload(const GlobalOptions& global, unsigned timeout_seconds) {
     std::string rest = text.substr(first_space + 1);
     bool ok = rest.starts_with("ok ");
     all_ok = all_ok && ok;
-    std::printf("process %d: %s", static_cast<int>(r.pid),
-                rest.substr(rest.find(' ') + 1).c_str());
+    std::printf("process %d: %s", static_cast<int>(r.pid), rest.substr(rest.find(' ') + 1).c_str());
   }
   std::fflush(stdout);
   return all_ok ? kExitOk : kExitFailed;

@@ -126,8 +126,7 @@ class ApiClient {
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
-      return fail(Errc::unavailable,
-                  fmt::format("{} {}: {}", method, url, curlProblem(rc, error)));
+      return fail(Errc::unavailable, fmt::format("{} {}: {}", method, url, curlProblem(rc, error)));
     }
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &response.status);
     auto json = nlohmann::json::parse(response.body, nullptr, false);
@@ -138,16 +137,16 @@ class ApiClient {
                            ? e["message"].get<std::string>()
                            : std::string();
         auto code = e.value("code", nlohmann::json()).is_string() ? e["code"].get<std::string>()
-                                                                    : std::string();
+                                                                  : std::string();
         return fail(errcFromCode(code),
                     fmt::format("the server refused ({}): {}", response.status, message));
       }
       return notTheApi(method, path, fmt::format("it answered {}", response.status));
     }
     if (!json.is_object()) {
-      return notTheApi(method, path,
-                       fmt::format("it answered {} with something that is not JSON",
-                                   response.status));
+      return notTheApi(
+          method, path,
+          fmt::format("it answered {} with something that is not JSON", response.status));
     }
     return json;
   }

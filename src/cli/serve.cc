@@ -63,7 +63,8 @@ int runServe(const GlobalOptions& global, ServeArgs args) {
     api = std::move(*host);
   }
   std::unique_ptr<ConfigReloader> reloader;
-  if (data.config) reloader = std::make_unique<ConfigReloader>(data, "serve", builders.get(), api.get());
+  if (data.config)
+    reloader = std::make_unique<ConfigReloader>(data, "serve", builders.get(), api.get());
   int signal = waitForStopSignal(signals, reloader.get());
   reloader.reset();
   std::fprintf(stderr, "cutover: %s received, finishing in-flight requests\n",

@@ -1,8 +1,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <vector>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/data_dir.h"
@@ -81,7 +81,8 @@ int runVersions(const GlobalOptions& global, const VersionsArgs& args) {
     if (!stored) return reportError(stored.error());
     sites = *stored;
     std::sort(sites.begin(), sites.end());
-    if (sites.empty() && !args.json) std::printf("no sites yet: cutover deploy ./public --site NAME\n");
+    if (sites.empty() && !args.json)
+      std::printf("no sites yet: cutover deploy ./public --site NAME\n");
   }
   nlohmann::json out = nlohmann::json::array();
   for (std::size_t i = 0; i < sites.size(); ++i) {
@@ -128,9 +129,10 @@ void addVersionsDeleteCommand(CLI::App& versions, const GlobalOptions& global, R
 
 void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
   auto args = std::make_shared<VersionsArgs>();
-  auto* cmd = app.add_subcommand(
-      "versions", "List a site's stored versions (every site's without one), newest first, "
-                  "marking the live one, with the branch and commit each was built from");
+  auto* cmd =
+      app.add_subcommand("versions",
+                         "List a site's stored versions (every site's without one), newest first, "
+                         "marking the live one, with the branch and commit each was built from");
   cmd->add_option("site", args->site, "The site's name (default: every site)");
   cmd->add_flag("--json", args->json, "Print a JSON array");
   cmd->footer(

@@ -17,8 +17,8 @@ Error reportUnexpected(std::string_view where, const std::exception_ptr& error) 
       what = e.what();
     } catch (...) {
     }
-    std::string message = escapeInvalidUtf8("unexpected error in " + std::string(where) + ": " +
-                                            what);
+    std::string message =
+        escapeInvalidUtf8("unexpected error in " + std::string(where) + ": " + what);
     log::error("cutover: {}", message);
     return Error{Errc::io, std::move(message)};
   } catch (...) {

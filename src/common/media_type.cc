@@ -76,8 +76,9 @@ std::string_view mediaTypeFor(std::string_view path) {
   for (char& c : ext) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  auto it = std::lower_bound(kTypes.begin(), kTypes.end(), ext,
-                             [](const auto& entry, const std::string& key) { return entry.first < key; });
+  auto it =
+      std::lower_bound(kTypes.begin(), kTypes.end(), ext,
+                       [](const auto& entry, const std::string& key) { return entry.first < key; });
   if (it != kTypes.end() && it->first == ext) return it->second;
   return "application/octet-stream";
 }

@@ -232,9 +232,10 @@ Result<void> parseOutput(const SiteKeyValue& k) {
   if (auto ok = text<&SiteConfig::output>(k); !ok) return ok;
   std::filesystem::path out = std::filesystem::path(k.site.output).lexically_normal();
   if (out.is_absolute() || out.empty() || *out.begin() == ".." || out == ".") {
-    return k.bad(fmt::format("{} '{}' must name a folder inside the checkout (not the checkout "
-                             "itself, which would publish .git)",
-                             k.full, k.site.output));
+    return k.bad(
+        fmt::format("{} '{}' must name a folder inside the checkout (not the checkout "
+                    "itself, which would publish .git)",
+                    k.full, k.site.output));
   }
   return {};
 }

@@ -10,7 +10,8 @@
 
 namespace cutover {
 
-Result<std::optional<LivePointer>> readLivePointer(PointerStore& pointers, const std::string& site) {
+Result<std::optional<LivePointer>> readLivePointer(PointerStore& pointers,
+                                                   const std::string& site) {
   auto raw = pointers.get(liveKey(site));
   if (!raw) return tl::unexpected(raw.error());
   if (!*raw) return std::optional<LivePointer>{};
@@ -65,8 +66,8 @@ Result<Flip> timedFlip(PointerStore& pointers, const std::string& site, const st
 
 }  // namespace
 
-Result<Flip> activateVersion(ObjectStore& objects, PointerStore& pointers,
-                                    const std::string& site, const std::string& version) {
+Result<Flip> activateVersion(ObjectStore& objects, PointerStore& pointers, const std::string& site,
+                             const std::string& version) {
   if (auto ok = requireVersion(objects, site, version); !ok) return tl::unexpected(ok.error());
   auto raw = pointers.get(liveKey(site));
   if (!raw) return tl::unexpected(raw.error());

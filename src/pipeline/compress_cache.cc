@@ -37,9 +37,8 @@ std::optional<CompressedForms> CompressCache::lookup(std::string_view hash,
   std::optional<CompressedForms> out;
   table_->lookup([&](sqlite::Statement& st) { st.bind(1, hash).bind(2, settings); },
                  [&](const sqlite::Statement& st) {
-                   CompressedForms forms{
-                       {st.text(0), static_cast<std::uint64_t>(st.integer(1))},
-                       {st.text(2), static_cast<std::uint64_t>(st.integer(3))}};
+                   CompressedForms forms{{st.text(0), static_cast<std::uint64_t>(st.integer(1))},
+                                         {st.text(2), static_cast<std::uint64_t>(st.integer(3))}};
                    // A row that is not what this code writes (a damaged file) is a miss, not a
                    // wrong answer.
                    for (const auto* form : {&forms.br, &forms.gzip}) {

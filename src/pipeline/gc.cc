@@ -18,9 +18,8 @@
 #include <unordered_set>
 
 #include "cutover/common/names.h"
-#include "runs/history.h"
-
 #include "pipeline/store_lock.h"
+#include "runs/history.h"
 
 namespace cutover {
 

@@ -78,9 +78,9 @@ Result<void> runStages(const PipelineContext& context, const DeployOptions& opti
   StageClock clock(report.stages);
   if (auto ok = validateSiteName(options.site); !ok) return ok;
 
-  auto lock = StoreLock::acquire(context.lock_file, StoreLock::Mode::shared,
-                                 FleetRequest{context.pointers, "deploy " + options.site,
-                                              options.site, {}, {}});
+  auto lock = StoreLock::acquire(
+      context.lock_file, StoreLock::Mode::shared,
+      FleetRequest{context.pointers, "deploy " + options.site, options.site, {}, {}});
   if (!lock) return tl::unexpected(lock.error());
 
   // The pointer as it was when this deploy started: activation succeeds only if it is unchanged.

@@ -246,8 +246,8 @@ struct Job {
   std::string media_type;
   CompressedForms forms;
   std::uint64_t new_blobs = 0;
-  bool stored = false;     // a form was written to the store (it then needs a flush)
-  bool read_back = false;  // the content was read from the store: no local copy
+  bool stored = false;              // a form was written to the store (it then needs a flush)
+  bool read_back = false;           // the content was read from the store: no local copy
   CreatedBlobs* created = nullptr;  // where new forms are noted
 };
 

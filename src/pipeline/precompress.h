@@ -7,10 +7,10 @@
 #include <string_view>
 
 #include "cutover/common/result.h"
-#include "pipeline/compress_cache.h"
 #include "cutover/pipeline/precompress.h"
 #include "cutover/store/manifest.h"
 #include "cutover/store/object_store.h"
+#include "pipeline/compress_cache.h"
 #include "pipeline/created_blobs.h"
 
 namespace cutover {

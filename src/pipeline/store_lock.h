@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <optional>
-#include <string_view>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "cutover/common/fd.h"
 #include "cutover/common/result.h"
@@ -51,7 +51,7 @@ class FleetLease {
 [[nodiscard]] std::string describeLease(const Lease& lease);
 // The leases under `prefix`, by key; unreadable ones are skipped.
 [[nodiscard]] Result<std::map<std::string, Lease>> listLeases(PointerStore& pointers,
-                                                             std::string_view prefix);
+                                                              std::string_view prefix);
 
 // What a deploy asks of the fleet when it takes the store lock: see StoreLock::acquire.
 struct FleetRequest {

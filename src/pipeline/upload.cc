@@ -1,6 +1,7 @@
 #include "pipeline/upload.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,8 +9,6 @@
 #include <mutex>
 #include <optional>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/work_pool.h"
 #include "cutover/common/fd.h"
@@ -277,15 +276,15 @@ Result<UploadResult> uploadArchive(const PipelineContext& context, Source& sourc
         auto bytes = readEntry(reader, entry.size);
         if (!bytes) return located(entry.path, bytes.error());
         auto size = entry.size;
-        bool queued = pool.submit(
-            size,
-            [&, path = entry.path, size, kept, data = std::move(*bytes)](unsigned /*worker*/) mutable -> Result<void> {
-              auto stored = storeBytes(*context.objects, data);
-              if (!stored) return located(path, stored.error());
-              record(path, size, *stored);
-              if (kept) keep(stored->hash, std::move(data));
-              return {};
-            });
+        bool queued = pool.submit(size,
+                                  [&, path = entry.path, size, kept, data = std::move(*bytes)](
+                                      unsigned /*worker*/) mutable -> Result<void> {
+                                    auto stored = storeBytes(*context.objects, data);
+                                    if (!stored) return located(path, stored.error());
+                                    record(path, size, *stored);
+                                    if (kept) keep(stored->hash, std::move(data));
+                                    return {};
+                                  });
         if (!queued) return pool.finish();  // a writer failed: stop reading, report its error
         return {};
       },

@@ -245,8 +245,8 @@ void Workers::reconfigure(Config config) {
   if (state_->options.poll) {
     // The poller is this thread's alone to replace: reloads come one at a time.
     if (state_->poller) state_->poller->stop();
-    state_->poller = std::make_unique<Poller>(*this, *state_->context.history, next,
-                                              state_->options.data_dir);
+    state_->poller =
+        std::make_unique<Poller>(*this, *state_->context.history, next, state_->options.data_dir);
   }
 }
 

@@ -192,9 +192,9 @@ TEST_F(ApiCliTest, ArchiveUploadOverTheSitesMaxFilesIsRefusedAndNothingChanges) 
   auto folder = dir_ / "build";
   writeFile(folder / "index.html", "<h1>two files</h1>");
   writeFile(folder / "about.html", "about");
-  ASSERT_EQ(cutover({"--config", config.string(), "deploy", folder.string(), "--site", "docs"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      cutover({"--config", config.string(), "deploy", folder.string(), "--site", "docs"}).exit_code,
+      0);
   writeFile(folder / "index.html", "<h1>three files</h1>");
   writeFile(folder / "extra.html", "one too many");
   auto archive = dir_ / "site.tar.gz";
@@ -340,9 +340,11 @@ TEST_F(ApiCliTest, GcSaysWhichPendingRemoteDeployItWaitsFor) {
   std::string token = createToken("docs");
   auto server = serve();
   std::string bytes = "<h1>pending</h1>";
-  nlohmann::json list{{"files", {{"index.html", {{"hash", sha256Hex(bytes)}, {"size", bytes.size()}}}}}};
+  nlohmann::json list{
+      {"files", {{"index.html", {{"hash", sha256Hex(bytes)}, {"size", bytes.size()}}}}}};
   auto auth = "Authorization: Bearer " + token;
-  auto started = testing::httpSend(api_port_, "POST", "/api/sites/docs/deploys", {auth}, list.dump());
+  auto started =
+      testing::httpSend(api_port_, "POST", "/api/sites/docs/deploys", {auth}, list.dump());
   ASSERT_EQ(started.status, 201) << started.body;
   std::string id = nlohmann::json::parse(started.body)["deploy"];
 
@@ -356,9 +358,9 @@ TEST_F(ApiCliTest, GcSaysWhichPendingRemoteDeployItWaitsFor) {
                               {auth}, bytes)
                 .status,
             201);
-  EXPECT_EQ(testing::httpSend(api_port_, "POST", "/api/deploys/" + id + "/finalize", {auth}, "")
-                .status,
-            200);
+  EXPECT_EQ(
+      testing::httpSend(api_port_, "POST", "/api/deploys/" + id + "/finalize", {auth}, "").status,
+      200);
   EXPECT_EQ(gc.exitCode(20), 0) << gc.errors();
 }
 

@@ -33,7 +33,8 @@ void writeBigSite(const std::filesystem::path& root, const std::string& tag) {
 std::size_t countFiles(const std::filesystem::path& dir) {
   std::size_t n = 0;
   if (!std::filesystem::exists(dir)) return 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) n += e.is_regular_file() ? 1 : 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    n += e.is_regular_file() ? 1 : 0;
   return n;
 }
 
@@ -42,12 +43,14 @@ TEST(CrashTest, KilledDeploysLeaveTheLiveSiteWholeAndGcCleansUp) {
   std::string data = (dir / "data").string();
   writeBigSite(dir / "v1", "v1");
   writeBigSite(dir / "v2", "v2");
-  auto first = testing::runCutover({"--data-dir", data, "deploy", (dir / "v1").string(), "--site", "docs", "--json"});
+  auto first = testing::runCutover(
+      {"--data-dir", data, "deploy", (dir / "v1").string(), "--site", "docs", "--json"});
   ASSERT_EQ(first.exit_code, 0) << first.err;
   std::string v1 = nlohmann::json::parse(first.out)["version"];
   std::size_t v1_blobs = countFiles(dir / "data" / "objects" / "blobs");
 
-  testing::ServerProcess server({"--data-dir", data, "serve", "--listen", "127.0.0.1:0", "--threads", "2"});
+  testing::ServerProcess server(
+      {"--data-dir", data, "serve", "--listen", "127.0.0.1:0", "--threads", "2"});
   // From before the deploy has opened anything to late in storing its blobs. Kills after a delay
   // land early; kills once some of its blobs are stored land mid-way however slow the machine
   // (a sanitizer build, a loaded CI runner) makes the deploy.
@@ -59,7 +62,8 @@ TEST(CrashTest, KilledDeploysLeaveTheLiveSiteWholeAndGcCleansUp) {
   int killed_mid_way = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::size_t blobs_before = countFiles(dir / "data" / "objects" / "blobs");
-    pid_t pid = testing::spawnCutover({"--data-dir", data, "deploy", (dir / "v2").string(), "--site", "docs"});
+    pid_t pid = testing::spawnCutover(
+        {"--data-dir", data, "deploy", (dir / "v2").string(), "--site", "docs"});
     std::this_thread::sleep_for(std::chrono::milliseconds(kills[attempt].delay_ms));
     int status = 0;
     bool exited = false;  // reaped already: the deploy finished before it could be killed

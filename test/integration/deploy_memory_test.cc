@@ -87,8 +87,8 @@ class DeployMemoryTest : public ::testing::Test {
 // peak memory stays below the file's size (holding the file whole took twice its size).
 TEST_F(DeployMemoryTest, AHugeCompressibleFileDeploysInBoundedMemory) {
   auto archive = zerosArchive("256M");
-  auto m = runMeasured(dir_.path(), {"--data-dir", data_, "deploy", archive.string(), "--site",
-                                     "docs"});
+  auto m =
+      runMeasured(dir_.path(), {"--data-dir", data_, "deploy", archive.string(), "--site", "docs"});
   ASSERT_EQ(m.exit_code, 0) << m.err;
   EXPECT_LT(m.peak_rss_kib, 200 * 1024) << "peak RSS " << m.peak_rss_kib / 1024 << " MiB";
   auto r = testing::runCutover({"--data-dir", data_, "versions", "docs", "--json"});
@@ -99,16 +99,16 @@ TEST_F(DeployMemoryTest, AHugeCompressibleFileDeploysInBoundedMemory) {
 // the live version as it was; the site's own limit in cutover.toml and the flag both apply.
 TEST_F(DeployMemoryTest, LimitsRefuseADeployAndChangeNothingLive) {
   writeFile(dir_ / "v1" / "index.html", "<h1>v1</h1>");
-  ASSERT_EQ(testing::runCutover({"--data-dir", data_, "deploy", (dir_ / "v1").string(), "--site",
-                                 "docs"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      testing::runCutover({"--data-dir", data_, "deploy", (dir_ / "v1").string(), "--site", "docs"})
+          .exit_code,
+      0);
   std::string live = liveVersion();
   ASSERT_FALSE(live.empty());
 
   auto archive = zerosArchive("600M");  // over the default of 512 MiB per file
-  auto m = runMeasured(dir_.path(), {"--data-dir", data_, "deploy", archive.string(), "--site",
-                                     "docs"});
+  auto m =
+      runMeasured(dir_.path(), {"--data-dir", data_, "deploy", archive.string(), "--site", "docs"});
   EXPECT_EQ(m.exit_code, 1) << m.err;
   EXPECT_NE(m.err.find("zeros.txt"), std::string::npos) << m.err;
   EXPECT_NE(m.err.find("512 MiB"), std::string::npos) << m.err;
@@ -122,12 +122,13 @@ TEST_F(DeployMemoryTest, LimitsRefuseADeployAndChangeNothingLive) {
   EXPECT_EQ(files.exit_code, 1) << files.err;
   EXPECT_NE(files.err.find("more than 2 files"), std::string::npos) << files.err;
 
-  writeFile(dir_ / "cutover.toml", "[limits]\nmax_total_size = \"1MiB\"\n"
-                                   "[sites.docs.limits]\nmax_file_size = \"1KiB\"\n");
+  writeFile(dir_ / "cutover.toml",
+            "[limits]\nmax_total_size = \"1MiB\"\n"
+            "[sites.docs.limits]\nmax_file_size = \"1KiB\"\n");
   writeFile(dir_ / "big" / "page.html", std::string(2000, 'x'));
-  auto configured = runMeasured(
-      dir_.path(), {"--config", (dir_ / "cutover.toml").string(), "--data-dir", data_, "deploy",
-                    (dir_ / "big").string(), "--site", "docs"});
+  auto configured =
+      runMeasured(dir_.path(), {"--config", (dir_ / "cutover.toml").string(), "--data-dir", data_,
+                                "deploy", (dir_ / "big").string(), "--site", "docs"});
   EXPECT_EQ(configured.exit_code, 1) << configured.err;
   EXPECT_NE(configured.err.find("over the limit of 1 KiB per file"), std::string::npos)
       << configured.err;

@@ -31,10 +31,10 @@ int runOnSmallDisk(const std::filesystem::path& data, const std::string& size,
                    const std::filesystem::path& marker, const std::string& script) {
   std::filesystem::create_directories(data);
   std::string inner = "mount -t tmpfs -o size=" + size + " tmpfs " + quote(data.string()) +
-                      " || exit " + std::to_string(kNoMount) + "\ntouch " +
-                      quote(marker.string()) + "\n" + script;
-  std::string unshare = ::geteuid() == 0 ? "unshare -m --propagation private"
-                                          : "unshare -r -m --propagation private";
+                      " || exit " + std::to_string(kNoMount) + "\ntouch " + quote(marker.string()) +
+                      "\n" + script;
+  std::string unshare =
+      ::geteuid() == 0 ? "unshare -m --propagation private" : "unshare -r -m --propagation private";
   std::string command = unshare + " /bin/sh -c " + quote(inner) + " 2>/dev/null";
   int status = std::system(command.c_str());
   if (!WIFEXITED(status)) return -1;

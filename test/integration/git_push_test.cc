@@ -115,8 +115,8 @@ TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys
     seen = cutover({"deploys", "docs"}).out;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_NE(seen.find("[building]"), std::string::npos)
-      << seen << "\nthe pipeline said:\n" << testing::readFile(pipeline_err);
+  ASSERT_NE(seen.find("[building]"), std::string::npos) << seen << "\nthe pipeline said:\n"
+                                                        << testing::readFile(pipeline_err);
   ::kill(pipeline, SIGKILL);
   int status = 0;
   ::waitpid(pipeline, &status, 0);
@@ -131,7 +131,8 @@ TEST_F(GitPushTest, AKilledPipelineMarksItsBuildInterruptedAndTheNextPushDeploys
   auto good = repo_.commit(page("after the crash"), "Recover");
   auto pushed = repo_.push();
   EXPECT_NE(pushed.find("deployed " + good.substr(0, 7) + " → live"), std::string::npos)
-      << pushed << "\nthe pipeline said:\n" << testing::readFile(pipeline_err);
+      << pushed << "\nthe pipeline said:\n"
+      << testing::readFile(pipeline_err);
   ::kill(pipeline, SIGTERM);
   ::waitpid(pipeline, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -112,7 +112,8 @@ TEST(ReadmeTest, EveryCommandExampleIsAcceptedByTheCommandLine) {
   }
   EXPECT_GE(checked, 20);
   // The check itself tells a bad command line from a good one.
-  auto bad = testing::runCutover({"deploy", "--no-such-option"}, {{}, {{"CUTOVER_PARSE_ONLY", "1"}}});
+  auto bad =
+      testing::runCutover({"deploy", "--no-such-option"}, {{}, {{"CUTOVER_PARSE_ONLY", "1"}}});
   EXPECT_EQ(bad.exit_code, 2);
 }
 

@@ -8,10 +8,10 @@
 namespace cutover::testing {
 
 struct HttpResponse {
-  long status = 0;                            // 0 if the request failed at the transport
+  long status = 0;                             // 0 if the request failed at the transport
   std::map<std::string, std::string> headers;  // names lowercased; the last value wins
   std::string body;
-  std::string error;                          // transport error text, if any
+  std::string error;  // transport error text, if any
 };
 
 // One HTTP/1.1 request to 127.0.0.1:port with the given Host, via libcurl. `target` is sent as

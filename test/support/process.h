@@ -27,8 +27,8 @@ RunResult runCutover(const std::vector<std::string>& args);
 
 // Where and with what the child runs, besides the test's own environment.
 struct RunOptions {
-  std::filesystem::path cwd;                              // empty: the test's
-  std::vector<std::pair<std::string, std::string>> env;   // set (an empty value unsets)
+  std::filesystem::path cwd;                             // empty: the test's
+  std::vector<std::pair<std::string, std::string>> env;  // set (an empty value unsets)
 };
 RunResult runCutover(const std::vector<std::string>& args, const RunOptions& options);
 

@@ -15,7 +15,8 @@ namespace cutover {
 
 // Logs "cutover: unexpected error in <where>: <what>" to stderr (the text escaped to UTF-8) and
 // returns it as an io Error whose message is "unexpected error in <where>: <what>".
-[[nodiscard]] Error reportUnexpected(std::string_view where, const std::exception_ptr& error) noexcept;
+[[nodiscard]] Error reportUnexpected(std::string_view where,
+                                     const std::exception_ptr& error) noexcept;
 
 // Runs `work()`. An exception escaping it is reported (reportUnexpected) and returned as an
 // error; nothing escapes.

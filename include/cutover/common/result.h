@@ -2,9 +2,8 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace cutover {
 
@@ -39,7 +38,8 @@ using Result = tl::expected<T, Error>;
   return tl::unexpected<Error>(Error{code, std::move(message)});
 }
 
-// Errors from the C library: "<what>: <strerror(errnum)>", classified as io (or not_found for ENOENT).
+// Errors from the C library: "<what>: <strerror(errnum)>", classified as io (or not_found for
+// ENOENT).
 [[nodiscard]] tl::unexpected<Error> failErrno(std::string what, int errnum);
 
 }  // namespace cutover

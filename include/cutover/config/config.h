@@ -44,8 +44,8 @@ struct SiteConfig {
   bool sandbox = true;
   bool network = true;  // the build may reach the network (npm ci); false: none at all
   // Limits of one build (its wall time is build_timeout).
-  std::uint64_t build_memory = std::uint64_t{4} << 30;    // data bytes per process
-  std::uint64_t build_processes = 1024;                   // processes of the build user
+  std::uint64_t build_memory = std::uint64_t{4} << 30;      // data bytes per process
+  std::uint64_t build_processes = 1024;                     // processes of the build user
   std::uint64_t build_file_limit = std::uint64_t{2} << 30;  // the largest file it may write
   std::uint64_t build_log_limit = std::uint64_t{50} << 20;  // its log; the rest is cut
   bool build_cache = true;  // keep package manager caches between this site's builds
@@ -66,11 +66,11 @@ struct Config {
   std::string serve_listen = "127.0.0.1:8080";  // [serve] listen: the edge
   std::string api_listen = "127.0.0.1:8081";    // [api] listen: the admin API
   // [api] limits on remote deploys waiting for their uploads and finalize (see ApiOptions).
-  std::size_t api_max_pending_deploys = 8;           // [api] max_pending_deploys
-  std::size_t api_max_pending_deploys_per_site = 2;  // [api] max_pending_deploys_per_site
+  std::size_t api_max_pending_deploys = 8;                   // [api] max_pending_deploys
+  std::size_t api_max_pending_deploys_per_site = 2;          // [api] max_pending_deploys_per_site
   std::chrono::seconds api_pending_deploy_timeout{15 * 60};  // [api] pending_deploy_timeout
-  unsigned workers = 2;                         // builds run at once (one per site at a time)
-  std::vector<SiteConfig> sites;                // sorted by name
+  unsigned workers = 2;           // builds run at once (one per site at a time)
+  std::vector<SiteConfig> sites;  // sorted by name
   SourceLimits limits;  // [limits]: max_file_size, max_total_size, max_files for every site
 
   // The site named `name`, or nullptr.

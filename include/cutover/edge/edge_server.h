@@ -37,7 +37,7 @@ struct EdgeOptions {
   std::string access_log;  // "" off, "-" standard output, else a file path
   // "vhost": the combined format plus the Host, site and version; "combined": exactly combined.
   std::string access_log_format = "vhost";
-  bool sendfile = true;    // large files go from the page cache to the socket with sendfile(2)
+  bool sendfile = true;  // large files go from the page cache to the socket with sendfile(2)
   std::chrono::milliseconds stop_grace{5'000};  // how long stop() lets in-flight requests run
 };
 

@@ -35,12 +35,11 @@ struct Flip {
 
 // Checks the version, reads the pointer and flips it to `version` (for `cutover activate`).
 [[nodiscard]] Result<Flip> activateVersion(ObjectStore& objects, PointerStore& pointers,
-                                                  const std::string& site,
-                                                  const std::string& version);
+                                           const std::string& site, const std::string& version);
 
 // Flips the pointer back to the version live before the current one (for `cutover rollback`).
 // invalid_argument if there is no previous version, not_found if it has been collected.
 [[nodiscard]] Result<Flip> rollback(ObjectStore& objects, PointerStore& pointers,
-                                           const std::string& site);
+                                    const std::string& site);
 
 }  // namespace cutover

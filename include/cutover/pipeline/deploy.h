@@ -28,28 +28,28 @@ class StatCache;
 struct PipelineContext {
   ObjectStore* objects = nullptr;
   PointerStore* pointers = nullptr;
-  History* history = nullptr;            // records every deploy when set
-  StatCache* stat_cache = nullptr;       // skips re-hashing unchanged folder files when set
-  std::filesystem::path lock_file;       // shared by deploys, exclusive for gc (empty: no lock)
+  History* history = nullptr;               // records every deploy when set
+  StatCache* stat_cache = nullptr;          // skips re-hashing unchanged folder files when set
+  std::filesystem::path lock_file;          // shared by deploys, exclusive for gc (empty: no lock)
   CompressCache* compress_cache = nullptr;  // skips recompressing content compressed before
 };
 
 // Reported while a deploy runs: `done` of `total` bytes in `stage` ("store", "compress").
-using DeployProgress = std::function<void(std::string_view stage, std::uint64_t done,
-                                          std::uint64_t total, std::uint64_t files_done,
-                                          std::uint64_t files_total)>;
+using DeployProgress =
+    std::function<void(std::string_view stage, std::uint64_t done, std::uint64_t total,
+                       std::uint64_t files_done, std::uint64_t files_total)>;
 
 struct DeployOptions {
   std::string site;
   std::filesystem::path source;  // a folder, .zip, .tar, .tar.gz or .tgz
   bool activate = true;          // flip the pointer when the version is stored
   std::string trigger = "cli";
-  std::string version_prefix;    // e.g. a short commit id
-  std::string version;           // the version id to store as (chosen before a build); empty: new
+  std::string version_prefix;  // e.g. a short commit id
+  std::string version;         // the version id to store as (chosen before a build); empty: new
   SourceLimits limits;
-  unsigned threads = 0;          // parallel blob writers; 0: the store's parallelWrites()
+  unsigned threads = 0;  // parallel blob writers; 0: the store's parallelWrites()
   DeployProgress progress;
-  bool precompress = true;       // store brotli and gzip forms of compressible files
+  bool precompress = true;  // store brotli and gzip forms of compressible files
   PrecompressOptions compression;
 };
 
@@ -88,8 +88,8 @@ struct DeployReport {
 // the API), ready to become a version.
 struct FinalizeInput {
   std::string site;
-  std::string source;                      // for the manifest
-  std::map<std::string, FileEntry> files;  // every blob stored and flushed
+  std::string source;                           // for the manifest
+  std::map<std::string, FileEntry> files;       // every blob stored and flushed
   std::optional<std::string> expected_pointer;  // the raw live pointer when the deploy started
   bool activate = true;
   std::string version_prefix;

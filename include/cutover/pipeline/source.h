@@ -26,10 +26,10 @@ struct FileIdentity {
 
 // One regular file of a deploy.
 struct SourceEntry {
-  std::string path;                    // normalized (see normalizeSitePath)
+  std::string path;  // normalized (see normalizeSitePath)
   std::uint64_t size = 0;
-  std::filesystem::path disk_path;     // folder sources only: the file to read; empty for archives
-  FileIdentity identity;               // folder sources only
+  std::filesystem::path disk_path;  // folder sources only: the file to read; empty for archives
+  FileIdentity identity;            // folder sources only
 };
 
 // Reads the bytes of the entry being visited. Returns 0 at the end of the entry.

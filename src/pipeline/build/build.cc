@@ -83,10 +83,11 @@ constexpr uid_t kBuildUid = 65534;
 // the dynamic linker's cache, the alternatives /usr/bin links through (awk, editor), the time
 // zone. Never the host's passwd, shadow or keys (/etc/ssl/private).
 constexpr const char* kEtcFromHost[] = {
-    "/etc/resolv.conf",    "/etc/hosts",          "/etc/ssl/certs",  "/etc/ssl/openssl.cnf",
-    "/etc/ca-certificates", "/etc/ca-certificates.conf", "/etc/pki/tls/certs",
-    "/etc/pki/ca-trust",   "/etc/alternatives",   "/etc/ld.so.cache", "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",   "/etc/localtime",      "/etc/mime.types", "/etc/protocols",
+    "/etc/resolv.conf",     "/etc/hosts",           "/etc/ssl/certs",
+    "/etc/ssl/openssl.cnf", "/etc/ca-certificates", "/etc/ca-certificates.conf",
+    "/etc/pki/tls/certs",   "/etc/pki/ca-trust",    "/etc/alternatives",
+    "/etc/ld.so.cache",     "/etc/ld.so.conf",      "/etc/ld.so.conf.d",
+    "/etc/localtime",       "/etc/mime.types",      "/etc/protocols",
     "/etc/services"};
 
 // The files of /etc a build gets made up for it: a passwd and group naming only its user.
@@ -151,7 +152,8 @@ SandboxPaths sandboxPaths(const BuildPlan& plan, const Workspace& workspace) {
 }
 
 // The package managers' caches, under `cache`.
-void addCacheVariables(std::map<std::string, std::string>& env, const std::filesystem::path& cache) {
+void addCacheVariables(std::map<std::string, std::string>& env,
+                       const std::filesystem::path& cache) {
   env["XDG_CACHE_HOME"] = cache.string();
   env["npm_config_cache"] = (cache / "npm").string();
   env["npm_config_store_dir"] = (cache / "pnpm-store").string();
@@ -237,7 +239,10 @@ Result<void> probeSandbox(const BuildPlan& plan, Command command) {
                           "on Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0). To "
                           "run this site's builds unconfined instead, with access to everything "
                           "the server can read, set sandbox = false under [sites.{}]",
-                          plan.site.name, said.empty() ? "bwrap " + (ran ? ran->describe(command.timeout) : ran.error().message) : said,
+                          plan.site.name,
+                          said.empty() ? "bwrap " + (ran ? ran->describe(command.timeout)
+                                                         : ran.error().message)
+                                       : said,
                           plan.site.name));
 }
 
@@ -269,11 +274,20 @@ std::vector<std::string> buildArgv(const BuildPlan& plan, const Workspace& works
   auto seen = sandboxPaths(plan, workspace);
   // A new user (an unprivileged uid), pid, ipc and uts namespace, a new session, gone with its
   // parent; the network only if the site allows it.
-  std::vector<std::string> argv{"bwrap",         "--unshare-user",  "--uid",
-                                std::to_string(kBuildUid), "--gid", std::to_string(kBuildUid),
-                                "--unshare-pid", "--unshare-ipc",   "--unshare-uts",
-                                "--unshare-cgroup-try", "--hostname", "build",
-                                "--die-with-parent", "--new-session"};
+  std::vector<std::string> argv{"bwrap",
+                                "--unshare-user",
+                                "--uid",
+                                std::to_string(kBuildUid),
+                                "--gid",
+                                std::to_string(kBuildUid),
+                                "--unshare-pid",
+                                "--unshare-ipc",
+                                "--unshare-uts",
+                                "--unshare-cgroup-try",
+                                "--hostname",
+                                "build",
+                                "--die-with-parent",
+                                "--new-session"};
   if (!plan.site.network) argv.emplace_back("--unshare-net");
   // A read-only minimal system: /usr and the /bin, /lib... links or folders beside it.
   argv.insert(argv.end(), {"--ro-bind", "/usr", "/usr"});
@@ -290,8 +304,8 @@ std::vector<std::string> buildArgv(const BuildPlan& plan, const Workspace& works
   }
   for (const char* file : kEtcFromHost) argv.insert(argv.end(), {"--ro-bind-try", file, file});
   for (const char* file : {"passwd", "group", "nsswitch.conf"}) {
-    argv.insert(argv.end(),
-                {"--ro-bind", (seen.workspace / "etc" / file).string(), std::string("/etc/") + file});
+    argv.insert(argv.end(), {"--ro-bind", (seen.workspace / "etc" / file).string(),
+                             std::string("/etc/") + file});
   }
   argv.insert(argv.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
   // Writable: the checkout, HOME and the site's cache; nothing else of the host is there.
@@ -365,8 +379,8 @@ Result<BuildResult> buildSite(const BuildPlan& plan, const Workspace& workspace,
       for (const auto& dir : {workspace.source(), workspace.home(), plan.cache}) {
         struct stat st {};
         // A cache handed over before stays the build user's; only the fresh checkout is walked.
-        if (dir.empty() || (dir == plan.cache && ::stat(dir.c_str(), &st) == 0 &&
-                            st.st_uid == kBuildUid)) {
+        if (dir.empty() ||
+            (dir == plan.cache && ::stat(dir.c_str(), &st) == 0 && st.st_uid == kBuildUid)) {
           continue;
         }
         if (auto given = handOver(dir); !given) return tl::unexpected(given.error());
@@ -389,12 +403,12 @@ Result<BuildResult> buildSite(const BuildPlan& plan, const Workspace& workspace,
                        ran->ms / 1000.0));
   if (!ran->ok()) {
     auto summary = log.summary();
-    return fail(ran->cancelled ? Errc::interrupted : Errc::invalid_argument,
-                fmt::format("build command {}{}{}\nthe whole output: {}",
-                            ran->describe(command.timeout),
-                            summary.empty() ? "" : "; its output:\n", summary,
-                            plan.deploy_id.empty() ? log.file().string()
-                                                   : "cutover logs " + plan.deploy_id));
+    return fail(
+        ran->cancelled ? Errc::interrupted : Errc::invalid_argument,
+        fmt::format(
+            "build command {}{}{}\nthe whole output: {}", ran->describe(command.timeout),
+            summary.empty() ? "" : "; its output:\n", summary,
+            plan.deploy_id.empty() ? log.file().string() : "cutover logs " + plan.deploy_id));
   }
   auto output = checkOutput(plan, workspace);
   if (!output) {

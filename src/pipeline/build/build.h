@@ -37,10 +37,10 @@ struct BuildPlan {
   std::filesystem::path hidden;  // hidden from a sandboxed build (the data folder)
   // What the build is told about itself (CUTOVER_* variables).
   std::string deploy_id;
-  std::string version;      // the version id to store the output as (empty: a new one)
-  std::string url;          // the site's URL
-  std::string preview_url;  // the URL of this version; "{version}" is replaced by its id
-  bool production = true;   // the version goes live (CUTOVER_CONTEXT=production)
+  std::string version;          // the version id to store the output as (empty: a new one)
+  std::string url;              // the site's URL
+  std::string preview_url;      // the URL of this version; "{version}" is replaced by its id
+  bool production = true;       // the version goes live (CUTOVER_CONTEXT=production)
   std::filesystem::path cache;  // the site's build cache (empty: none)
 };
 

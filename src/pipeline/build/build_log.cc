@@ -4,12 +4,12 @@
 #include <fmt/format.h>
 #include <sys/uio.h>
 
-#include "cutover/common/ascii.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+
+#include "cutover/common/ascii.h"
 
 namespace cutover::build {
 namespace {
@@ -93,9 +93,10 @@ void BuildLog::output(bool is_stderr, std::string_view text) {
   }
   if (write_it) write(is_stderr ? "stderr " : "stdout ", text);
   if (cut_now) {
-    note(fmt::format("the log was cut at {} MiB: the build printed more than that (its last lines "
-                     "are in the deploy's error, if it fails)",
-                     limit_ >> 20));
+    note(
+        fmt::format("the log was cut at {} MiB: the build printed more than that (its last lines "
+                    "are in the deploy's error, if it fails)",
+                    limit_ >> 20));
   }
 }
 

@@ -58,8 +58,8 @@ class BuildLog {
   std::uint64_t limit_ = std::uint64_t{50} << 20;
   std::uint64_t written_ = 0;  // bytes of output written
   bool cut_ = false;
-  std::uint64_t lines_ = 0;  // lines of output seen
-  std::deque<std::pair<std::uint64_t, std::string>> tail_;    // {line number, text}
+  std::uint64_t lines_ = 0;                                    // lines of output seen
+  std::deque<std::pair<std::uint64_t, std::string>> tail_;     // {line number, text}
   std::vector<std::pair<std::uint64_t, std::string>> errors_;  // the first error-like lines
 };
 

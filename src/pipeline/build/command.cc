@@ -1,15 +1,15 @@
 #include "pipeline/build/command.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

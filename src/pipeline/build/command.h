@@ -1,12 +1,13 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
-#include <sys/types.h>
 #include <stop_token>
 #include <string>
 #include <string_view>

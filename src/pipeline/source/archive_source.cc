@@ -171,9 +171,8 @@ class EntryChecker {
 
     auto path = normalizeSitePath(raw);
     if (!path) {
-      return fail(Errc::bad_archive,
-                  fmt::format("entry '{}' is refused: {}", printablePath(raw),
-                              path.error().message));
+      return fail(Errc::bad_archive, fmt::format("entry '{}' is refused: {}", printablePath(raw),
+                                                 path.error().message));
     }
     if (auto placed = place(*path); !placed) return tl::unexpected(placed.error());
 
@@ -188,9 +187,8 @@ class EntryChecker {
     }
     if (size > limits_.max_file_bytes) {
       return fail(Errc::too_large,
-                  fmt::format("entry '{}' is {} bytes, over the limit of {} per file ({})",
-                              *path, size, formatByteSize(limits_.max_file_bytes),
-                              kMaxFileSizeHint));
+                  fmt::format("entry '{}' is {} bytes, over the limit of {} per file ({})", *path,
+                              size, formatByteSize(limits_.max_file_bytes), kMaxFileSizeHint));
     }
     if (size > limits_.max_total_bytes - total_) {
       return fail(Errc::too_large,

@@ -174,9 +174,8 @@ class Walker {
     }
     if (size > limits_.max_file_bytes) {
       return fail(Errc::too_large,
-                  fmt::format("'{}' is {} bytes, over the limit of {} per file ({})",
-                              rel, size, formatByteSize(limits_.max_file_bytes),
-                              kMaxFileSizeHint));
+                  fmt::format("'{}' is {} bytes, over the limit of {} per file ({})", rel, size,
+                              formatByteSize(limits_.max_file_bytes), kMaxFileSizeHint));
     }
     if (size > limits_.max_total_bytes - total_) {
       return fail(Errc::too_large,

@@ -122,8 +122,8 @@ struct ServiceAddress {
 };
 
 // A whole number from `min` to `max`, for option `name`.
-Result<std::uint64_t> boundedNumber(std::string_view name, std::string_view text,
-                                    std::uint64_t min, std::uint64_t max) {
+Result<std::uint64_t> boundedNumber(std::string_view name, std::string_view text, std::uint64_t min,
+                                    std::uint64_t max) {
   auto v = parseNumber(text);
   if (!v) return invalid(fmt::format("{}: {}", name, v.error().message));
   if (*v < min || *v > max) {

@@ -233,8 +233,8 @@ TEST_F(RemoteDeployTest, MissingIsAnsweredFromThisSitesVersionsOnly) {
   ASSERT_EQ(finalize(id).status, 200);
 
   // What this site's own versions hold is not asked for again.
-  auto next = begin({{"index.html", "mine"}, {"guess.html", "other's unpublished draft"},
-                     {"new.html", "new"}});
+  auto next = begin(
+      {{"index.html", "mine"}, {"guess.html", "other's unpublished draft"}, {"new.html", "new"}});
   EXPECT_EQ(next["missing"], nlohmann::json::array({sha256Hex("new")})) << next.dump();
 }
 
@@ -288,19 +288,19 @@ TEST_F(RemoteDeployTest, PendingDeploysAreCappedPerSiteAndInAll) {
   restart(options);
   std::string first = begin({{"a.html", "a"}})["deploy"];
   begin({{"b.html", "b"}});
-  auto third = call("POST", "/api/sites/docs/deploys", docs_token_,
-                    fileList({{"c.html", "c"}}).dump());
+  auto third =
+      call("POST", "/api/sites/docs/deploys", docs_token_, fileList({{"c.html", "c"}}).dump());
   EXPECT_EQ(third.status, 429) << third.body;
   auto message = json(third)["error"]["message"].get<std::string>();
   EXPECT_NE(message.find("2 remote deploys pending"), std::string::npos) << message;
   EXPECT_NE(message.find(first), std::string::npos) << message;
   EXPECT_FALSE(third.headers["retry-after"].empty());
 
-  auto elsewhere = call("POST", "/api/sites/other/deploys", other_token_,
-                        fileList({{"o.html", "o"}}).dump());
+  auto elsewhere =
+      call("POST", "/api/sites/other/deploys", other_token_, fileList({{"o.html", "o"}}).dump());
   EXPECT_EQ(elsewhere.status, 201) << elsewhere.body;
-  auto full = call("POST", "/api/sites/other/deploys", other_token_,
-                   fileList({{"p.html", "p"}}).dump());
+  auto full =
+      call("POST", "/api/sites/other/deploys", other_token_, fileList({{"p.html", "p"}}).dump());
   EXPECT_EQ(full.status, 503) << full.body;
   EXPECT_NE(full.body.find("3 remote deploys pending"), std::string::npos) << full.body;
 

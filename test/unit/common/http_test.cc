@@ -30,8 +30,8 @@ TEST(ParseListenAddress, RefusesWhatItCannotBindNamingTheText) {
 }
 
 TEST(ReasonPhrase, NamesEveryStatusTheServersSend) {
-  for (int status : {200, 202, 206, 301, 304, 308, 400, 401, 403, 404, 405, 409, 413, 416, 431,
-                     500, 503}) {
+  for (int status :
+       {200, 202, 206, 301, 304, 308, 400, 401, 403, 404, 405, 409, 413, 416, 431, 500, 503}) {
     EXPECT_NE(reasonPhrase(status), "Unknown") << status;
   }
   EXPECT_EQ(reasonPhrase(416), "Range Not Satisfiable");

@@ -1,7 +1,8 @@
 #include "cutover/common/site_path.h"
-#include "cutover/common/utf8.h"
 
 #include <gtest/gtest.h>
+
+#include "cutover/common/utf8.h"
 
 namespace cutover {
 namespace {

@@ -14,10 +14,10 @@ TEST(Utf8, TellsWellFormedTextFromBytesThatAreNot) {
   EXPECT_TRUE(isValidUtf8(""));
   EXPECT_TRUE(isValidUtf8("plain"));
   EXPECT_TRUE(isValidUtf8("café 日本 🚀"));
-  EXPECT_FALSE(isValidUtf8("caf\xE9"));          // Latin-1
-  EXPECT_FALSE(isValidUtf8("\xC3"));             // cut short
-  EXPECT_FALSE(isValidUtf8("\xC0\xAF"));         // overlong '/'
-  EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));     // a surrogate
+  EXPECT_FALSE(isValidUtf8("caf\xE9"));           // Latin-1
+  EXPECT_FALSE(isValidUtf8("\xC3"));              // cut short
+  EXPECT_FALSE(isValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));      // a surrogate
   EXPECT_FALSE(isValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
   EXPECT_FALSE(isValidUtf8("\x80"));
 }
@@ -25,8 +25,8 @@ TEST(Utf8, TellsWellFormedTextFromBytesThatAreNot) {
 TEST(Utf8, ClipsOnACharacterBoundary) {
   EXPECT_EQ(clipUtf8("short", 200), "short");
   EXPECT_EQ(clipUtf8("abcdef", 3), "abc");
-  EXPECT_EQ(clipUtf8("caf\xC3\xA9", 4), "caf");        // not half an 'é'
-  EXPECT_EQ(clipUtf8("\xF0\x9F\x9A\x80x", 3), "");       // not part of a rocket
+  EXPECT_EQ(clipUtf8("caf\xC3\xA9", 4), "caf");     // not half an 'é'
+  EXPECT_EQ(clipUtf8("\xF0\x9F\x9A\x80x", 3), "");  // not part of a rocket
   EXPECT_EQ(clipUtf8("\xF0\x9F\x9A\x80x", 4), "\xF0\x9F\x9A\x80");
   std::string long_name;
   while (long_name.size() < 300) long_name += "é";

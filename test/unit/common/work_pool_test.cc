@@ -60,9 +60,7 @@ TEST(WorkPoolTest, SubmitWaitsWhileQueuedJobsHoldTheMemoryBound) {
 TEST(WorkPoolTest, TheFirstFailureDropsTheRestAndIsWhatFinishReturns) {
   WorkPool pool(1, 0);
   std::atomic<int> ran_after{0};
-  ASSERT_TRUE(pool.submit(0, [](unsigned) -> Result<void> {
-    return fail(Errc::io, "disk full");
-  }));
+  ASSERT_TRUE(pool.submit(0, [](unsigned) -> Result<void> { return fail(Errc::io, "disk full"); }));
   // Whatever was queued behind the failure, or submitted after it, does not run.
   for (int i = 0; i < 50; ++i) {
     if (!pool.submit(0, [&](unsigned) -> Result<void> {

@@ -99,11 +99,12 @@ void expectError(std::string_view text, const std::string& position, const std::
 }
 
 TEST(Config, BuildsAreSandboxedAndBoundedByDefaultAndTheLimitsAreSizes) {
-  auto config = parseConfig("[sites.a]\n[sites.b]\nsandbox = false\nnetwork = false\n"
-                            "build_memory = \"512MiB\"\nbuild_log_limit = 2097152\n"
-                            "build_file_limit = \"1GB\"\nbuild_processes = 64\n"
-                            "build_cache = false\n",
-                            "cutover.toml");
+  auto config = parseConfig(
+      "[sites.a]\n[sites.b]\nsandbox = false\nnetwork = false\n"
+      "build_memory = \"512MiB\"\nbuild_log_limit = 2097152\n"
+      "build_file_limit = \"1GB\"\nbuild_processes = 64\n"
+      "build_cache = false\n",
+      "cutover.toml");
   ASSERT_TRUE(config) << config.error().message;
   const auto* a = config->site("a");
   EXPECT_TRUE(a->sandbox);

@@ -18,8 +18,8 @@ namespace {
 
 using testing::eventually;
 using testing::HttpClient;
-using testing::RawResponse;
 using testing::putVersion;
+using testing::RawResponse;
 using testing::setHosts;
 using testing::setLive;
 
@@ -481,6 +481,5 @@ TEST_F(EdgeServerTest, TheDefaultAccessLogNamesHostSiteAndVersion) {
   EXPECT_NE(log.find("\"nothing.example\" - -\n"), std::string::npos) << log;
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 4);
 }
-
 
 }  // namespace cutover

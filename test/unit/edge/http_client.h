@@ -83,7 +83,7 @@ class HttpClient {
   }
 
   RawResponse get(std::string_view target, std::string_view host = "docs.localhost",
-                   std::string_view extra = "") {
+                  std::string_view extra = "") {
     sendGet(target, host, extra);
     return read();
   }

@@ -394,7 +394,7 @@ TEST_F(PrecompressTest, ManyFilesOnManyThreads) {
         "text/html; charset=utf-8");
   }
   options_.threads = 8;
-  options_.brotli_quality = 5;      // the threads are under test here, not the ratio
+  options_.brotli_quality = 5;  // the threads are under test here, not the ratio
   std::uint64_t last_done = 0, calls = 0, files_total = 0;
   std::mutex mutex;
   auto report =

@@ -261,10 +261,10 @@ TEST(Webhook, AReplayedDeliveryIsAnsweredAndQueuesNothing) {
                                {"X-Hub-Signature-256", "sha256=" + std::string(64, '0')},
                                {"X-GitHub-Delivery", "real-id"}};
   EXPECT_EQ(acceptWebhook(*workers, site(), forged, body, &deliveries).status, 401);
-  EXPECT_EQ(acceptWebhook(*workers, site(), providers[0].headers(body, "real-id"), body,
-                          &deliveries)
-                .status,
-            202);
+  EXPECT_EQ(
+      acceptWebhook(*workers, site(), providers[0].headers(body, "real-id"), body, &deliveries)
+          .status,
+      202);
 }
 
 }  // namespace

@@ -259,20 +259,26 @@ TEST_F(BuildTest, AHostileBuildCannotReadSecretsTouchTheDataOrSeeTheHost) {
   testing::writeFile(config, "[sites.other]\nwebhook_secret = \"toml-hunter2\"\n");
   std::filesystem::create_directories(dir_ / "data" / "pointers");
   auto q = [](const std::filesystem::path& p) { return "'" + p.string() + "'"; };
-  repo_.commit("mkdir -p public\n"
-               "r=public/escapes.txt\n"
-               ": > $r\n"
-               "env > public/env.txt\n"
-               "cat " + q(config) + " >> public/env.txt 2>/dev/null && echo read-config >> $r\n"
-               "echo pwned > " + q(dir_ / "data" / "pointers" / "docs") +
-                   " 2>/dev/null && echo wrote-pointers >> $r\n"
-               "cat /etc/shadow > /dev/null 2>&1 && echo read-shadow >> $r\n"
-               "ls /root > /dev/null 2>&1 && echo read-root >> $r\n"
-               "test -e /proc/" + std::to_string(::getpid()) + " && echo saw-server >> $r\n"
-               "ls /proc | grep -c '^[0-9]' > public/processes.txt\n"
-               "id -u > public/uid.txt\n"
-               "echo ok > public/index.html\n",
-               "hostile");
+  repo_.commit(
+      "mkdir -p public\n"
+      "r=public/escapes.txt\n"
+      ": > $r\n"
+      "env > public/env.txt\n"
+      "cat " +
+          q(config) +
+          " >> public/env.txt 2>/dev/null && echo read-config >> $r\n"
+          "echo pwned > " +
+          q(dir_ / "data" / "pointers" / "docs") +
+          " 2>/dev/null && echo wrote-pointers >> $r\n"
+          "cat /etc/shadow > /dev/null 2>&1 && echo read-shadow >> $r\n"
+          "ls /root > /dev/null 2>&1 && echo read-root >> $r\n"
+          "test -e /proc/" +
+          std::to_string(::getpid()) +
+          " && echo saw-server >> $r\n"
+          "ls /proc | grep -c '^[0-9]' > public/processes.txt\n"
+          "id -u > public/uid.txt\n"
+          "echo ok > public/index.html\n",
+      "hostile");
   repo_.push();
   auto built = build(plan("main"));
   ::unsetenv("AWS_SECRET_ACCESS_KEY");
@@ -292,9 +298,9 @@ TEST_F(BuildTest, AHostileBuildCannotReadSecretsTouchTheDataOrSeeTheHost) {
 
 TEST_F(BuildTest, ATimedOutBuildLeavesNoProcessBehindNotEvenOneInItsOwnSession) {
   auto marker = uniqueMarker("cutover-setsid-marker");
-  repo_.commit("setsid sh -c 'sleep 1000; : " + marker +
-                   "' > /dev/null 2>&1 &\necho started\nsleep 1000\n",
-               "escapes the group");
+  repo_.commit(
+      "setsid sh -c 'sleep 1000; : " + marker + "' > /dev/null 2>&1 &\necho started\nsleep 1000\n",
+      "escapes the group");
   repo_.push();
   BuildPlan p = plan("main");
   p.site.build_timeout = std::chrono::seconds(1);
@@ -308,9 +314,10 @@ TEST_F(BuildTest, ATimedOutBuildLeavesNoProcessBehindNotEvenOneInItsOwnSession) 
 }
 
 TEST_F(BuildTest, ABuildPrintingAGibibyteGetsALogCutAtItsLimit) {
-  repo_.commit("head -c 1073741824 /dev/zero | tr '\\0' x\necho\necho the end\n"
-               "mkdir -p public && echo ok > public/index.html\n",
-               "loud");
+  repo_.commit(
+      "head -c 1073741824 /dev/zero | tr '\\0' x\necho\necho the end\n"
+      "mkdir -p public && echo ok > public/index.html\n",
+      "loud");
   repo_.push();
   BuildPlan p = plan("main");
   p.site.build_timeout = std::chrono::seconds(300);  // it is bounded by its log, not its time
@@ -354,13 +361,14 @@ TEST_F(BuildTest, ABuildSeesItsOwnVariables) {
 }
 
 TEST_F(BuildTest, TheCacheOutlivesABuildIsPerSiteAndCanBeCleared) {
-  repo_.commit("mkdir -p public && echo ok > public/index.html\n"
-               "ls \"$npm_config_cache\" > public/seen.txt 2>&1\n"
-               "mkdir -p \"$npm_config_cache\" && echo kept > \"$npm_config_cache/marker\"\n"
-               "for v in PIP_CACHE_DIR YARN_CACHE_FOLDER XDG_CACHE_HOME npm_config_store_dir; do\n"
-               "  eval \"d=\\$$v\"; case $d in /build/cache*) ;; *) echo \"$v=$d\" >> public/seen.txt;; "
-               "esac\ndone\n",
-               "cache");
+  repo_.commit(
+      "mkdir -p public && echo ok > public/index.html\n"
+      "ls \"$npm_config_cache\" > public/seen.txt 2>&1\n"
+      "mkdir -p \"$npm_config_cache\" && echo kept > \"$npm_config_cache/marker\"\n"
+      "for v in PIP_CACHE_DIR YARN_CACHE_FOLDER XDG_CACHE_HOME npm_config_store_dir; do\n"
+      "  eval \"d=\\$$v\"; case $d in /build/cache*) ;; *) echo \"$v=$d\" >> public/seen.txt;; "
+      "esac\ndone\n",
+      "cache");
   repo_.push();
   auto first_plan = plan("main");
   {

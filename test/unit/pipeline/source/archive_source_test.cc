@@ -222,9 +222,10 @@ TEST(ArchiveSource, RefusesEntriesThatLeaveTheSite) {
 
 TEST(ArchiveSource, RefusesANameThatIsNotUtf8NamingItEscaped) {
   TempDir dir;
-  expectRefused(writeRaw(dir, "latin1.tar",
-                         ustarFile("index.html", "ok") + ustarFile("d/caf\xe9.html", "x") + tarEnd()),
-                {Errc::bad_archive, "'d/caf\\xE9.html'", "UTF-8"});
+  expectRefused(
+      writeRaw(dir, "latin1.tar",
+               ustarFile("index.html", "ok") + ustarFile("d/caf\xe9.html", "x") + tarEnd()),
+      {Errc::bad_archive, "'d/caf\\xE9.html'", "UTF-8"});
   // A link's name and target are shown escaped too: every message is valid UTF-8.
   auto link = ArchiveSource::open(
       writeRaw(dir, "link.tar", ustarHeader("l\xe9", 0, '2', "t\xe9") + tarEnd()), {});
