@@ -139,12 +139,7 @@ void getTokens(ApiState& state, Call& call) {
   if (!tokens) return sendError(call.out, tokens.error());
   nlohmann::json out = nlohmann::json::array();
   for (const auto& t : *tokens) {
-    out.push_back({{"id", t.id},
-                   {"name", t.name},
-                   {"site", t.site},
-                   {"scope", scopeName(t.scope)},
-                   {"created", t.created},
-                   {"revoked", t.revoked}});
+    out.push_back(toJson(t));
   }
   sendJson(call.out, 200, {{"tokens", out}});
 }

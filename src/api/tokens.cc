@@ -4,11 +4,11 @@
 
 #include <mutex>
 
+#include "common/random.h"
+#include "common/sqlite.h"
 #include "cutover/common/hash.h"
 #include "cutover/common/names.h"
 #include "cutover/store/manifest.h"
-#include "common/random.h"
-#include "common/sqlite.h"
 
 namespace cutover {
 namespace {
@@ -42,6 +42,12 @@ TokenInfo readRow(const sqlite::Statement& st) {
 
 std::string_view scopeName(TokenScope scope) {
   return scope == TokenScope::admin ? "admin" : "deploy";
+}
+
+nlohmann::json toJson(const TokenInfo& token) {
+  return {{"id", token.id},           {"name", token.name},
+          {"site", token.site},       {"scope", scopeName(token.scope)},
+          {"created", token.created}, {"revoked", token.revoked}};
 }
 
 Result<TokenScope> parseScope(std::string_view text) {
@@ -111,17 +117,11 @@ Result<std::optional<TokenInfo>> TokenStore::verify(std::string_view secret) {
 
 Result<std::vector<TokenInfo>> TokenStore::list() {
   std::lock_guard lock(db_->mutex);
-  sqlite::Statement st(db_->db.handle(),
-                       "SELECT id, name, site, scope, created, revoked FROM tokens "
-                       "ORDER BY created, rowid");  // created has whole seconds: insertion breaks ties
-  std::vector<TokenInfo> out;
-  while (true) {
-    auto row = st.step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    out.push_back(readRow(st));
-  }
-  return out;
+  sqlite::Statement st(
+      db_->db.handle(),
+      "SELECT id, name, site, scope, created, revoked FROM tokens "
+      "ORDER BY created, rowid");  // created has whole seconds: insertion breaks ties
+  return st.all(readRow);
 }
 
 Result<void> TokenStore::revoke(const std::string& id) {

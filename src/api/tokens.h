@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ struct TokenInfo {
   std::string created;  // RFC 3339
   bool revoked = false;
 };
+
+// {"id", "name", "site", "scope", "created", "revoked"}: how the API and `token list --json`
+// show a token.
+[[nodiscard]] nlohmann::json toJson(const TokenInfo& token);
 
 // A token just created: the secret is shown to its owner once and kept nowhere.
 struct NewToken {

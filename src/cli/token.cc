@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "api/tokens.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
-#include "api/tokens.h"
 #include "cutover/common/config_error.h"
 
 namespace cutover::cli {
@@ -57,12 +57,7 @@ int runList(const GlobalOptions& global, bool json) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& t : *tokens) {
-      out.push_back({{"id", t.id},
-                     {"name", t.name},
-                     {"site", t.site},
-                     {"scope", scopeName(t.scope)},
-                     {"created", t.created},
-                     {"revoked", t.revoked}});
+      out.push_back(toJson(t));
     }
     std::printf("%s\n", out.dump().c_str());
     return kExitOk;

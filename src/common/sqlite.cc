@@ -12,7 +12,8 @@ namespace {
 Error lastErrorOf(sqlite3* db, std::string_view message) {
   int code = sqlite3_errcode(db) & 0xff;
   int err = sqlite3_system_errno(db);
-  bool os_full = (code == SQLITE_IOERR || code == SQLITE_CANTOPEN) && (err == ENOSPC || err == EDQUOT);
+  bool os_full =
+      (code == SQLITE_IOERR || code == SQLITE_CANTOPEN) && (err == ENOSPC || err == EDQUOT);
   if (code == SQLITE_FULL || os_full) {
     const char* file = sqlite3_db_filename(db, "main");
     std::string what = std::string("sqlite database ") + (file != nullptr ? file : "?");
@@ -73,13 +74,14 @@ std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(
 
 Result<Database> Database::open(const std::filesystem::path& file) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(file.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    Error error = db != nullptr ? lastErrorOf(db, sqlite3_errmsg(db))
-                                : Error{Errc::io, "out of memory"};
+    Error error =
+        db != nullptr ? lastErrorOf(db, sqlite3_errmsg(db)) : Error{Errc::io, "out of memory"};
     if (!error.message.starts_with("the disk is full")) {
-      error.message = "cannot open " + file.string() + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+      error.message =
+          "cannot open " + file.string() + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
     }
     sqlite3_close(db);
     return tl::unexpected(std::move(error));

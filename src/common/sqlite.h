@@ -7,8 +7,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cutover/common/result.h"
 
@@ -32,6 +34,27 @@ class Statement {
 
   [[nodiscard]] std::string text(int column) const;
   [[nodiscard]] std::int64_t integer(int column) const;
+
+  // Every row, each read by `read(const Statement&)`, or the first error.
+  template <class Read>
+  [[nodiscard]] auto all(Read read) -> Result<std::vector<decltype(read(*this))>> {
+    std::vector<decltype(read(*this))> rows;
+    while (true) {
+      auto row = step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return rows;
+      rows.push_back(read(*this));
+    }
+  }
+
+  // The first row read by `read(const Statement&)`, nothing when there is none, or the error.
+  template <class Read>
+  [[nodiscard]] auto first(Read read) -> Result<std::optional<decltype(read(*this))>> {
+    auto row = step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return std::optional<decltype(read(*this))>{};
+    return std::optional<decltype(read(*this))>{read(*this)};
+  }
 
  private:
   sqlite3* db_;

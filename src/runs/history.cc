@@ -9,9 +9,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/sqlite.h"
 #include "cutover/common/names.h"
 #include "cutover/store/manifest.h"
-#include "common/sqlite.h"
 
 namespace cutover {
 
@@ -40,9 +40,9 @@ CREATE TABLE IF NOT EXISTS deploys (
 CREATE INDEX IF NOT EXISTS deploys_by_site ON deploys(site, started);
 )sql";
 
-// Schema version 2 adds the pipeline's columns, version 3 the flips' previous and actor. Adding columns with defaults keeps every row an
-// older cutover wrote; each is added only if missing, so opening is idempotent and an older
-// binary still reads the file (it names its columns).
+// Schema version 2 adds the pipeline's columns, version 3 the flips' previous and actor. Adding
+// columns with defaults keeps every row an older cutover wrote; each is added only if missing, so
+// opening is idempotent and an older binary still reads the file (it names its columns).
 struct AddedColumn {
   std::string_view name;
   std::string_view definition;
@@ -366,10 +366,7 @@ Result<std::optional<DeployRecord>> History::latestCommit(const std::string& sit
                            " FROM deploys WHERE site = ?1 AND commit_sha != '' AND "
                            "status NOT IN ('superseded', 'ignored') ORDER BY rowid DESC LIMIT 1");
   st.bind(1, site);
-  auto row = st.step();
-  if (!row) return tl::unexpected(row.error());
-  if (!*row) return std::optional<DeployRecord>{};
-  return std::optional<DeployRecord>{readRow(st)};
+  return st.first(readRow);
 }
 
 Result<void> History::update(const DeployRecord& r) {
@@ -400,10 +397,7 @@ Result<std::optional<DeployRecord>> History::find(const std::string& id) {
   sqlite::Statement st(db_->db.handle(),
                        "SELECT " + std::string(kColumns) + " FROM deploys WHERE id = ?1");
   st.bind(1, id);
-  auto row = st.step();
-  if (!row) return tl::unexpected(row.error());
-  if (!*row) return std::optional<DeployRecord>{};
-  return std::optional<DeployRecord>{readRow(st)};
+  return st.first(readRow);
 }
 
 Result<std::vector<DeployRecord>> History::list(const std::string& site, std::size_t limit) {
@@ -412,19 +406,12 @@ Result<std::vector<DeployRecord>> History::list(const std::string& site, std::si
                                              " FROM deploys WHERE (?1 = '' OR site = ?1) "
                                              "ORDER BY started DESC, rowid DESC LIMIT ?2");
   st.bind(1, site).bind(2, static_cast<std::int64_t>(limit));
-  std::vector<DeployRecord> out;
-  while (true) {
-    auto row = st.step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    out.push_back(readRow(st));
-  }
-  return out;
+  return st.all(readRow);
 }
 
 Result<DeployRecord> History::recordFlip(const std::string& site, std::string_view trigger,
-                                        const std::string& from, const std::string& to,
-                                        const std::string& actor) {
+                                         const std::string& from, const std::string& to,
+                                         const std::string& actor) {
   DeployRecord r;
   r.id = newDeployId();
   r.site = site;
@@ -459,10 +446,7 @@ Result<std::optional<DeployRecord>> History::findByVersion(const std::string& si
           " FROM deploys WHERE site = ?1 AND version = ?2 AND status = 'succeeded' "
           "AND trigger NOT IN ('rollback', 'activate') ORDER BY started DESC LIMIT 1");
   st.bind(1, site).bind(2, version);
-  auto row = st.step();
-  if (!row) return tl::unexpected(row.error());
-  if (!*row) return std::optional<DeployRecord>{};
-  return std::optional<DeployRecord>{readRow(st)};
+  return st.first(readRow);
 }
 
 }  // namespace cutover
