@@ -9,23 +9,15 @@
 #include <ctime>
 
 #include "common/log.h"
+#include "edge/reply.h"
 
 namespace cutover::edge {
 namespace {
 
 // "[27/Nov/2026:22:32:25 +0000]", formatted once a second per thread.
 std::string_view logTimeNow() {
-  thread_local std::time_t cached_second = -1;
-  thread_local char text[40];
-  thread_local std::size_t length = 0;
-  std::time_t now = std::time(nullptr);
-  if (now != cached_second) {
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    length = std::strftime(text, sizeof text, "[%d/%b/%Y:%H:%M:%S +0000]", &utc);
-    cached_second = now;
-  }
-  return {text, length};
+  thread_local SecondClock clock;
+  return utcNow("[%d/%b/%Y:%H:%M:%S +0000]", clock);
 }
 
 void appendEscaped(std::string& out, std::string_view text) {

@@ -120,18 +120,20 @@ void appendHead(std::string& out, const Reply& reply, bool keep_alive, bool http
   out.append("\r\n");
 }
 
-std::string_view httpDateNow() {
-  thread_local std::time_t cached_second = -1;
-  thread_local char text[40];
-  thread_local std::size_t length = 0;
+std::string_view utcNow(const char* format, SecondClock& clock) {
   std::time_t now = std::time(nullptr);
-  if (now != cached_second) {
+  if (now != clock.second) {
     std::tm utc{};
     gmtime_r(&now, &utc);
-    length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
-    cached_second = now;
+    clock.length = std::strftime(clock.text, sizeof clock.text, format, &utc);
+    clock.second = now;
   }
-  return {text, length};
+  return {clock.text, clock.length};
+}
+
+std::string_view httpDateNow() {
+  thread_local SecondClock clock;
+  return utcNow("%a, %d %b %Y %H:%M:%S GMT", clock);
 }
 
 }  // namespace cutover::edge

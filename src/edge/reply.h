@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,12 +28,12 @@ struct Reply {
   std::string_view last_modified;     // sent when not empty
   std::string_view content_encoding;  // "br" or "gzip" when a precompressed form is sent
   bool vary_encoding = false;         // "Vary: Accept-Encoding": the file has precompressed forms
-  bool vary_pin = false;  // "Vary: Cookie, X-Cutover-Pin": a pin could have chosen the version
-  bool accept_ranges = false;         // "Accept-Ranges: bytes"
-  bool noindex = false;               // "X-Robots-Tag: noindex" (previews)
-  std::string content_range;          // sent when not empty
-  std::string set_cookie;             // sent when not empty
-  std::string location;               // sent when not empty
+  bool vary_pin = false;       // "Vary: Cookie, X-Cutover-Pin": a pin could have chosen the version
+  bool accept_ranges = false;  // "Accept-Ranges: bytes"
+  bool noindex = false;        // "X-Robots-Tag: noindex" (previews)
+  std::string content_range;   // sent when not empty
+  std::string set_cookie;      // sent when not empty
+  std::string location;        // sent when not empty
   std::vector<std::pair<std::string, std::string>> headers;  // from the version's `_headers`
   bool allow = false;                                        // "Allow: GET, HEAD" (405)
   bool close = false;  // the connection must close after this reply
@@ -64,6 +65,15 @@ struct Reply {
 // `keep_alive`: whether the connection stays open after this reply; `http10`: whether the
 // request was HTTP/1.0 (which needs "Connection: keep-alive" to keep it).
 void appendHead(std::string& out, const Reply& reply, bool keep_alive, bool http10);
+
+// The current UTC time formatted by strftime's `format` (at most 39 characters), at most once a
+// second: the caller keeps one SecondClock per thread and format.
+struct SecondClock {
+  std::time_t second = -1;
+  char text[40] = "";
+  std::size_t length = 0;
+};
+[[nodiscard]] std::string_view utcNow(const char* format, SecondClock& clock);
 
 // The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), formatted once a second
 // per thread.
