@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
+#include "common/log.h"
 #include "cutover/common/config_error.h"
 
 namespace cutover::cli {
@@ -44,6 +45,19 @@ int runCli(int argc, char** argv) {
                  "The sites' configuration, cutover.toml: builds, hosts, settings and which stores "
                  "(default $CUTOVER_CONFIG, else ./cutover.toml or /etc/cutover/cutover.toml when "
                  "no --data-dir is given)");
+  std::string log_format = "text";
+  std::string log_level = "info";
+  app.add_option("--log-format", log_format,
+                 "How servers and background work log to stderr: text (one plain line a "
+                 "message) or json (one object a line: time, level, message); default text, or "
+                 "$CUTOVER_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->envname("CUTOVER_LOG_FORMAT");
+  app.add_option("--log-level", log_level,
+                 "The least severe messages logged: debug, info, warn or error; default info, or "
+                 "$CUTOVER_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->envname("CUTOVER_LOG_LEVEL");
   app.footer(
       "Examples:\n"
       "  cutover deploy ./public --site docs     store ./public as a new version of docs, make it "
@@ -77,6 +91,11 @@ int runCli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (app.count("--data-dir") > 0) global.data_dir_set = true;
+    log::setJson(log_format == "json");
+    log::setLevel(log_level == "debug"   ? log::Level::debug
+                  : log_level == "warn"  ? log::Level::warn
+                  : log_level == "error" ? log::Level::error
+                                         : log::Level::info);
     if (global.config.empty() && !global.data_dir_set) global.config = findConfig();
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;

@@ -308,9 +308,9 @@ TEST_F(CliTest, ANameThatIsNotUtf8IsRefusedNamingItAndChangesNothing) {
   std::string v1 = deployOk((dir_ / "v1").string());
   writeSite(dir_ / "bad", "bad");
   writeFile(dir_ / "bad" / "d" / "caf\xe9.html", "latin-1 name");
-  ASSERT_EQ(std::system(("tar -cf " + (dir_ / "bad.tar").string() + " -C " +
-                         (dir_ / "bad").string() + " .")
-                            .c_str()),
+  ASSERT_EQ(std::system(
+                ("tar -cf " + (dir_ / "bad.tar").string() + " -C " + (dir_ / "bad").string() + " .")
+                    .c_str()),
             0);
   for (const char* source : {"bad", "bad.tar"}) {
     auto r = cutover({"deploy", (dir_ / source).string(), "--site", "docs"});
@@ -405,8 +405,9 @@ TEST_F(CliTest, ACommandFindsTheConfigOrSaysItMadeANewDataFolder) {
 
   auto elsewhere = dir_ / "elsewhere";
   std::filesystem::create_directories(elsewhere);
-  auto with_env = testing::runCutover({"deploy", (project / "public").string(), "--site", "docs"},
-                                      {elsewhere, {{"CUTOVER_CONFIG", (project / "cutover.toml").string()}}});
+  auto with_env =
+      testing::runCutover({"deploy", (project / "public").string(), "--site", "docs"},
+                          {elsewhere, {{"CUTOVER_CONFIG", (project / "cutover.toml").string()}}});
   EXPECT_EQ(with_env.exit_code, 0) << with_env.err;
   EXPECT_EQ(with_env.err.find("created a new data folder"), std::string::npos) << with_env.err;
   EXPECT_FALSE(std::filesystem::exists(elsewhere / "cutover-data"));
@@ -449,8 +450,8 @@ TEST_F(CliTest, ReloadTakesTheEditedConfigAndABrokenOneChangesNothing) {
   };
   writeConfig("one.example");
   writeSite(dir_ / "v1", "v1");
-  auto deployed = testing::runCutover(
-      {"--config", config, "deploy", (dir_ / "v1").string(), "--site", "docs"});
+  auto deployed =
+      testing::runCutover({"--config", config, "deploy", (dir_ / "v1").string(), "--site", "docs"});
   ASSERT_EQ(deployed.exit_code, 0) << deployed.err;
   testing::ServerProcess server(
       {"--config", config, "serve", "--listen", "127.0.0.1:0", "--api-listen", "off"});
@@ -536,6 +537,27 @@ TEST(CliVersionTest, VersionIsTheProjectVersion) {
   auto r = testing::runCutover({"--version"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "cutover " CUTOVER_VERSION "\n");
+}
+
+TEST_F(CliTest, LogFormatJsonWritesOneObjectALineAndAnUnknownFormatIsRefused) {
+  testing::ServerProcess server({"--log-format", "json", "--data-dir", data_, "serve", "--listen",
+                                 "127.0.0.1:0", "--threads", "2"});
+  std::string errors = server.errors();
+  auto at = errors.find("serving on");
+  ASSERT_NE(at, std::string::npos) << errors;
+  auto begin = errors.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  auto line =
+      nlohmann::json::parse(errors.substr(begin, errors.find('\n', at) - begin), nullptr, false);
+  ASSERT_TRUE(line.is_object()) << errors;
+  EXPECT_EQ(line.value("level", ""), "info");
+  EXPECT_EQ(line.value("message", ""),
+            "serving on http://127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_FALSE(line.value("time", "").empty());
+
+  auto refused = cutover({"--log-format", "xml", "versions", "docs"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("--log-format"), std::string::npos) << refused.err;
 }
 
 }  // namespace

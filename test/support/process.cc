@@ -8,8 +8,8 @@
 
 #include <cstdlib>
 #include <optional>
-#include <string_view>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace cutover::testing {
@@ -42,11 +42,13 @@ void drain(int fd, std::string& into) {
 std::optional<std::uint16_t> portAfter(const std::string& text, const std::string& marker) {
   auto at = text.find(marker);
   if (at == std::string::npos) return std::nullopt;
+  // The line must be whole; the address ends at a space or a quote (a JSON log line).
   auto end = text.find('\n', at);
   if (end == std::string::npos) return std::nullopt;
-  auto colon = text.rfind(':', end);
+  auto address_end = text.find_first_of(" \"\n", at + marker.size());
+  auto colon = text.rfind(':', address_end);
   if (colon == std::string::npos || colon < at) return std::nullopt;
-  return static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1, end - colon - 1)));
+  return static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1, address_end - colon - 1)));
 }
 
 }  // namespace
