@@ -1,7 +1,9 @@
 #include "common/sqlite.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 namespace cutover::sqlite {
@@ -88,10 +90,17 @@ Result<Database> Database::open(const std::filesystem::path& file) {
   }
   sqlite3_busy_timeout(db, 10'000);
   Database out(db);
-  if (auto r = out.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !r) {
-    return tl::unexpected(r.error());
+  // Switching a new file to WAL needs it alone: while another connection makes the same switch,
+  // SQLite answers "database is locked" at once instead of waiting (the busy handler is not
+  // called, to avoid a deadlock). So wait here, as the busy timeout would.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    auto r = out.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    if (r) return out;
+    bool busy = (sqlite3_errcode(db) & 0xff) == SQLITE_BUSY;
+    if (!busy || std::chrono::steady_clock::now() > deadline) return tl::unexpected(r.error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return out;
 }
 
 Database::Database(Database&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}

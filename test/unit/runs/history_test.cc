@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <vector>
+
 #include "support/temp_dir.h"
 
 namespace cutover {
@@ -35,6 +38,40 @@ TEST(History, RecordsAndListsDeploysNewestFirst) {
   EXPECT_EQ(history->list("", 10).value().size(), 2U);
   EXPECT_EQ(history->list("docs", 10).value().size(), 1U);
   EXPECT_EQ(history->findByVersion("docs", a.version).value()->id, a.id);
+}
+
+// A `cutover pipeline` and a `cutover pipeline run` started together both open a history file
+// that does not exist yet: each must get it (SQLite refuses a second connection's switch to WAL
+// mode at once, without waiting, while another connection makes the same switch).
+TEST(History, ProcessesOpeningANewFileAtTheSameTimeAllGetIt) {
+  for (int round = 0; round < 100; ++round) {
+    testing::TempDir dir;
+    constexpr int kProcesses = 8;
+    std::vector<pid_t> children;
+    for (int i = 0; i < kProcesses; ++i) {
+      pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        auto history = History::open(dir / "h.sqlite");
+        DeployRecord r;
+        r.site = "docs";
+        bool ok = history && (*history)->begin(r);
+        if (!history) std::fprintf(stderr, "open: %s\n", history.error().message.c_str());
+        ::_exit(ok ? 0 : 1);
+      }
+      children.push_back(pid);
+    }
+    int failed = 0;
+    for (pid_t pid : children) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+    }
+    ASSERT_EQ(failed, 0) << "round " << round << ": " << failed << " of " << kProcesses
+                         << " processes could not open or write a new history file";
+    auto history = History::open(dir / "h.sqlite").value();
+    EXPECT_EQ(history->list("docs", 100).value().size(), static_cast<std::size_t>(kProcesses));
+  }
 }
 
 TEST(History, ADeployWhoseProcessDiedIsMarkedFailedOnOpen) {
