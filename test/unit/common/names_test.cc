@@ -26,7 +26,10 @@ TEST(VersionId, IsUniqueAndUsableInHostNames) {
     EXPECT_TRUE(validateVersionId(id)) << id;
     seen.insert(id);
   }
-  EXPECT_EQ(seen.size(), 1000U);
+  // 24 random bits a second: 1,000 ids drawn in one second collide about once in 30 runs (a
+  // deploy that draws a taken id draws again, see commitVersion), but 5 collisions would take a
+  // broken generator.
+  EXPECT_GE(seen.size(), 995U);
   auto git = newVersionId("3f9a1c2");
   EXPECT_EQ(git.rfind("3f9a1c2-", 0), 0U);
   EXPECT_TRUE(validateVersionId(git));
