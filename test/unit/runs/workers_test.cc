@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
+#include "common/log.h"
 #include "cutover/pipeline/activate.h"
 #include "support/git_fixture.h"
 #include "support/temp_dir.h"
@@ -67,6 +69,28 @@ class WorkersTest : public ::testing::Test {
     return p ? p->version : "";
   }
 };
+
+// `sandbox = false` is an explicit opt-out, said at start for each site that takes it, and
+// for no other.
+TEST_F(WorkersTest, StartingWarnsAboutEachSiteThatBuildsWithoutASandbox) {
+  Config c = config();
+  c.sites[0].sandbox = false;
+  SiteConfig confined = c.sites[0];
+  confined.name = "blog";
+  confined.sandbox = true;
+  c.sites.push_back(confined);
+  log::Capture capture;
+  auto workers = start(std::move(c));
+  auto messages = capture.messages();
+  auto warns_about = [&](const std::string& site) {
+    return std::count_if(messages.begin(), messages.end(), [&](const std::string& m) {
+      return m.find("site " + site + " builds without a sandbox (sandbox = false)") !=
+             std::string::npos;
+    });
+  };
+  EXPECT_EQ(warns_about("docs"), 1);
+  EXPECT_EQ(warns_about("blog"), 0);
+}
 
 TEST_F(WorkersTest, ASubmittedCommitIsBuiltAndGoesLiveUnderItsShortCommitId) {
   auto sha = repo_.commit("mkdir -p public && echo v1 > public/index.html\n", "Add the home page");

@@ -1,12 +1,16 @@
 #include "pipeline/build/build.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
 
+#include "cutover/common/fd.h"
 #include "pipeline/build/command.h"
 #include "support/git_fixture.h"
 #include "support/temp_dir.h"
@@ -294,6 +298,37 @@ TEST_F(BuildTest, AHostileBuildCannotReadSecretsTouchTheDataOrSeeTheHost) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "data" / "pointers" / "docs"));
   EXPECT_NE(testing::readFile(again->output / "uid.txt"), "0\n");
   EXPECT_LT(std::stoi(testing::readFile(again->output / "processes.txt")), 8);
+}
+
+// A site with `network = false` builds with no network at all: not even a server on this
+// machine's loopback answers it. With the default (network on) the same build reaches it.
+TEST_F(BuildTest, ABuildWithNetworkOffReachesNothingAndWithItOnReachesTheHost) {
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(listener.valid());
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(::listen(listener.get(), 16), 0);
+  ASSERT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::string port = std::to_string(ntohs(address.sin_port));
+  repo_.commit(
+      "mkdir -p public\necho ok > public/index.html\n"
+      "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" +
+          port + "' 2>/dev/null && echo reached > public/net.txt || :\n",
+      "reaches out");
+  repo_.push();
+  for (bool network : {true, false}) {
+    BuildPlan p = plan("main");
+    p.site.network = network;
+    Workspace ws(dir_ / "data" / "tmp" / ("build-net-" + std::to_string(network)));
+    auto built = buildSite(p, ws, *log_, {});
+    ASSERT_TRUE(built) << built.error().message;
+    EXPECT_EQ(std::filesystem::exists(built->output / "net.txt"), network)
+        << (network ? "a build with the network on could not reach the host"
+                    : "a build with network = false reached a server on the host");
+  }
 }
 
 TEST_F(BuildTest, ATimedOutBuildLeavesNoProcessBehindNotEvenOneInItsOwnSession) {
