@@ -19,6 +19,10 @@ Result<std::unique_ptr<ApiHost>> ApiHost::start(const DataDir& data, ApiOptions 
     options.max_pending_deploys = data.config->api_max_pending_deploys;
     options.max_pending_deploys_per_site = data.config->api_max_pending_deploys_per_site;
     options.remote_deploy_timeout = data.config->api_pending_deploy_timeout;
+    const auto& bounds = data.config->api_connections;
+    options.max_connections = bounds.total.value_or(options.max_connections);
+    options.max_connections_per_client =
+        bounds.per_client.value_or(options.max_connections_per_client);
     host->reconfigure(*data.config);
   }
   options.limits_for = [limits = host->limits_](const std::string& site) {

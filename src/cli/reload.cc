@@ -39,6 +39,11 @@ std::string needsRestart(const Config& running, const Config& next) {
   note(running.pointers != next.pointers, "pointers");
   note(running.serve_listen != next.serve_listen, "[serve] listen");
   note(running.api_listen != next.api_listen, "[api] listen");
+  auto differ = [](const Config::ConnectionBounds& a, const Config::ConnectionBounds& b) {
+    return a.total != b.total || a.per_client != b.per_client;
+  };
+  note(differ(running.serve_connections, next.serve_connections), "[serve] max_connections");
+  note(differ(running.api_connections, next.api_connections), "[api] max_connections");
   note(running.workers != next.workers, "workers");
   return out;
 }

@@ -19,6 +19,8 @@ struct ServeArgs {
   bool no_version_header = false;
   std::string api_listen;
   bool api_listen_set = false;
+  bool max_connections_set = false;
+  bool max_connections_per_client_set = false;
   bool no_pipeline = false;
 };
 
@@ -27,7 +29,16 @@ int runServe(const GlobalOptions& global, ServeArgs args) {
   auto data =
       DataDir::open(global, (pipeline ? DataDir::all : DataDir::stores) | DataDir::edge_cache);
   EdgeOptions& options = args.options;
-  if (!args.listen_set && data.config) options.listen = data.config->serve_listen;
+  if (data.config) {
+    const auto& config = *data.config;
+    if (!args.listen_set) options.listen = config.serve_listen;
+    if (!args.max_connections_set && config.serve_connections.total) {
+      options.max_connections = *config.serve_connections.total;
+    }
+    if (!args.max_connections_per_client_set && config.serve_connections.per_client) {
+      options.max_connections_per_client = *config.serve_connections.per_client;
+    }
+  }
   // With a config the admin API runs too, on the config's address, unless told otherwise.
   std::string api_listen = args.api_listen;
   if (!args.api_listen_set && data.config) api_listen = data.config->api_listen;
@@ -98,10 +109,10 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
                   "(default 3600)");
   cmd->add_option("--max-connections", options->max_connections,
                   "Open connections; at the limit a new one closes the one idle the longest, "
-                  "or gets 503 when none is idle (default 10000)");
+                  "or gets 503 when none is idle (default 10000, or [serve] max_connections)");
   cmd->add_option("--max-connections-per-client", options->max_connections_per_client,
                   "Open connections from one client address (IPv6: one /64); beyond, 503; "
-                  "0: no bound (default 256)");
+                  "0: no bound (default 256, or [serve] max_connections_per_client)");
   cmd->add_flag("!--no-sendfile", options->sendfile,
                 "Stream large files through user space instead of sendfile(2)");
   cmd->add_option("--api-listen", args->api_listen,
@@ -132,6 +143,8 @@ void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
     args->options.version_header = !args->no_version_header;
     args->listen_set = cmd->count("--listen") > 0;
     args->api_listen_set = cmd->count("--api-listen") > 0;
+    args->max_connections_set = cmd->count("--max-connections") > 0;
+    args->max_connections_per_client_set = cmd->count("--max-connections-per-client") > 0;
     run = [&global, args] { return runServe(global, *args); };
   });
 }

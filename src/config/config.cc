@@ -115,8 +115,8 @@ Result<void> parseApiLimit(const Reader& r, const toml::key& key, const toml::no
     return {};
   }
   return r.unknownKey(key, "[api]",
-                      "listen, max_pending_deploys, max_pending_deploys_per_site, "
-                      "pending_deploy_timeout");
+                      "listen, max_connections, max_connections_per_client, "
+                      "max_pending_deploys, max_pending_deploys_per_site, pending_deploy_timeout");
 }
 
 nlohmann::json toJson(const toml::node& node) {
@@ -496,13 +496,23 @@ Result<Config> parseConfig(std::string_view text, const std::filesystem::path& f
       auto t = r.table(value, k);
       if (!t) return tl::unexpected(t.error());
       for (const auto& [sub, subvalue] : **t) {
+        if (sub.str() == "max_connections" || sub.str() == "max_connections_per_client") {
+          bool total = sub.str() == "max_connections";
+          auto v = r.integer(subvalue, std::string(k) + "." + std::string(sub.str()), total ? 1 : 0,
+                             1'000'000);
+          if (!v) return tl::unexpected(v.error());
+          auto& bounds = k == "serve" ? config.serve_connections : config.api_connections;
+          (total ? bounds.total : bounds.per_client) = static_cast<std::size_t>(*v);
+          continue;
+        }
         if (k == "api" && sub.str() != "listen") {
           auto ok = parseApiLimit(r, sub, subvalue, config);
           if (!ok) return tl::unexpected(ok.error());
           continue;
         }
         if (sub.str() != "listen") {
-          return r.unknownKey(sub, "[" + std::string(k) + "]", "listen");
+          return r.unknownKey(sub, "[" + std::string(k) + "]",
+                              "listen, max_connections, max_connections_per_client");
         }
         auto v = r.string(subvalue, std::string(k) + ".listen");
         if (!v) return tl::unexpected(v.error());

@@ -10,6 +10,7 @@
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "unit/edge/http_client.h"
 
 namespace cutover {
 namespace {
@@ -443,6 +444,34 @@ int waitForStatus(std::uint16_t port, const std::string& host, int status) {
 
 // An edited cutover.toml takes effect on `cutover reload` or SIGHUP without a restart; a broken
 // one leaves the running config serving, and both the reload and the server's log say why.
+// The edge's connection bounds can be set in cutover.toml: with [serve]
+// max_connections_per_client = 2, a third connection from one address gets 503 while another
+// address is still served.
+TEST_F(CliTest, TheConfigBoundsConnectionsPerClient) {
+  auto config = (dir_ / "cutover.toml").string();
+  writeFile(config, "data_dir = \"data\"\n[serve]\nmax_connections_per_client = 2\n[sites.docs]\n");
+  writeSite(dir_ / "v1", "v1");
+  auto deployed =
+      testing::runCutover({"--config", config, "deploy", (dir_ / "v1").string(), "--site", "docs"});
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.err;
+  testing::ServerProcess server(
+      {"--config", config, "serve", "--listen", "127.0.0.1:0", "--api-listen", "off"});
+  std::vector<std::unique_ptr<testing::HttpClient>> mine;
+  for (int i = 0; i < 2; ++i) {
+    mine.push_back(std::make_unique<testing::HttpClient>(server.port(), 0, "127.0.0.2"));
+    ASSERT_EQ(mine.back()->get("/").status, 200);
+  }
+  testing::HttpClient third(server.port(), 0, "127.0.0.2");
+  EXPECT_EQ(third.read().status, 503);
+  testing::HttpClient someone_else(server.port(), 0, "127.0.0.3");
+  EXPECT_EQ(someone_else.get("/").status, 200);
+
+  writeFile(dir_ / "bad.toml", "[serve]\nmax_connections = 0\n");
+  auto bad = testing::runCutover({"--config", (dir_ / "bad.toml").string(), "sites"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("serve.max_connections"), std::string::npos) << bad.err;
+}
+
 TEST_F(CliTest, ReloadTakesTheEditedConfigAndABrokenOneChangesNothing) {
   auto config = (dir_ / "cutover.toml").string();
   auto writeConfig = [&](const std::string& host) {

@@ -69,6 +69,14 @@ struct Config {
   std::size_t api_max_pending_deploys = 8;                   // [api] max_pending_deploys
   std::size_t api_max_pending_deploys_per_site = 2;          // [api] max_pending_deploys_per_site
   std::chrono::seconds api_pending_deploy_timeout{15 * 60};  // [api] pending_deploy_timeout
+  // [serve] and [api] max_connections and max_connections_per_client (0: no bound per client);
+  // unset: the server's default, or the command line's flag, which wins.
+  struct ConnectionBounds {
+    std::optional<std::size_t> total;
+    std::optional<std::size_t> per_client;
+  };
+  ConnectionBounds serve_connections;
+  ConnectionBounds api_connections;
   unsigned workers = 2;           // builds run at once (one per site at a time)
   std::vector<SiteConfig> sites;  // sorted by name
   SourceLimits limits;  // [limits]: max_file_size, max_total_size, max_files for every site

@@ -164,6 +164,27 @@ TEST(Config, ApiLimitsOnPendingRemoteDeploys) {
   EXPECT_NE(unknown.error().message.find("pending_deploy_timeout"), std::string::npos);
 }
 
+TEST(Config, ConnectionBoundsForTheEdgeAndTheApi) {
+  auto defaults = parse("");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->serve_connections.total);
+  EXPECT_FALSE(defaults->api_connections.per_client);
+  auto set = parse(
+      "[serve]\nmax_connections = 500\nmax_connections_per_client = 0\n"
+      "[api]\nmax_connections = 16\nmax_connections_per_client = 4\n");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->serve_connections.total, 500U);
+  EXPECT_EQ(set->serve_connections.per_client, 0U);
+  EXPECT_EQ(set->api_connections.total, 16U);
+  EXPECT_EQ(set->api_connections.per_client, 4U);
+  auto zero = parse("[api]\nmax_connections = 0\n");
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().message.find("api.max_connections"), std::string::npos);
+  auto unknown = parse("[serve]\nmax_conns = 1\n");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("max_connections_per_client"), std::string::npos);
+}
+
 TEST(Config, LoadsAFileAndSaysWhenItIsMissing) {
   testing::TempDir dir;
   testing::writeFile(dir / "cutover.toml", "[sites.docs]\n");
