@@ -225,6 +225,12 @@ Result<Target> parseTarget(std::string_view text, const Pattern& from, bool deco
   }
   std::string scratch;
   if (!percentDecode(rest, scratch)) return bad("has a malformed percent-escape");
+  if (std::any_of(scratch.begin(), scratch.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+      })) {
+    return bad("has an escaped control character");
+  }
 
   std::size_t hash = rest.find('#');
   std::string_view fragment = hash == std::string_view::npos ? "" : rest.substr(hash + 1);

@@ -279,6 +279,16 @@ TEST(ParseRedirects, RefusesATargetThatABrowserReadsAsAnotherHost) {
   EXPECT_CONTAINS(redirectsError("/a //evil.example/x\n"), "another host");
 }
 
+TEST(ParseRedirects, RefusesATargetWithAnEscapedControlCharacter) {
+  // Found by the redirects fuzz target: "/%04.l" decodes to a control character, which a rewrite
+  // would look up as a file name and a redirect would send in its Location.
+  std::string error = redirectsError("/private/* /%04.l 200\n");
+  EXPECT_STARTS_WITH(error, "_redirects:1: ");
+  EXPECT_CONTAINS(error, "control character");
+  EXPECT_CONTAINS(redirectsError("/a /b%0d%0aSet-Cookie:x 301\n"), "control character");
+  EXPECT_CONTAINS(redirectsError("/a /b%7F 302\n"), "control character");
+}
+
 TEST(ValidateRules, ChecksRulesReadBackFromAManifest) {
   EXPECT_TRUE(validateRedirectRule({"/a/:x", "/b/:x", 302, false, 4}));
   auto status = validateRedirectRule({"/a", "/b", 418, false, 4});
