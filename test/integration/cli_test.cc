@@ -442,8 +442,6 @@ int waitForStatus(std::uint16_t port, const std::string& host, int status) {
   return seen;
 }
 
-// An edited cutover.toml takes effect on `cutover reload` or SIGHUP without a restart; a broken
-// one leaves the running config serving, and both the reload and the server's log say why.
 // The edge's connection bounds can be set in cutover.toml: with [serve]
 // max_connections_per_client = 2, a third connection from one address gets 503 while another
 // address is still served.
@@ -472,6 +470,8 @@ TEST_F(CliTest, TheConfigBoundsConnectionsPerClient) {
   EXPECT_NE(bad.err.find("serve.max_connections"), std::string::npos) << bad.err;
 }
 
+// An edited cutover.toml takes effect on `cutover reload` or SIGHUP without a restart; a broken
+// one leaves the running config serving, and both the reload and the server's log say why.
 TEST_F(CliTest, ReloadTakesTheEditedConfigAndABrokenOneChangesNothing) {
   auto config = (dir_ / "cutover.toml").string();
   auto writeConfig = [&](const std::string& host) {
