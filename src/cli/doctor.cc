@@ -79,18 +79,23 @@ class Deadline {
       std::optional<Found> found;
     };
     auto shared = std::make_shared<Shared>();
-    std::thread([shared, check = std::move(check)] {
+    std::thread worker([shared, check = std::move(check)] {
       Found found = check();
       std::lock_guard lock(shared->mutex);
       shared->found = std::move(found);
       shared->done.notify_all();
-    }).detach();
+    });
     std::unique_lock lock(shared->mutex);
     if (!shared->done.wait_for(lock, limit_, [&] { return shared->found.has_value(); })) {
+      worker.detach();
       hung_ = true;
       return fail(Errc::unavailable,
                   "no answer within " + std::to_string(limit_.count()) + " s (is it reachable?)");
     }
+    lock.unlock();
+    // A check that answered is joined, so its thread has ended (and freed what its libraries
+    // keep per thread, such as OpenSSL's random generator) before the process exits.
+    worker.join();
     return std::move(*shared->found);
   }
   [[nodiscard]] bool hung() const { return hung_; }
