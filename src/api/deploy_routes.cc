@@ -117,6 +117,7 @@ nlohmann::json deployAnswer(ApiState& state, const std::string& deploy_id, const
           {"activated", r.activated},
           {"previous", r.previous},
           {"live_url", r.activated ? state.siteUrl(r.site) : ""},
+          {"preview_until", r.preview_until != 0 ? rfc3339(r.preview_until) : ""},
           {"files", r.files},
           {"new_files", r.new_files},
           {"reused_files", r.reused_files},
@@ -246,6 +247,16 @@ void postRemoteDeploy(ApiState& state, Call& call) {
       return sendError(call.out, Errc::invalid_argument, "\"activate\" must be true or false");
     activate = a->get<bool>();
   }
+  std::int64_t preview_seconds = kDefaultPreviewSeconds;
+  if (auto p = body->find("preview_seconds"); p != body->end()) {
+    if (!p->is_number_unsigned() || p->get<std::uint64_t>() > kMaxPreviewSeconds) {
+      return sendError(call.out, Errc::invalid_argument,
+                       "\"preview_seconds\" must be a whole number of seconds from 0 (no preview "
+                       "link) to " +
+                           std::to_string(kMaxPreviewSeconds));
+    }
+    preview_seconds = p->get<std::int64_t>();
+  }
 
   auto pending_limits = state.pendingLimits();
   auto refuseCrowded = [&](const Crowded& full) {
@@ -253,7 +264,8 @@ void postRemoteDeploy(ApiState& state, Call& call) {
               {{"Retry-After", "60"}});
   };
   if (auto full = state.pending.crowded(site, pending_limits)) return refuseCrowded(*full);
-  auto upload = RemoteUpload::begin(state.pipeline(), site, source, activate, std::move(*list));
+  auto upload = RemoteUpload::begin(state.pipeline(), site, source, activate, preview_seconds,
+                                    std::move(*list));
   if (!upload) return sendError(call.out, upload.error());
   auto pending = std::make_shared<PendingDeploy>(std::move(*upload));
   std::string id = pending->record().id;

@@ -27,7 +27,21 @@ struct DeployArgs {
   std::string token;
   std::string max_file_size, max_total_size;  // override the configured limits when set
   std::uint64_t max_files = 0;
+  std::string preview_expires;  // how long the preview link answers ("7d"); "0": no link
 };
+
+// --preview-expires as seconds (the default when not given).
+std::int64_t previewSeconds(const DeployArgs& args) {
+  if (args.preview_expires.empty()) return kDefaultPreviewSeconds;
+  auto d = parseDuration(args.preview_expires);
+  auto seconds = d ? std::chrono::duration_cast<std::chrono::seconds>(*d).count() : -1;
+  if (seconds < 0 || seconds > kMaxPreviewSeconds) {
+    throw ConfigError(fmt::format(
+        "--preview-expires '{}' is not a duration like 7d, 12h or 0 (no link), of at most 366d",
+        args.preview_expires));
+  }
+  return seconds;
+}
 
 // The site's limits from the config (or the defaults), with the command line's over them.
 SourceLimits deployLimits(const std::optional<Config>& config, const DeployArgs& args) {
@@ -69,6 +83,10 @@ void printReport(const DeployReport& r, const std::filesystem::path& data_root) 
   } else {
     std::printf("  not live: cutover activate %s %s\n", r.site.c_str(), r.version.c_str());
   }
+  if (r.preview_until != 0) {
+    std::printf("  preview  at %s--%s.localhost until %s\n", r.version.c_str(), r.site.c_str(),
+                rfc3339(r.preview_until).c_str());
+  }
   std::printf("  deploy   %s\n", r.deploy_id.c_str());
   for (const auto& warning : r.warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
 }
@@ -82,6 +100,7 @@ std::string reportJson(const DeployReport& r) {
       {"files", r.files},      {"new_files", r.new_files}, {"reused_files", r.reused_files},
       {"bytes", r.bytes},      {"new_bytes", r.new_bytes}, {"stages", stages},
       {"warnings", r.warnings}};
+  j["preview_until"] = r.preview_until != 0 ? rfc3339(r.preview_until) : "";
   const auto& c = r.precompressed;
   j["precompressed"] = {{"files", c.files},           {"bytes", c.bytes},
                         {"br_files", c.br_files},     {"br_bytes", c.br_bytes},
@@ -95,8 +114,8 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
     std::string token = args.token;
     if (const char* env = std::getenv("CUTOVER_TOKEN"); token.empty() && env != nullptr)
       token = env;
-    return runRemoteDeploy(
-        {args.source, args.site, args.remote, token, args.no_activate, args.json, args.threads});
+    return runRemoteDeploy({args.source, args.site, args.remote, token, args.no_activate, args.json,
+                            args.threads, previewSeconds(args)});
   }
   auto data = DataDir::open(global);
   ProgressBar bar;
@@ -107,6 +126,7 @@ int runDeploy(const GlobalOptions& global, const DeployArgs& args) {
   options.activate = !args.no_activate;
   options.threads = args.threads;
   options.precompress = !args.no_precompress;
+  options.preview_seconds = previewSeconds(args);
   if (!args.json) {
     options.progress = [&bar](std::string_view stage, std::uint64_t done, std::uint64_t total,
                               std::uint64_t files_done, std::uint64_t files_total) {
@@ -158,6 +178,9 @@ void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
                   "Refuse the deploy if its files add up to more (default 10GiB)");
   cmd->add_option("--max-files", args->max_files,
                   "Refuse the deploy if it has more files (default 100000)");
+  cmd->add_option("--preview-expires", args->preview_expires,
+                  "How long the version answers at its preview host V--SITE.<preview domain> "
+                  "(default 7d; 0: no preview link); `cutover versions preview` changes it later");
   cmd->add_option("--remote", args->remote,
                   "Deploy to the admin API at this URL (e.g. https://host:8081) instead of the "
                   "data folder: only files the server lacks are uploaded");

@@ -315,7 +315,8 @@ Result<RemoteDeployReport> remoteDeploy(const RemoteDeployOptions& options) {
       "/api/sites/" + options.site + "/deploys",
       {{"files", list},
        {"source", std::string(clipUtf8(escapeInvalidUtf8((*source)->describe()), 200))},
-       {"activate", options.activate}});
+       {"activate", options.activate},
+       {"preview_seconds", options.preview_seconds}});
   if (!started) return tl::unexpected(started.error());
   std::string id = started->value("deploy", "");
   std::map<std::string, std::uint64_t> missing;
@@ -364,6 +365,7 @@ Result<RemoteDeployReport> remoteDeploy(const RemoteDeployOptions& options) {
   report.version = finished->value("version", "");
   report.previous = finished->value("previous", "");
   report.live_url = finished->value("live_url", "");
+  report.preview_until = finished->value("preview_until", "");
   report.activated = finished->value("activated", false);
   report.files = files.size();
   report.blobs = blobs.size();
@@ -378,6 +380,7 @@ int runRemoteDeploy(const RemoteDeployArgs& args) {
   options.site = args.site;
   options.source = args.source;
   options.activate = !args.no_activate;
+  options.preview_seconds = args.preview_seconds;
   if (args.threads != 0) options.parallel = args.threads;
   ProgressBar bar;
   if (!args.json) {
@@ -405,6 +408,7 @@ int runRemoteDeploy(const RemoteDeployArgs& args) {
                      {"activated", r.activated},
                      {"previous", r.previous},
                      {"live_url", r.live_url},
+                     {"preview_until", r.preview_until},
                      {"files", r.files},
                      {"bytes", r.bytes},
                      {"blobs", r.blobs},
@@ -425,6 +429,9 @@ int runRemoteDeploy(const RemoteDeployArgs& args) {
   } else {
     std::printf("  not live: POST /api/sites/%s/activate {\"version\": \"%s\"}\n", r.site.c_str(),
                 r.version.c_str());
+  }
+  if (!r.preview_until.empty()) {
+    std::printf("  preview  of %s open until %s\n", r.version.c_str(), r.preview_until.c_str());
   }
   std::printf("  deploy   %s\n", r.deploy_id.c_str());
   return kExitOk;

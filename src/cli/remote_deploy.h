@@ -7,6 +7,7 @@
 
 #include "cutover/common/result.h"
 #include "cutover/pipeline/source.h"
+#include "cutover/pointer/records.h"
 
 namespace cutover::cli {
 
@@ -20,6 +21,7 @@ struct RemoteDeployOptions {
   std::string site;
   std::filesystem::path source;  // a folder or an archive, as for a local deploy
   bool activate = true;
+  std::int64_t preview_seconds = kDefaultPreviewSeconds;
   unsigned parallel = 4;  // blobs uploaded at once
   SourceLimits limits;
   UploadProgress progress;  // called from the upload threads, one call at a time
@@ -27,6 +29,7 @@ struct RemoteDeployOptions {
 
 struct RemoteDeployReport {
   std::string deploy_id, site, version, previous, live_url;
+  std::string preview_until;  // RFC 3339; empty: no preview link
   bool activated = false;
   std::uint64_t files = 0, bytes = 0;
   std::uint64_t blobs = 0;     // distinct contents among the files
@@ -45,6 +48,7 @@ struct RemoteDeployArgs {
   bool no_activate = false;
   bool json = false;
   unsigned threads = 0;
+  std::int64_t preview_seconds = kDefaultPreviewSeconds;
 };
 
 // `cutover deploy SOURCE --site S --remote URL`: runs remoteDeploy and prints what it did.

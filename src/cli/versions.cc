@@ -1,6 +1,10 @@
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -8,8 +12,11 @@
 #include "cli/data_dir.h"
 #include "cli/output.h"
 #include "cutover/common/names.h"
+#include "cutover/config/config.h"
 #include "cutover/pipeline/activate.h"
 #include "cutover/pipeline/gc.h"
+#include "cutover/pointer/records.h"
+#include "cutover/store/manifest.h"
 
 namespace cutover::cli {
 namespace {
@@ -125,6 +132,76 @@ void addVersionsDeleteCommand(CLI::App& versions, const GlobalOptions& global, R
   });
 }
 
+struct PreviewArgs {
+  std::string site;
+  std::string version;
+  std::string expires = "7d";
+};
+
+int runVersionsPreview(const GlobalOptions& global, const PreviewArgs& args) {
+  if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  if (auto ok = validateVersionId(args.version); !ok) return reportError(ok.error());
+  auto duration = parseDuration(args.expires);
+  auto seconds =
+      duration ? std::chrono::duration_cast<std::chrono::seconds>(*duration).count() : -1;
+  if (seconds < 0 || seconds > kMaxPreviewSeconds) {
+    return reportError(Error{Errc::invalid_argument,
+                             fmt::format("--expires '{}' is not a duration like 7d, 12h or 0 "
+                                         "(close the link now), of at most 366d",
+                                         args.expires)});
+  }
+  auto data = DataDir::open(global, DataDir::stores);
+  if (seconds > 0) {
+    // Only a stored version gets a link (closing one needs no version).
+    if (auto manifest = data.objects->readManifest(args.site, args.version); !manifest) {
+      if (manifest.error().code == Errc::not_found) {
+        return reportError(Error{
+            Errc::not_found, fmt::format("site {} has no version {}", args.site, args.version)});
+      }
+      return reportError(manifest.error());
+    }
+  }
+  std::int64_t now = std::time(nullptr);
+  std::int64_t until = now + seconds;
+  if (auto set = setPreviewLink(*data.pointers, args.site, args.version, until, now); !set) {
+    return reportError(set.error());
+  }
+  if (seconds == 0) {
+    std::printf(
+        "closed the preview link of version %s of %s: its preview host answers 404 "
+        "unless it is live, and gc may collect it\n",
+        args.version.c_str(), args.site.c_str());
+  } else {
+    std::printf("preview of version %s of %s open until %s at %s--%s.<preview domain>\n",
+                args.version.c_str(), args.site.c_str(), rfc3339(until).c_str(),
+                args.version.c_str(), args.site.c_str());
+  }
+  return kExitOk;
+}
+
+// `versions preview SITE VERSION [--expires D]`: issues, renews or closes a preview link.
+void addVersionsPreviewCommand(CLI::App& versions, const GlobalOptions& global, Runner& run) {
+  auto args = std::make_shared<PreviewArgs>();
+  auto* cmd = versions.add_subcommand(
+      "preview", "Open (or renew, or close) a stored version's preview link for a while");
+  cmd->add_option("site", args->site, "The site's name")->required();
+  cmd->add_option("version", args->version, "The version id")->required();
+  cmd->add_option("--expires", args->expires,
+                  "How long from now the link answers: 30m, 12h, 7d (the default), up to 366d; "
+                  "0 closes it now");
+  cmd->footer(
+      "A version answers at its preview host, VERSION--SITE.<preview domain> (serve\n"
+      "--preview-domain, default localhost), while its link is open or while it is live. Each\n"
+      "deploy opens its version's link for 7 days (deploy --preview-expires). gc keeps a version\n"
+      "while its link is open.\n\n"
+      "Examples:\n  cutover versions preview docs 20261127-195529-3f9a1c\n"
+      "  cutover versions preview docs 20261127-195529-3f9a1c --expires 30d\n"
+      "  cutover versions preview docs 20261127-195529-3f9a1c --expires 0\n");
+  cmd->callback([&global, &run, args] {
+    run = [&global, args] { return runVersionsPreview(global, *args); };
+  });
+}
+
 }  // namespace
 
 void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run) {
@@ -137,10 +214,12 @@ void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run)
   cmd->add_flag("--json", args->json, "Print a JSON array");
   cmd->footer(
       "Examples:\n  cutover versions docs\n  cutover versions --json\n"
-      "  cutover versions delete docs VERSION\n");
+      "  cutover versions delete docs VERSION\n"
+      "  cutover versions preview docs VERSION --expires 30d\n");
   addVersionsDeleteCommand(*cmd, global, run);
+  addVersionsPreviewCommand(*cmd, global, run);
   cmd->callback([&global, &run, args, cmd] {
-    if (cmd->got_subcommand("delete")) return;
+    if (cmd->got_subcommand("delete") || cmd->got_subcommand("preview")) return;
     run = [&global, args] { return runVersions(global, *args); };
   });
 }

@@ -457,11 +457,16 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end == text.data() || n < 0) return std::nullopt;
   std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (unit.empty() || unit == "s") return std::chrono::seconds(n);
-  if (unit == "ms") return std::chrono::milliseconds(n);
-  if (unit == "m") return std::chrono::minutes(n);
-  if (unit == "h") return std::chrono::hours(n);
-  return std::nullopt;
+  std::int64_t ms_per_unit = 0;
+  if (unit.empty() || unit == "s") ms_per_unit = 1000;
+  if (unit == "ms") ms_per_unit = 1;
+  if (unit == "m") ms_per_unit = 60'000;
+  if (unit == "h") ms_per_unit = 3'600'000;
+  if (unit == "d") ms_per_unit = 86'400'000;
+  // Nothing cutover times lasts a century; beyond that a number is a typo (or overflows).
+  constexpr std::int64_t kCenturyMs = 100LL * 366 * 86'400'000;
+  if (ms_per_unit == 0 || n > kCenturyMs / ms_per_unit) return std::nullopt;
+  return std::chrono::milliseconds(n * ms_per_unit);
 }
 
 Result<Config> parseConfig(std::string_view text, const std::filesystem::path& file) {

@@ -209,13 +209,20 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
   const std::string& host = scratch.host;
   site = reply.pin->findHost(host);
   if (site == nullptr) {
-    // A preview: "<version>--<site>.<preview domain>" answers with any stored version.
+    // A preview: "<version>--<site>.<preview domain>" answers with a stored version while its
+    // preview link is open (or while it is live).
     std::string_view label = previewLabel(host, options_.preview_domain);
     auto dashes = label.find("--");
     if (dashes != std::string_view::npos) {
       std::string_view version = label.substr(0, dashes);
       site = reply.pin->findSite(label.substr(dashes + 2));
       if (site != nullptr) {
+        if (!site->previewOpen(version, std::time(nullptr))) {
+          reply.setText(404, fmt::format("site {} has no open preview of version {} (its link "
+                                         "expired or was revoked, or there is no such version)",
+                                         site->site, clip(version)));
+          return nullptr;
+        }
         reply.stored = routes_.storedVersion(*site, version);
         if (reply.stored) {
           reply.noindex = true;

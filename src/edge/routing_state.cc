@@ -90,12 +90,13 @@ bool RoutingState::applyLocked(const std::string& key, const std::optional<std::
   std::string_view prefix;
   if (k.starts_with(kGonePrefix)) {
     // gone/<site>/<version>: deleted; the table names live versions only, so it keeps.
-    std::string_view rest = k.substr(kGonePrefix.size());
-    auto slash = rest.find('/');
-    if (value && slash != std::string_view::npos) {
-      forgetVersion(rest.substr(0, slash), rest.substr(slash + 1));
-    }
+    auto named = siteAndVersion(k.substr(kGonePrefix.size()));
+    if (value && named) forgetVersion(named->first, named->second);
     return false;
+  }
+  if (k.starts_with(kPreviewPrefix)) {
+    auto named = siteAndVersion(k.substr(kPreviewPrefix.size()));
+    return named && applyPreview(named->first, named->second, value);
   }
   if (k.starts_with(kLivePrefix)) {
     prefix = kLivePrefix;
@@ -108,9 +109,38 @@ bool RoutingState::applyLocked(const std::string& key, const std::optional<std::
   if (!validateSiteName(site)) return false;
   bool changed = prefix == kLivePrefix ? applyLive(site, value) : applySettings(site, value);
   if (auto it = sites_.find(site); it != sites_.end()) {
-    if (!it->second.has_live && !it->second.has_settings) sites_.erase(it);
+    const SiteState& state = it->second;
+    if (!state.has_live && !state.has_settings && state.previews.empty()) sites_.erase(it);
   }
   return changed;
+}
+
+bool RoutingState::applyPreview(std::string_view site, std::string_view version,
+                                const std::optional<std::string>& value) {
+  if (!validateSiteName(site) || !validateVersionId(version)) return false;
+  std::optional<std::int64_t> until;
+  if (value) {
+    until = parseUnixSeconds(*value);
+    if (!until) {
+      log::warn("cutover edge: preview/{}/{} holds no time; its preview stays closed", site,
+                version);
+    }
+  }
+  auto it = sites_.find(site);
+  if (!until && (it == sites_.end() || !it->second.previews.contains(version))) return false;
+  SiteState& state = it != sites_.end() ? it->second : sites_[std::string(site)];
+  if (until) {
+    state.previews.insert_or_assign(std::string(version), *until);
+  } else {
+    state.previews.erase(state.previews.find(version));
+  }
+  if (state.previews.empty()) {
+    state.input.previews = nullptr;
+    if (!state.has_live && !state.has_settings) sites_.erase(std::string(site));
+  } else {
+    state.input.previews = std::make_shared<const PreviewLinks>(state.previews);
+  }
+  return true;
 }
 
 bool RoutingState::applyLive(const std::string& site, const std::optional<std::string>& value) {

@@ -64,6 +64,7 @@ class RoutingState {
   struct SiteState {
     bool has_live = false;      // live/<site> exists
     bool has_settings = false;  // site/<site> exists
+    PreviewLinks previews;      // preview/<site>/<version> records
     RoutingTable::SiteInput input;
   };
 
@@ -71,6 +72,8 @@ class RoutingState {
   bool applyLocked(const std::string& key, const std::optional<std::string>& value);
   bool applyLive(const std::string& site, const std::optional<std::string>& value);
   bool applySettings(const std::string& site, const std::optional<std::string>& value);
+  bool applyPreview(std::string_view site, std::string_view version,
+                    const std::optional<std::string>& value);
   std::shared_ptr<const VersionIndex> loadVersion(const std::string& site,
                                                   const std::string& version);
   void publishLocked();
@@ -84,7 +87,7 @@ class RoutingState {
   std::string preview_domain_;
 
   std::mutex mutex_;  // serialises updates (watch callbacks, seeding); never taken by requests
-  std::map<std::string, SiteState> sites_;
+  std::map<std::string, SiteState, std::less<>> sites_;
   std::map<std::string, std::weak_ptr<const VersionIndex>> loaded_;  // "<site>/<version>"
   bool seeding_ = false;
   std::set<std::string> seen_while_seeding_;  // keys a watch event set during seeding: newer

@@ -50,12 +50,19 @@ bool SiteRoute::hasBeenLive(std::string_view v) const {
                                 [&](const RetiredVersion& r) { return r.version == v; });
 }
 
+bool SiteRoute::previewOpen(std::string_view v, std::int64_t now) const {
+  if (!version.empty() && v == version) return true;
+  if (!previews) return false;
+  auto it = previews->find(v);
+  return it != previews->end() && it->second > now;
+}
+
 RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
                            std::string_view preview_domain) {
   for (const auto& [name, input] : sites) {
     auto [it, inserted] = sites_.emplace(
         name, SiteRoute{name, input.version, input.index, httpDateOf(input.since), input.settings,
-                        shortMaxAge(input.settings.max_age), input.retired});
+                        shortMaxAge(input.settings.max_age), input.retired, input.previews});
     const SiteRoute* route = &it->second;
     auto claim = [&](std::string host) {
       if (host.empty()) return;

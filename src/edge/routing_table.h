@@ -65,6 +65,9 @@ class VersionIndex {
   rules::RulesMatcher rules_;
 };
 
+// A site's preview links: version → until when its preview host answers (Unix seconds).
+using PreviewLinks = std::map<std::string, std::int64_t, std::less<>>;
+
 // Where one site's requests go.
 struct SiteRoute {
   std::string site;
@@ -78,6 +81,13 @@ struct SiteRoute {
   // The versions live before `version`, most recently live first: the live pointer's record
   // (LivePointer::retired, see RoutingTable::SiteInput::retired). Null if there are none.
   std::shared_ptr<const std::vector<RetiredVersion>> retired;
+  // The site's preview links: version → until when it answers (Unix seconds), from the
+  // preview/<site>/<version> records. Null if there are none.
+  std::shared_ptr<const PreviewLinks> previews;
+
+  // Whether `version`'s preview host answers at `now` (Unix seconds): it is live, or its preview
+  // link is open. Versions stored but never given a link, or whose link expired, do not.
+  [[nodiscard]] bool previewOpen(std::string_view version, std::int64_t now) const;
 
   // Whether a pin on the site's own hosts may choose `version`: the live one, or one the live
   // pointer records as having been live. A version never published is for preview hosts only.
@@ -97,6 +107,7 @@ class RoutingTable {
     // The live pointer's `retired`, with its `previous` in front when the list lacks it (a
     // pointer written before pointers kept the list). Shared: every change rebuilds the table.
     std::shared_ptr<const std::vector<RetiredVersion>> retired;
+    std::shared_ptr<const PreviewLinks> previews;  // shared too
   };
 
   // Every site answers at "<site>.<preview_domain>" and at its settings' hosts. When two sites

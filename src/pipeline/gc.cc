@@ -67,6 +67,21 @@ Result<GcReport> collectGarbage(ObjectStore& objects, PointerStore& pointers,
     }
   }
 
+  // Versions whose preview link is open (by the issuer's clock, plus the margin): someone may
+  // open the link. Links long expired are records to remove.
+  auto previews = pointers.list(std::string(kPreviewPrefix));
+  if (!previews) return tl::unexpected(previews.error());
+  std::vector<std::pair<std::string, std::string>> expired_links;  // key, value
+  for (const auto& [key, value] : *previews) {
+    auto named_version = siteAndVersion(std::string_view(key).substr(kPreviewPrefix.size()));
+    auto until = parseUnixSeconds(value);
+    if (named_version && until && *until > now - options.clock_margin_seconds) {
+      named.emplace(named_version->first, named_version->second);
+    } else {
+      expired_links.emplace_back(key, value);
+    }
+  }
+
   auto sites = objects.listSites();
   if (!sites) return tl::unexpected(sites.error());
   std::unordered_set<std::string> referenced;
@@ -129,8 +144,12 @@ Result<GcReport> collectGarbage(ObjectStore& objects, PointerStore& pointers,
     report.removed_leftovers = *leftovers;
   }
 
-  // Old records: gone versions every edge has long forgotten, leases of holders long dead.
+  // Old records: gone versions every edge has long forgotten, leases of holders long dead,
+  // preview links expired.
   if (!options.dry_run) {
+    for (const auto& [key, value] : expired_links) {
+      (void)pointers.compareAndSet(key, value, std::nullopt);  // renewed meanwhile: it stays
+    }
     if (auto gone = pointers.list(std::string(kGonePrefix))) {
       for (const auto& [key, value] : *gone) {
         std::int64_t at = std::strtoll(value.c_str(), nullptr, 10);
@@ -187,9 +206,11 @@ Result<void> deleteVersion(ObjectStore& objects, PointerStore& pointers, const s
     if (set) break;
     if (set.error().code != Errc::conflict) return tl::unexpected(set.error());
   }
+  auto now = std::time(nullptr);
   auto key = goneKey(site, version);
-  auto recorded = pointers.compareAndSet(key, std::nullopt, std::to_string(std::time(nullptr)));
+  auto recorded = pointers.compareAndSet(key, std::nullopt, std::to_string(now));
   if (!recorded && recorded.error().code != Errc::conflict) return recorded;
+  if (auto closed = setPreviewLink(pointers, site, version, 0, now); !closed) return closed;
   return objects.deleteManifest(site, version);
 }
 

@@ -14,7 +14,7 @@
 //   4. rules     take _redirects and _headers out of the files             rules_stage.cc
 //   5. guard     what the live version served as immutable stays so        immutable_guard.cc
 //   6. compress  store the brotli and gzip forms                           precompress.cc
-//   7. commit    the manifest, under a fresh version id                    here
+//   7. commit    the manifest, under a fresh version id; its preview link   here
 //   8. activate  flip the pointer with compare-and-set                     activate.cc
 //
 // Each deploy's record (status, stages, outcome) is kept by one Recorder (recorder.h).
@@ -26,6 +26,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <set>
 
 #include "cutover/common/names.h"
@@ -111,6 +112,7 @@ Result<void> runStages(const PipelineContext& context, const DeployOptions& opti
   input.version = options.version;
   input.precompress = options.precompress;
   input.compression = options.compression;
+  input.preview_seconds = options.preview_seconds;
   input.progress = options.progress;
   input.local = std::move(uploaded->local);
   input.created = &created;
@@ -215,6 +217,17 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
   auto version = commitVersion(*context.objects, manifest, input.version_prefix, input.version);
   if (!version) return tl::unexpected(version.error());
   report.version = *version;
+  // Its preview link, in the same stage: from here the version answers at its preview host, and
+  // gc keeps it while the link is open (until then the deploy's lease keeps it).
+  if (input.preview_seconds > 0) {
+    std::int64_t now = std::time(nullptr);
+    std::int64_t until = now + input.preview_seconds;
+    if (auto issued = setPreviewLink(*context.pointers, input.site, report.version, until, now);
+        !issued) {
+      return tl::unexpected(issued.error());
+    }
+    report.preview_until = until;
+  }
   clock.finish(Stage::commit);
 
   // 8. Activate.

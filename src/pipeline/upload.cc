@@ -391,6 +391,7 @@ Result<void> RemoteFileList::complete() const {
 Result<std::unique_ptr<RemoteUpload>> RemoteUpload::begin(const PipelineContext& context,
                                                           const std::string& site,
                                                           std::string source, bool activate,
+                                                          std::int64_t preview_seconds,
                                                           RemoteFileList list) {
   // From here on gc waits: the blobs reported present stay present until the deploy ends.
   auto lock = StoreLock::acquire(context.lock_file, StoreLock::Mode::shared,
@@ -428,6 +429,7 @@ Result<std::unique_ptr<RemoteUpload>> RemoteUpload::begin(const PipelineContext&
   }
   std::unique_ptr<RemoteUpload> upload(new RemoteUpload(std::move(record), std::move(*lock)));
   upload->activate_ = activate;
+  upload->preview_seconds_ = preview_seconds;
   upload->expected_pointer_ = *before;
   for (const auto& [hash, size] : list.blobs_) {
     if (!present.contains(hash)) upload->missing_.push_back(hash);
@@ -521,6 +523,7 @@ Result<DeployReport> RemoteUpload::finish(const PipelineContext& context) {
   Result<void> done = context.objects->flush();
   if (done) {
     FinalizeInput input{record_.site, record_.source, files_, expected_pointer_, activate_, ""};
+    input.preview_seconds = preview_seconds_;
     done = finalizeVersion(context, std::move(input), report);
   }
   Recorder recorder(record_, context.history);

@@ -81,11 +81,9 @@ class RemoteUpload {
  public:
   // Takes the store lock, notes the live pointer, finds which of the blobs the site's own
   // versions hold (a held blob of another size is refused), and records the deploy as running.
-  [[nodiscard]] static Result<std::unique_ptr<RemoteUpload>> begin(const PipelineContext& context,
-                                                                   const std::string& site,
-                                                                   std::string source,
-                                                                   bool activate,
-                                                                   RemoteFileList files);
+  [[nodiscard]] static Result<std::unique_ptr<RemoteUpload>> begin(
+      const PipelineContext& context, const std::string& site, std::string source, bool activate,
+      std::int64_t preview_seconds, RemoteFileList files);
   // Sent: the blobs the site does not hold, which the client must send.
   [[nodiscard]] const std::vector<std::string>& missing() const { return missing_; }
   [[nodiscard]] const DeployRecord& record() const { return record_; }
@@ -121,6 +119,7 @@ class RemoteUpload {
   DeployRecord record_;  // as begun in the history (status running)
   StoreLock lock_;
   bool activate_ = true;
+  std::int64_t preview_seconds_ = kDefaultPreviewSeconds;
   std::optional<std::string> expected_pointer_;
   std::map<std::string, FileEntry> files_;
   std::map<std::string, std::uint64_t> blobs_;

@@ -1,5 +1,6 @@
 #include "cutover/pointer/records.h"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "cutover/pointer/pointer_store.h"
@@ -11,6 +12,39 @@ std::string siteKey(std::string_view site) { return std::string(kSitePrefix) + s
 
 std::string goneKey(std::string_view site, std::string_view version) {
   return std::string(kGonePrefix) + std::string(site) + "/" + std::string(version);
+}
+
+std::string previewKey(std::string_view site, std::string_view version) {
+  return std::string(kPreviewPrefix) + std::string(site) + "/" + std::string(version);
+}
+
+std::optional<std::pair<std::string_view, std::string_view>> siteAndVersion(std::string_view rest) {
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  return std::pair{rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
+std::optional<std::int64_t> parseUnixSeconds(std::string_view value) {
+  std::int64_t seconds = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+  return seconds;
+}
+
+Result<void> setPreviewLink(PointerStore& pointers, std::string_view site, std::string_view version,
+                            std::int64_t until, std::int64_t now) {
+  auto key = previewKey(site, version);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto raw = pointers.get(key);
+    if (!raw) return tl::unexpected(raw.error());
+    std::optional<std::string> value;
+    if (until > now) value = std::to_string(until);
+    if (*raw == value) return {};
+    auto set = pointers.compareAndSet(key, *raw, value);
+    if (set || set.error().code != Errc::conflict) return set;
+  }
+  return fail(Errc::conflict, "the preview link of " + std::string(site) + " " +
+                                  std::string(version) + " kept changing; try again");
 }
 
 LivePointer LivePointer::next(std::string new_version, std::string since_rfc3339, std::string by,

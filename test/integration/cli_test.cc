@@ -138,6 +138,59 @@ TEST_F(CliTest, VersionsDeleteTakesAVersionAwayAtOnce) {
   EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v2</h1>");
 }
 
+TEST_F(CliTest, APreviewLinkOpensWithTheDeployAndIsRenewedOrClosedByVersionsPreview) {
+  writeSite(dir_ / "v1", "v1");
+  writeSite(dir_ / "v2", "v2");
+  writeSite(dir_ / "v3", "v3");
+  auto staged = cutover({"deploy", (dir_ / "v1").string(), "--site", "docs", "--no-activate",
+                         "--preview-expires", "2h", "--json"});
+  ASSERT_EQ(staged.exit_code, 0) << staged.err;
+  auto report = nlohmann::json::parse(staged.out);
+  std::string v1 = report.value("version", "");
+  EXPECT_FALSE(report.value("preview_until", "").empty()) << staged.out;
+  std::string v2 = deployOk((dir_ / "v2").string(), {"--preview-expires", "0"});
+  std::string v3 = deployOk((dir_ / "v3").string());
+  auto server = serve();
+  ASSERT_TRUE(waitForBody(server->port(), "<h1>v3</h1>"));
+
+  // v1 was never live but its link is open; v2's deploy opened none and it is no longer live.
+  EXPECT_EQ(httpRequest(server->port(), v1 + "--docs.localhost", "/").body, "<h1>v1</h1>");
+  auto closed = httpRequest(server->port(), v2 + "--docs.localhost", "/");
+  EXPECT_EQ(closed.status, 404);
+  EXPECT_NE(closed.body.find("no open preview"), std::string::npos) << closed.body;
+
+  auto opened = cutover({"versions", "preview", "docs", v2, "--expires", "30m"});
+  ASSERT_EQ(opened.exit_code, 0) << opened.err;
+  EXPECT_NE(opened.out.find("open until"), std::string::npos) << opened.out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline &&
+         httpRequest(server->port(), v2 + "--docs.localhost", "/").status != 200) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(httpRequest(server->port(), v2 + "--docs.localhost", "/").body, "<h1>v2</h1>");
+
+  ASSERT_EQ(cutover({"versions", "preview", "docs", v1, "--expires", "0"}).exit_code, 0);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline &&
+         httpRequest(server->port(), v1 + "--docs.localhost", "/").status != 404) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(httpRequest(server->port(), v1 + "--docs.localhost", "/").status, 404);
+  // The live version answers at its preview host whatever its link says.
+  EXPECT_EQ(httpRequest(server->port(), v3 + "--docs.localhost", "/").body, "<h1>v3</h1>");
+
+  auto unknown = cutover({"versions", "preview", "docs", "20200101-000000-abcdef"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("has no version"), std::string::npos) << unknown.err;
+  auto bad = cutover({"versions", "preview", "docs", v2, "--expires", "forever"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--expires 'forever'"), std::string::npos) << bad.err;
+  auto too_long =
+      cutover({"deploy", (dir_ / "v1").string(), "--site", "docs", "--preview-expires", "400d"});
+  EXPECT_NE(too_long.exit_code, 0);
+  EXPECT_NE(too_long.err.find("at most 366d"), std::string::npos) << too_long.err;
+}
+
 TEST_F(CliTest, DeployJsonReportsCountsOfNewAndReusedFiles) {
   writeSite(dir_ / "site", "v1");
   auto first = cutover({"deploy", (dir_ / "site").string(), "--site", "docs", "--json"});

@@ -37,9 +37,14 @@ using testing::writeFile;
 constexpr char kSite[] = "docs";
 constexpr char kHost[] = "docs.localhost";
 
-std::string deploy(const std::filesystem::path& data, const std::filesystem::path& folder) {
-  auto r = testing::runCutover(
-      {"--data-dir", data.string(), "deploy", folder.string(), "--site", kSite, "--json"});
+// Deploys with no preview link unless `extra` asks for one: these tests are about what else
+// keeps a version.
+std::string deploy(const std::filesystem::path& data, const std::filesystem::path& folder,
+                   std::vector<std::string> extra = {"--preview-expires", "0"}) {
+  std::vector<std::string> args{"--data-dir", data.string(), "deploy", folder.string(),
+                                "--site",     kSite,         "--json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = testing::runCutover(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   if (r.exit_code != 0) return "";
   return nlohmann::json::parse(r.out).value("version", "");
@@ -155,7 +160,7 @@ TEST(GcFleetTest, GcOnAnotherMachineNeverBreaksARunningDeploy) {
 // Tabs open on two edges: gc from another machine leaves the version they were loaded from while
 // it is within the pin window; once a version is deleted (versions delete, or gc with no window),
 // both edges answer its pinned requests from the live version, never with a 5xx.
-TEST(GcFleetTest, OpenTabsOnTwoEdgesSurviveGcAndADeletedVersionIsNeverA5xx) {
+TEST(GcFleetTest, OpenTabsAndPreviewLinksOnTwoEdgesSurviveGcAndADeletedVersionIsNeverA5xx) {
   auto s3 = testing::S3TestService::fromEnvOrSkip();
   if (!s3) return;
   if (!testing::EtcdCluster::installedOrSkip()) return;
@@ -236,6 +241,38 @@ TEST(GcFleetTest, OpenTabsOnTwoEdgesSurviveGcAndADeletedVersionIsNeverA5xx) {
       EXPECT_LT(r.status, 500) << "edge " << e << " " << path << ": " << r.body;
     }
   }
+
+  // A version stored for review, its preview link sent to someone: gc keeps it while the link is
+  // open, both edges answer at its preview host until the link is closed, and then gc takes it.
+  auto reviewed =
+      deploy(dir / "deployer", dir / "two", {"--no-activate", "--preview-expires", "1h"});
+  ASSERT_FALSE(reviewed.empty());
+  std::string preview_host = reviewed + "--" + kSite + ".localhost";
+  gc = testing::runCutover(
+      {"--data-dir", (dir / "other").string(), "gc", "--keep", "0", "--pin-window", "0"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_EQ(gc.out.find(reviewed), std::string::npos) << gc.out;
+  for (auto& edge : edges) {
+    auto r = httpRequest(edge->port(), preview_host, "/assets/chunk-two.js");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, "chunk two");
+  }
+  auto closed = testing::runCutover({"--data-dir", (dir / "other").string(), "versions", "preview",
+                                     kSite, reviewed, "--expires", "0"});
+  ASSERT_EQ(closed.exit_code, 0) << closed.err;
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    auto r = httpRequest(edges[e]->port(), preview_host, "/assets/chunk-two.js");
+    while (r.status == 200 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      r = httpRequest(edges[e]->port(), preview_host, "/assets/chunk-two.js");
+    }
+    EXPECT_EQ(r.status, 404) << "edge " << e << ": " << r.body;
+  }
+  gc = testing::runCutover(
+      {"--data-dir", (dir / "other").string(), "gc", "--keep", "0", "--pin-window", "0"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_NE(gc.out.find(reviewed), std::string::npos) << gc.out;
 }
 
 }  // namespace

@@ -94,7 +94,8 @@ struct Config {
 // Reads and parses `file` (not_found if it does not exist).
 [[nodiscard]] Result<Config> loadConfig(const std::filesystem::path& file);
 
-// "90" (seconds), "90s", "10m", "1h", "500ms" → milliseconds; nullopt if malformed.
+// "90" (seconds), "90s", "10m", "1h", "7d", "500ms" → milliseconds; nullopt if malformed or
+// longer than a century.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
 
 }  // namespace cutover

@@ -14,6 +14,7 @@
 #include "cutover/pipeline/precompress.h"
 #include "cutover/pipeline/source.h"
 #include "cutover/pointer/pointer_store.h"
+#include "cutover/pointer/records.h"
 #include "cutover/store/manifest.h"
 #include "cutover/store/object_store.h"
 
@@ -51,6 +52,8 @@ struct DeployOptions {
   DeployProgress progress;
   bool precompress = true;  // store brotli and gzip forms of compressible files
   PrecompressOptions compression;
+  // How long the version's preview link answers (and gc keeps the version); 0: no link.
+  std::int64_t preview_seconds = kDefaultPreviewSeconds;
 };
 
 struct DeployReport {
@@ -60,6 +63,7 @@ struct DeployReport {
   std::string source;
   std::string previous;  // the version live before (empty if none or not activated)
   bool activated = false;
+  std::int64_t preview_until = 0;  // Unix seconds until the preview link answers; 0: no link
   std::uint64_t files = 0, new_files = 0, reused_files = 0;
   std::uint64_t bytes = 0, new_bytes = 0;
   std::vector<StageTiming> stages;
@@ -96,7 +100,8 @@ struct FinalizeInput {
   std::string version;  // the id to commit under; empty: a fresh one
   bool precompress = true;
   PrecompressOptions compression;
-  DeployProgress progress;  // the "compress" stage
+  std::int64_t preview_seconds = kDefaultPreviewSeconds;  // see DeployOptions
+  DeployProgress progress;                                // the "compress" stage
   // Local copies of the files' content, so precompression need not read the blobs back from
   // the store; empty when the blobs came from elsewhere (uploaded to the API).
   LocalContent local;
@@ -105,10 +110,10 @@ struct FinalizeInput {
 };
 
 // The steps every deploy ends with: the version gains its rules and precompressed forms, its
-// manifest is committed under a fresh version id, and (if asked) the pointer flips with
-// compare-and-set against `expected_pointer`. Fills report.version, activated, previous and
-// appends the stages it timed. A lost race fails with conflict, the message saying how to
-// activate the stored version. On failure nothing live changes.
+// manifest is committed under a fresh version id, its preview link is issued, and (if asked) the
+// pointer flips with compare-and-set against `expected_pointer`. Fills report.version, activated,
+// previous and appends the stages it timed. A lost race fails with conflict, the message saying how
+// to activate the stored version. On failure nothing live changes.
 [[nodiscard]] Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input,
                                            DeployReport& report);
 

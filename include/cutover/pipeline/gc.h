@@ -38,19 +38,20 @@ struct GcReport {
 };
 
 // Deletes versions that no pointer names (live or the previous one, which rollback needs), that
-// were not live within the pin window, that are not among the newest `keep` of their site, and
-// that were not made since gc began or since the oldest running deploy started; then, unless a
-// deploy runs anywhere, every blob no remaining manifest names, and what interrupted writes left
-// behind. Each deleted version is recorded gone/<site>/<version> first, so edges forget it at
-// once. Holds a gc lease in the pointer store while it runs. Run under the exclusive StoreLock.
+// were not live within the pin window, whose preview link is not open, that are not among the
+// newest `keep` of their site, and that were not made since gc began or since the oldest running
+// deploy started; then, unless a deploy runs anywhere, every blob no remaining manifest names, and
+// what interrupted writes left behind. Each deleted version is recorded gone/<site>/<version>
+// first, so edges forget it at once. Holds a gc lease in the pointer store while it runs. Run under
+// the exclusive StoreLock.
 [[nodiscard]] Result<GcReport> collectGarbage(ObjectStore& objects, PointerStore& pointers,
                                               const GcOptions& options);
 
 // Deletes one version at once (`cutover versions delete`): refuses the live version
 // (invalid_argument, saying so); records it gone (edges forget it at once, whatever pins or
 // fallbacks ask), takes it out of the live pointer (as previous: rollback then has nothing to
-// return to; and from the retired list), then deletes its manifest. Its blobs go at the next gc.
-// not_found if it is not stored.
+// return to; and from the retired list), closes its preview link, then deletes its manifest. Its
+// blobs go at the next gc. not_found if it is not stored.
 [[nodiscard]] Result<void> deleteVersion(ObjectStore& objects, PointerStore& pointers,
                                          const std::string& site, const std::string& version);
 

@@ -17,18 +17,34 @@ namespace cutover {
 //   site/<site>            → SiteSettings (JSON): the site's host names and settings
 //   gone/<site>/<version>  → Unix seconds: the version was deleted (gc, `versions delete`); edges
 //                            forget it at once. gc removes these records after kGoneKeptSeconds.
+//   preview/<site>/<version> → Unix seconds: until when the version's preview link
+//                            (<version>--<site>.<preview domain>) answers. Written when a deploy
+//                            commits a version and by `cutover preview`; gc keeps the version
+//                            until then and removes the record after.
 //   lease/deploy/<id>      → Lease (JSON): a deploy or activation running somewhere in the fleet
 //   lease/gc/<id>          → Lease (JSON): a gc running somewhere in the fleet
 inline constexpr std::string_view kLivePrefix = "live/";
 inline constexpr std::string_view kSitePrefix = "site/";
 inline constexpr std::string_view kGonePrefix = "gone/";
+inline constexpr std::string_view kPreviewPrefix = "preview/";
 inline constexpr std::string_view kDeployLeasePrefix = "lease/deploy/";
 inline constexpr std::string_view kGcLeasePrefix = "lease/gc/";
 inline constexpr std::int64_t kGoneKeptSeconds = 7 * 24 * 3600;
+// How long a preview link answers unless told otherwise (as long as a hosted preview channel).
+inline constexpr std::int64_t kDefaultPreviewSeconds = 7 * 24 * 3600;
+inline constexpr std::int64_t kMaxPreviewSeconds = 366 * 24 * 3600;  // the longest one issued
 
 [[nodiscard]] std::string liveKey(std::string_view site);
 [[nodiscard]] std::string siteKey(std::string_view site);
 [[nodiscard]] std::string goneKey(std::string_view site, std::string_view version);
+[[nodiscard]] std::string previewKey(std::string_view site, std::string_view version);
+
+// Splits "<site>/<version>", the rest of a gone/ or preview/ key; nullopt if it has no '/'.
+[[nodiscard]] std::optional<std::pair<std::string_view, std::string_view>> siteAndVersion(
+    std::string_view rest);
+
+// The Unix seconds a gone/ or preview/ record holds; nullopt if it holds something else.
+[[nodiscard]] std::optional<std::int64_t> parseUnixSeconds(std::string_view value);
 
 // A version that stopped being live, and when (Unix seconds).
 struct RetiredVersion {
@@ -104,6 +120,12 @@ struct SiteSettings {
 };
 
 class PointerStore;
+
+// Issues (or renews, or shortens) the preview link of a stored version: it answers until `until`
+// (Unix seconds). until <= now revokes it (the record goes).
+[[nodiscard]] Result<void> setPreviewLink(PointerStore& pointers, std::string_view site,
+                                          std::string_view version, std::int64_t until,
+                                          std::int64_t now);
 
 // Reads the site's settings (defaults if none), lets `edit` change them, and writes them back
 // with compare-and-set, again from a fresh read if another writer got in between (up to 10

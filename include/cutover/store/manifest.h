@@ -54,5 +54,7 @@ struct Manifest {
 
 // The current time as RFC 3339 UTC with milliseconds.
 [[nodiscard]] std::string nowRfc3339();
+// Unix seconds as RFC 3339 UTC ("2026-12-12T16:00:00Z").
+[[nodiscard]] std::string rfc3339(std::int64_t unix_seconds);
 
 }  // namespace cutover

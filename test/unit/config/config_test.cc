@@ -207,5 +207,14 @@ TEST(Config, Durations) {
   EXPECT_FALSE(parseDuration("5 m"));
 }
 
+TEST(Config, DurationsInDaysAndNoneThatOverflow) {
+  EXPECT_EQ(parseDuration("7d"), std::chrono::hours(7 * 24));
+  EXPECT_EQ(parseDuration("0"), std::chrono::milliseconds(0));
+  // A number of hours whose milliseconds pass 64 bits wrapped to a small or negative duration.
+  EXPECT_FALSE(parseDuration("9223372036854775h"));
+  EXPECT_FALSE(parseDuration("36601d"));  // past a century
+  EXPECT_EQ(parseDuration("36500d"), std::chrono::hours(36500 * 24));
+}
+
 }  // namespace
 }  // namespace cutover

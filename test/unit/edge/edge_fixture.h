@@ -54,6 +54,13 @@ inline void setLive(PointerStore& pointers, const std::string& site, const std::
   ASSERT_TRUE(pointers.compareAndSet(liveKey(site), *current, p.toJson()));
 }
 
+// Opens the preview link of a stored version for `seconds`, as a deploy does.
+inline void openPreview(PointerStore& pointers, const std::string& site, const std::string& version,
+                        std::int64_t seconds = 3600) {
+  auto now = std::time(nullptr);
+  ASSERT_TRUE(setPreviewLink(pointers, site, version, now + seconds, now));
+}
+
 inline void setHosts(PointerStore& pointers, const std::string& site,
                      std::vector<std::string> hosts) {
   auto current = pointers.get(siteKey(site));

@@ -51,6 +51,7 @@ class EdgeServerTest : public ::testing::Test {
                      {{"index.html", "<h1>version two</h1>"}, {"big.bin", bigV2_}});
     setLive(*pointers_, "docs", "v1");
     setHosts(*pointers_, "docs", {"docs.example.com"});
+    testing::openPreview(*pointers_, "docs", "v2");  // as its deploy would
     startServer(EdgeOptions{});
   }
 

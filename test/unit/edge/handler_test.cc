@@ -11,6 +11,7 @@ namespace cutover::edge {
 namespace {
 
 using testing::eventually;
+using testing::openPreview;
 using testing::putVersion;
 using testing::setHosts;
 using testing::setLive;
@@ -160,6 +161,11 @@ TEST_F(HandlerTest, ASizeTheBytesDoNotHaveIsNeverSent) {
   lying.files = {{"cached.html", FileEntry{v1_.files["about.html"].hash, 60, "text/html"}},
                  {"streamed.bin", FileEntry{v1_.files["about.html"].hash, 5000, "text/plain"}}};
   ASSERT_TRUE(objects_->commitManifest(lying));
+  openPreview(*pointers_, "docs", "v2");
+  ASSERT_TRUE(eventually([&] {
+    const SiteRoute* docs = state_.current()->findSite("docs");
+    return docs != nullptr && docs->previewOpen("v2", std::time(nullptr));
+  }));
   ASSERT_EQ(get("/about").status, 200);  // the blob's 5 real bytes are in the memory cache now
   ASSERT_EQ(cache_.bytes(), 5U);
 
@@ -247,7 +253,10 @@ class HandlerSemanticsTest : public HandlerTest {
     v3.files["text.txt"].gzip = Encoded{gz_, 10};
     ASSERT_TRUE(objects_->commitManifest(v3));
     setLive(*pointers_, "docs", "v2");
-    ASSERT_TRUE(eventually([&] { return get("/").version == "v2"; }));
+    // Every version's preview link open, as each deploy opens it.
+    for (const char* v : {"v1", "v2", "v3"}) openPreview(*pointers_, "docs", v);
+    ASSERT_TRUE(eventually(
+        [&] { return get("/").version == "v2" && get("/", "v3--docs.localhost").status == 200; }));
   }
 
   std::string storeBlob(std::string_view bytes) {
@@ -278,9 +287,45 @@ TEST_F(HandlerSemanticsTest, PreviewsServeAnyStoredVersionWithNoindex) {
   EXPECT_FALSE(get("/", "docs.localhost").noindex);
   Reply& missing = get("/", "v9--docs.localhost");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_NE(body(missing).find("no stored version v9"), std::string::npos);
+  EXPECT_NE(body(missing).find("no open preview of version v9"), std::string::npos);
   EXPECT_EQ(get("/", "v1--nosuchsite.localhost").status, 404);
   EXPECT_EQ(get("/", "v1--docs.elsewhere.test").status, 404);
+}
+
+// A preview link answers while it is open: not before it is issued, not after it expired or was
+// closed. The live version's preview host answers whatever its link says.
+TEST_F(HandlerSemanticsTest, APreviewAnswersOnlyWhileItsLinkIsOpen) {
+  auto linkOf = [&](const char* v) -> std::optional<std::int64_t> {
+    const SiteRoute* docs = state_.current()->findSite("docs");
+    if (docs == nullptr || !docs->previews) return std::nullopt;
+    auto it = docs->previews->find(v);
+    if (it == docs->previews->end()) return std::nullopt;
+    return it->second;
+  };
+  auto now = std::time(nullptr);
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", "v3", now - 1, now - 3600));  // expired
+  ASSERT_TRUE(eventually([&] { return linkOf("v3") == now - 1; }));
+  Reply& expired = get("/", "v3--docs.localhost");
+  EXPECT_EQ(expired.status, 404);
+  EXPECT_NE(body(expired).find("site docs has no open preview of version v3"), std::string::npos);
+
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", "v3", now + 60, now));  // renewed
+  ASSERT_TRUE(eventually([&] { return linkOf("v3") == now + 60; }));
+  EXPECT_EQ(get("/", "v3--docs.localhost").status, 200);
+
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", "v3", 0, now));  // closed: the record goes
+  ASSERT_TRUE(eventually([&] { return !linkOf("v3"); }));
+  EXPECT_EQ(get("/", "v3--docs.localhost").status, 404);
+
+  // The live version's link closed too: its preview host still answers, as the site does.
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", "v2", 0, now));
+  ASSERT_TRUE(eventually([&] { return !linkOf("v2"); }));
+  EXPECT_EQ(get("/", "v2--docs.localhost").status, 200);
+  // A record that holds no time opens nothing.
+  ASSERT_TRUE(pointers_->compareAndSet(previewKey("docs", "v1"), std::to_string(*linkOf("v1")),
+                                       std::string("soon")));
+  ASSERT_TRUE(eventually([&] { return !linkOf("v1"); }));
+  EXPECT_EQ(get("/", "v1--docs.localhost").status, 404);
 }
 
 TEST_F(HandlerSemanticsTest, ANavigationGetsTheLiveVersionAndACookiePinningIt) {

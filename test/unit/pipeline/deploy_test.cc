@@ -237,7 +237,8 @@ class FailingDeployTest : public DeployTest, public ::testing::WithParamInterfac
       EXPECT_TRUE(list.add(path, sha256Hex(bytes), bytes.size()));
       bytes_of[sha256Hex(bytes)] = bytes;
     }
-    auto upload = RemoteUpload::begin(ctx, "docs", "remote", true, std::move(list));
+    auto upload =
+        RemoteUpload::begin(ctx, "docs", "remote", true, kDefaultPreviewSeconds, std::move(list));
     if (!upload) return tl::unexpected(upload.error());
     for (const auto& hash : (*upload)->missing()) {
       std::string_view rest = bytes_of.at(hash);
@@ -410,7 +411,9 @@ TEST_F(DeployTest, GcKeepsLivePreviousAndNewestAndRemovesTheRest) {
   std::vector<std::string> versions;
   for (int i = 0; i < 6; ++i) {
     writeSite(dir_ / "site", "v" + std::to_string(i));
-    versions.push_back(deploy(context(), options(dir_ / "site")).value().version);
+    auto opts = options(dir_ / "site");
+    opts.preview_seconds = 0;  // no preview link keeps a version here
+    versions.push_back(deploy(context(), opts).value().version);
   }
   // Live is versions[5], previous versions[4]; roll back so live is [4] and previous [5].
   ASSERT_TRUE(rollback(*objects_, *pointers_, "docs"));
@@ -546,7 +549,9 @@ TEST_F(DeployTest, GcKeepsTheFormsOfKeptVersionsAndRemovesTheRest) {
   for (int i = 0; i < 3; ++i) {
     writeSite(dir_ / "site", "v" + std::to_string(i));
     writeStylesheet(dir_ / "site", std::to_string(100 + i));
-    auto version = deploy(context(), options(dir_ / "site")).value().version;
+    auto opts = options(dir_ / "site");
+    opts.preview_seconds = 0;  // no preview link keeps a version here
+    auto version = deploy(context(), opts).value().version;
     manifests.push_back(objects_->readManifest("docs", version).value());
     ASSERT_TRUE(manifests.back().files.at("assets/site.css").gzip.present());
   }

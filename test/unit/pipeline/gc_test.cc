@@ -22,14 +22,18 @@ using testing::writeFile;
 
 class GcTest : public ::testing::Test {
  protected:
-  // Deploys a small site whose files name `tag`, and makes it live; returns its version.
-  std::string deployLive(const std::string& tag) {
+  // Deploys a small site whose files name `tag`, and makes it live (unless told not to); returns
+  // its version. No preview link unless asked for: these tests are about what else keeps it.
+  std::string deployLive(const std::string& tag, bool activate = true,
+                         std::int64_t preview_seconds = 0) {
     writeFile(dir_ / tag / "index.html", "<h1>" + tag + "</h1>");
     writeFile(dir_ / tag / ("assets/app-" + tag + ".js"), "console.log('" + tag + "')");
     DeployOptions o;
     o.site = "docs";
     o.source = dir_ / tag;
     o.threads = 1;
+    o.activate = activate;
+    o.preview_seconds = preview_seconds;
     auto report = deploy(PipelineContext{objects_.get(), pointers_.get(), nullptr, nullptr, {}}, o);
     EXPECT_TRUE(report) << report.error().describe();
     return report ? report->version : "";
@@ -83,6 +87,48 @@ TEST_F(GcTest, AVersionOutOfThePinWindowGoesAndTheRetiredListKeepsTheNewestFirst
   EXPECT_TRUE(stored(v2));  // the previous one: what rollback returns to
   // Edges learn it is gone from the pointer store.
   EXPECT_TRUE(pointers_->get(goneKey("docs", v1)).value());
+}
+
+// Someone was sent a version's preview link: gc keeps the version until the link expires, then
+// collects it and its link's record.
+TEST_F(GcTest, KeepsAVersionWhosePreviewLinkIsOpenAndCollectsItOnceTheLinkExpired) {
+  auto preview = deployLive("preview", /*activate=*/false, /*preview_seconds=*/3600);
+  auto unlinked = deployLive("unlinked", /*activate=*/false);
+  deployLive("one");
+  deployLive("two");
+  auto link = pointers_->get(previewKey("docs", preview)).value();
+  ASSERT_TRUE(link);
+  auto now = std::time(nullptr);
+  EXPECT_GE(parseUnixSeconds(*link).value(), now + 3590);
+  EXPECT_FALSE(pointers_->get(previewKey("docs", unlinked)).value());
+
+  GcOptions options;
+  options.keep = 0;
+  auto report = collectGarbage(*objects_, *pointers_, options).value();
+  EXPECT_EQ(report.removed_versions, std::vector<std::string>{"docs/" + unlinked});
+  EXPECT_TRUE(stored(preview));
+
+  // Expired a while ago (more than the clock margin): the version and its record go.
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", preview, now - 2 * 60, now - 3 * 60));
+  report = collectGarbage(*objects_, *pointers_, options).value();
+  EXPECT_EQ(report.removed_versions, std::vector<std::string>{"docs/" + preview});
+  EXPECT_FALSE(stored(preview));
+  EXPECT_FALSE(pointers_->get(previewKey("docs", preview)).value());
+}
+
+TEST_F(GcTest, APreviewLinkIsRenewedShortenedAndClosed) {
+  auto v = deployLive("one", /*activate=*/false, /*preview_seconds=*/60);
+  auto now = std::time(nullptr);
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", v, now + 86400, now));
+  EXPECT_EQ(pointers_->get(previewKey("docs", v)).value(), std::to_string(now + 86400));
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", v, now + 10, now));
+  EXPECT_EQ(pointers_->get(previewKey("docs", v)).value(), std::to_string(now + 10));
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", v, now, now));  // until now: closed
+  EXPECT_FALSE(pointers_->get(previewKey("docs", v)).value());
+  // Deleting a version closes its link.
+  ASSERT_TRUE(setPreviewLink(*pointers_, "docs", v, now + 600, now));
+  ASSERT_TRUE(deleteVersion(*objects_, *pointers_, "docs", v));
+  EXPECT_FALSE(pointers_->get(previewKey("docs", v)).value());
 }
 
 TEST_F(GcTest, TheRetiredListIsBoundedAndAVersionLiveAgainLeavesIt) {
