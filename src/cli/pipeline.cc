@@ -21,6 +21,7 @@ struct RunArgs {
   std::string trigger = "manual";
   bool no_wait = false;
   bool quiet = false;
+  bool preview = false;
   unsigned timeout = 0;
 };
 
@@ -59,7 +60,14 @@ int runPipeline(const GlobalOptions& global, const PipelineArgs& args) {
 }
 
 void printOutcome(const DeployRecord& r) {
-  if (r.is(DeployStatus::succeeded)) {
+  if (r.is(DeployStatus::succeeded) && r.preview) {
+    std::string what = r.commit.empty() ? r.source : r.commit.substr(0, 7);
+    std::printf(
+        "cutover: built %s as a preview of %s, not live: version %s answers at %s--%s.<preview "
+        "domain> for 7 days (cutover versions preview; cutover activate %s %s makes it live)\n",
+        what.c_str(), r.site.c_str(), r.version.c_str(), r.version.c_str(), r.site.c_str(),
+        r.site.c_str(), r.version.c_str());
+  } else if (r.is(DeployStatus::succeeded)) {
     std::string what = r.commit.empty() ? r.source : r.commit.substr(0, 7);
     std::printf("cutover: deployed %s → live: %s is now %s (build %s, total %s)\n", what.c_str(),
                 r.site.c_str(), r.version.c_str(),
@@ -83,6 +91,7 @@ int runPipelineRun(const GlobalOptions& global, const RunArgs& args) {
   request.trigger = args.trigger;
   request.commit = args.commit;
   request.branch = args.branch;
+  request.preview = args.preview;
   if (!args.archive.empty()) request.archive = std::filesystem::absolute(args.archive);
   if (config && request.archive.empty()) {
     const SiteConfig* site = config->site(args.site);
@@ -94,8 +103,8 @@ int runPipelineRun(const GlobalOptions& global, const RunArgs& args) {
   }
   auto id = enqueueDeploy(*data.history, data.root, request);
   if (!id) return reportError(id.error());
-  std::printf("cutover: deploy %s of %s queued%s%s\n", id->c_str(), args.site.c_str(),
-              args.commit.empty() ? "" : " for commit ",
+  std::printf("cutover: %sdeploy %s of %s queued%s%s\n", args.preview ? "preview " : "",
+              id->c_str(), args.site.c_str(), args.commit.empty() ? "" : " for commit ",
               args.commit.empty() ? "" : args.commit.substr(0, 7).c_str());
   std::fflush(stdout);
   if (args.no_wait) return kExitOk;
@@ -175,6 +184,9 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   sub->add_option("--branch", run_args->branch, "Build this branch's head (default: the site's)");
   sub->add_option("--archive", run_args->archive, "Deploy this archive instead of building");
   sub->add_option("--trigger", run_args->trigger, "Recorded as what started it (default manual)");
+  sub->add_flag("--preview", run_args->preview,
+                "A preview build: stored with its preview link open for 7 days and never made "
+                "live; the build sees CUTOVER_CONTEXT=preview");
   sub->add_flag("--no-wait", run_args->no_wait, "Print the deploy id and return at once");
   sub->add_flag("--quiet,-q", run_args->quiet,
                 "Print stages and the outcome, not the build's output");
@@ -184,8 +196,9 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   sub->footer(
       "When `cutover pipeline` or `cutover serve` runs on the same data folder, it builds the\n"
       "request; otherwise this process builds it (given --config). Exit status 0 once the deploy\n"
-      "is live, 1 if it failed (the live site is unchanged).\n\n"
-      "Example:\n  cutover pipeline run docs --commit 4f2a... --config cutover.toml\n");
+      "is live (with --preview: stored), 1 if it failed (the live site is unchanged).\n\n"
+      "Examples:\n  cutover pipeline run docs --commit 4f2a... --config cutover.toml\n"
+      "  cutover pipeline run docs --branch feature --preview --config cutover.toml\n");
   sub->callback([&global, &run, run_args] {
     run = [&global, run_args] { return runPipelineRun(global, *run_args); };
   });

@@ -31,6 +31,7 @@ Result<DeployReport> storeAndActivate(Recorder& recorder, const PipelineContext&
   options.version_prefix = version_prefix;
   options.version = version;
   options.limits = limits;
+  options.activate = !record.preview;
   DeployReport report;
   report.deploy_id = record.id;
   auto uploading_at = nowUnixMs();
@@ -70,7 +71,7 @@ Result<DeployReport> runBuild(Recorder& recorder, const Config& config,
   plan.ref = record.commit.empty() ? record.branch : record.commit;
   plan.hidden = data_dir;
   plan.deploy_id = record.id;
-  plan.production = true;  // the pipeline builds the site's branch, to make it live
+  plan.production = !record.preview;  // a production build goes live; a preview build does not
   std::string port = config.serve_listen.substr(config.serve_listen.rfind(':') + 1);
   plan.url = site->hosts.empty() ? fmt::format("http://{}.localhost:{}", site->name, port)
                                  : "https://" + site->hosts.front();

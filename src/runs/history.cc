@@ -1,5 +1,6 @@
 #include "runs/history.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS deploys (
 CREATE INDEX IF NOT EXISTS deploys_by_site ON deploys(site, started);
 )sql";
 
-// Schema version 2 adds the pipeline's columns, version 3 the flips' previous and actor. Adding
+// Schema version 2 adds the pipeline's columns, version 3 the flips' previous and actor, version 4
+// preview builds. Adding
 // columns with defaults keeps every row an older cutover wrote; each is added only if missing, so
 // opening is idempotent and an older binary still reads the file (it names its columns).
 struct AddedColumn {
@@ -59,12 +61,14 @@ constexpr AddedColumn kAddedColumns[] = {
     {"log", "TEXT NOT NULL DEFAULT ''"},
     {"previous", "TEXT NOT NULL DEFAULT ''"},  // schema version 3: flips
     {"actor", "TEXT NOT NULL DEFAULT ''"},
+    {"preview", "INTEGER NOT NULL DEFAULT 0"},  // schema version 4: preview builds
 };
 
 constexpr std::string_view kColumns =
     "id, site, version, source, trigger, status, activated, started, finished, pid, files, "
     "new_files, reused_files, bytes, new_bytes, stages, error, stage, timeline, branch, "
-    "commit_sha, commit_message, commit_author, archive, remove_archive, log, previous, actor";
+    "commit_sha, commit_message, commit_author, archive, remove_archive, log, previous, actor, "
+    "preview";
 
 bool processAlive(std::int64_t pid) {
   if (pid <= 0) return false;
@@ -129,6 +133,7 @@ DeployRecord readRow(const sqlite::Statement& st) {
   r.log = st.text(25);
   r.previous = st.text(26);
   r.actor = st.text(27);
+  r.preview = st.integer(28) != 0;
   return r;
 }
 
@@ -157,7 +162,7 @@ Result<void> migrate(sqlite::Database& db) {
     if (!added) return rollback(added.error());
   }
   if (auto r = db.exec("CREATE INDEX IF NOT EXISTS deploys_by_status ON deploys(status, site);"
-                       "PRAGMA user_version = 3;");
+                       "PRAGMA user_version = 4;");
       !r) {
     return rollback(r.error());
   }
@@ -217,6 +222,7 @@ nlohmann::json DeployRecord::toJson() const {
           {"commit_author", commit_author},
           {"previous", previous},
           {"actor", actor},
+          {"preview", preview},
           {"error", error}};
 }
 
@@ -281,14 +287,14 @@ Result<void> History::enqueue(DeployRecord& record) {
   sqlite::Statement st(
       db_->db.handle(),
       "INSERT INTO deploys (id, site, source, trigger, status, started, pid, stage, "
-      "timeline, branch, commit_sha, archive, remove_archive, log) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+      "timeline, branch, commit_sha, archive, remove_archive, log, preview) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
   st.bind(1, record.id).bind(2, record.site).bind(3, record.source).bind(4, record.trigger);
   st.bind(5, record.status).bind(6, record.started).bind(7, record.pid).bind(8, record.stage);
   st.bind(9, timelineJson(record.timeline).dump()).bind(10, record.branch);
   st.bind(11, record.commit);
   st.bind(12, record.archive).bind(13, std::int64_t{record.remove_archive ? 1 : 0});
-  st.bind(14, record.log);
+  st.bind(14, record.log).bind(15, std::int64_t{record.preview ? 1 : 0});
   return st.run();
 }
 
@@ -341,12 +347,14 @@ Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string
       db.handle(),
       "UPDATE deploys SET status = 'superseded', stage = '', finished = ?1, error = ?2, "
       "timeline = json_insert(timeline, '$[#]', json_object('name', 'finished', 'at_ms', ?3)) "
-      "WHERE status = 'queued' AND site = ?4 AND id != ?5");
+      "WHERE status = 'queued' AND site = ?4 AND id != ?5 AND preview = ?6");
   supersede.bind(1, nowRfc3339())
-      .bind(2, "superseded by " + record.id + ", a newer request for the site")
+      .bind(2, fmt::format("superseded by {}, a newer {} request for the site", record.id,
+                           record.preview ? "preview" : "production"))
       .bind(3, now_ms)
       .bind(4, site)
-      .bind(5, record.id);
+      .bind(5, record.id)
+      .bind(6, std::int64_t{record.preview ? 1 : 0});
   if (auto r = supersede.run(); !r) return abort(r.error());
 
   record.status = toString(DeployStatus::running);

@@ -73,6 +73,7 @@ Result<std::string> enqueueDeploy(History& history, const std::filesystem::path&
   record.branch = request.branch;
   record.archive = request.archive.string();
   record.remove_archive = request.remove_archive;
+  record.preview = request.preview;
   record.source = request.archive.empty() ? std::string() : request.archive.filename().string();
   record.log = deployLogPath(std::filesystem::absolute(data_dir), record.id).string();
   if (auto r = history.enqueue(record); !r) return tl::unexpected(r.error());

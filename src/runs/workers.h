@@ -21,6 +21,7 @@ struct DeployRequest {
   std::string branch;              // empty: the site's configured branch
   std::filesystem::path archive;   // deploy this archive instead of building
   bool remove_archive = false;     // the archive is a temporary upload: delete it when done
+  bool preview = false;            // store it with an open preview link; never make it live
 };
 
 struct WorkersOptions {

@@ -281,6 +281,33 @@ TEST_F(PipelineServeTest, LogsFollowTailsARunningBuildToItsEnd) {
   EXPECT_FALSE(waitForBody(server->port(), "docs.localhost", "followed\n").empty());
 }
 
+// `pipeline run --preview` through the running pipeline: the build says it is a preview, its
+// version answers at its preview host, and the live site stays as it was.
+TEST_F(PipelineServeTest, APreviewRunAnswersAtItsPreviewHostAndLeavesTheLiveSite) {
+  writeConfig("");
+  repo_.commit("mkdir -p public && echo \"$CUTOVER_CONTEXT\" > public/index.html\n", "Context");
+  repo_.push();
+  auto server = serve();
+  auto live = cutover({"pipeline", "run", "docs", "--quiet"});
+  ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
+  auto live_version = waitForBody(server->port(), "docs.example.test", "production\n");
+  ASSERT_FALSE(live_version.empty());
+  auto preview = cutover({"pipeline", "run", "docs", "--preview", "--quiet"});
+  ASSERT_EQ(preview.exit_code, 0) << preview.out << preview.err;
+  // "cutover: built 1a2b3c4 as a preview of docs, not live: version V answers at ..."
+  auto at = preview.out.find("not live: version ");
+  ASSERT_NE(at, std::string::npos) << preview.out;
+  at += 18;
+  std::string version = preview.out.substr(at, preview.out.find(' ', at) - at);
+  EXPECT_NE(version, live_version);
+  EXPECT_EQ(waitForBody(server->port(), version + "--docs.localhost", "preview\n"), version);
+  EXPECT_EQ(httpRequest(server->port(), "docs.example.test", "/").body, "production\n");
+  auto shown = nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out);
+  ASSERT_GE(shown.size(), 2U);
+  EXPECT_EQ(shown[0]["preview"], true);
+  EXPECT_EQ(shown[0]["activated"], false);
+}
+
 TEST_F(PipelineServeTest, AnArchiveQueuedWhileThePipelineRunsGoesLive) {
   writeConfig("");
   auto site = dir_ / "site";

@@ -99,6 +99,10 @@ struct DeployRecord {
   std::string previous;
   std::string actor;
 
+  // Schema version 4: a preview build (`pipeline run --preview`) is stored with its preview link
+  // open and never made live; its build sees CUTOVER_CONTEXT=preview.
+  bool preview = false;
+
   [[nodiscard]] bool is(DeployStatus s) const { return status == toString(s); }
   [[nodiscard]] bool finishedOutcome() const {
     auto s = parseDeployStatus(status);

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "cutover/pipeline/activate.h"
+#include "cutover/pointer/records.h"
 #include "support/git_fixture.h"
 #include "support/temp_dir.h"
 
@@ -185,6 +186,40 @@ TEST_F(WorkersTest, RequestsArrivingDuringABuildCollapseToTheNewest) {
   EXPECT_LE(succeeded, 2);
   EXPECT_EQ(live(), last.version);
   EXPECT_EQ(last.version.substr(0, 7), commits.back().substr(0, 7));
+}
+
+// `pipeline run --preview`: the build knows it is one, its version is stored with an open preview
+// link and never goes live, and a queued preview request never supersedes a production one (nor
+// the other way round).
+TEST_F(WorkersTest, APreviewBuildIsStoredWithItsLinkOpenAndNeverGoesLive) {
+  auto sha = repo_.commit("mkdir -p public && echo \"$CUTOVER_CONTEXT\" > public/index.html\n",
+                          "Say the context");
+  repo_.push();
+  DeployRequest production{"docs", "manual", sha};
+  DeployRequest preview{"docs", "manual", sha};
+  preview.preview = true;
+  // Both queued before any worker runs: the newest (the preview) is taken first.
+  auto production_id = enqueueDeploy(*history_, data_, production).value();
+  auto preview_id = enqueueDeploy(*history_, data_, preview).value();
+  auto workers = start(config());
+  auto built = waitFor(preview_id);
+  auto went_live = waitFor(production_id);
+  ASSERT_EQ(built.status, "succeeded") << built.error;
+  ASSERT_EQ(went_live.status, "succeeded") << went_live.error;
+  EXPECT_TRUE(built.preview);
+  EXPECT_FALSE(built.activated);
+  EXPECT_TRUE(went_live.activated);
+  EXPECT_EQ(live(), went_live.version);
+  auto content = [&](const std::string& version) {
+    auto manifest = objects_->readManifest("docs", version).value();
+    return objects_->readBlob(manifest.files.at("index.html").hash).value();
+  };
+  EXPECT_EQ(content(built.version), "preview\n");
+  EXPECT_EQ(content(went_live.version), "production\n");
+  auto link = pointers_->get(previewKey("docs", built.version)).value();
+  ASSERT_TRUE(link);
+  EXPECT_GT(parseUnixSeconds(*link).value_or(0), std::time(nullptr) + 6 * 24 * 3600);
+  EXPECT_TRUE(history_->find(preview_id).value()->preview);
 }
 
 TEST_F(WorkersTest, StopKillsABuildThatOutlivesTheGraceAndRecordsItFailed) {
