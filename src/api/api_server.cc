@@ -169,6 +169,9 @@ constexpr Route kRoutes[] = {
     {"POST", "/api/sites/{site}/deploys", Access::site, postRemoteDeploy},
     {"POST", "/api/sites/{site}/activate", Access::site, postActivate},
     {"POST", "/api/sites/{site}/rollback", Access::site, postRollback},
+    // A deploy token may lock its site; only an admin lifts a lock.
+    {"POST", "/api/sites/{site}/lock", Access::site, postLock},
+    {"POST", "/api/sites/{site}/unlock", Access::admin, postUnlock},
     {"POST", "/api/sites/{site}/archive", Access::site, postArchive},
     {"GET", "/api/deploys/{deploy}", Access::deploy, getDeploy},
     {"GET", "/api/deploys/{deploy}/log", Access::deploy, getDeployLog},

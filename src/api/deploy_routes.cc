@@ -27,6 +27,7 @@ nlohmann::json flipJson(const std::string& site, const Flip& flip) {
           {"previous", flip.pointer.previous},
           {"since", flip.pointer.since},
           {"by", flip.pointer.deploy},
+          {"locked", flip.pointer.lock ? flip.pointer.lock->reason : ""},
           {"flip_ms", flip.flip_ms}};
 }
 
@@ -118,6 +119,7 @@ nlohmann::json deployAnswer(ApiState& state, const std::string& deploy_id, const
           {"previous", r.previous},
           {"live_url", r.activated ? state.siteUrl(r.site) : ""},
           {"preview_until", r.preview_until != 0 ? rfc3339(r.preview_until) : ""},
+          {"locked", r.locked ? r.locked->reason + " (" + r.locked->by + ")" : ""},
           {"files", r.files},
           {"new_files", r.new_files},
           {"reused_files", r.reused_files},
@@ -132,12 +134,13 @@ namespace {
 
 // The history's audit trail of a flip made through the API, naming the token that made it. The
 // flip is live either way: a history that cannot record it is logged, not answered as a failure.
+std::string actorOf(const Call& call) { return call.token ? "token " + call.token->id : "api"; }
+
 void recordFlip(ApiState& state, const Call& call, const std::string& site, std::string_view how,
-                const Flip& flip) {
+                const LivePointer& pointer) {
   if (state.context.history == nullptr) return;
-  std::string actor = call.token ? "token " + call.token->id : "api";
-  auto recorded = state.context.history->recordFlip(site, how, flip.pointer.previous,
-                                                    flip.pointer.version, actor);
+  auto recorded = state.context.history->recordFlip(site, how, pointer.previous, pointer.version,
+                                                    actorOf(call));
   if (!recorded) {
     log::error("cutover api: recording the {} of {}: {}", how, site, recorded.error().message);
   }
@@ -153,16 +156,27 @@ void postActivate(ApiState& state, Call& call) {
     return sendError(call.out, Errc::invalid_argument,
                      "the body needs \"version\": the id of a stored version");
   }
+  bool lock_deploys = true;
+  if (auto l = body->find("lock"); l != body->end()) {
+    if (!l->is_boolean()) {
+      return sendError(call.out, Errc::invalid_argument, "\"lock\" must be true or false");
+    }
+    lock_deploys = l->get<bool>();
+  }
   const std::string& site = call.param("site");
   // Held while flipping, so gc cannot remove the version between the check and the flip.
   auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
                                  FleetRequest{state.context.pointers.get(), "activate " + site,
                                               site, version->get<std::string>()});
   if (!lock) return sendError(call.out, lock.error());
+  std::optional<DeployLock> deploy_lock;
+  if (lock_deploys) {
+    deploy_lock = lockForFlip("activation of " + version->get<std::string>(), actorOf(call));
+  }
   auto flip = activateVersion(*state.context.objects, *state.context.pointers, site,
-                              version->get<std::string>());
+                              version->get<std::string>(), std::move(deploy_lock));
   if (!flip) return sendError(call.out, flip.error());
-  recordFlip(state, call, site, "activate", *flip);
+  recordFlip(state, call, site, "activate", flip->pointer);
   sendJson(call.out, 200, flipJson(site, *flip));
 }
 
@@ -172,10 +186,40 @@ void postRollback(ApiState& state, Call& call) {
       StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
                          FleetRequest{state.context.pointers.get(), "rollback " + site, site});
   if (!lock) return sendError(call.out, lock.error());
-  auto flip = rollback(*state.context.objects, *state.context.pointers, site);
+  std::optional<DeployLock> deploy_lock;
+  if (flagParam(call.request, "lock", true)) deploy_lock = lockForFlip("rollback", actorOf(call));
+  auto flip =
+      rollback(*state.context.objects, *state.context.pointers, site, std::move(deploy_lock));
   if (!flip) return sendError(call.out, flip.error());
-  recordFlip(state, call, site, "rollback", *flip);
+  recordFlip(state, call, site, "rollback", flip->pointer);
   sendJson(call.out, 200, flipJson(site, *flip));
+}
+
+// POST /api/sites/{site}/lock {"reason": "..."} and POST /api/sites/{site}/unlock.
+void postLock(ApiState& state, Call& call) {
+  auto body = readJsonObject(call.request, call.body, state.options.max_json_bytes);
+  if (!body) return sendError(call.out, body.error());
+  std::string reason = "locked through the API";
+  if (auto r = body->find("reason"); r != body->end()) {
+    if (!r->is_string()) {
+      return sendError(call.out, Errc::invalid_argument, "\"reason\" must be a string");
+    }
+    reason = std::string(clipUtf8(r->get<std::string>(), 200));
+  }
+  const std::string& site = call.param("site");
+  auto set =
+      setDeployLock(*state.context.pointers, site, DeployLock{reason, actorOf(call), nowRfc3339()});
+  if (!set) return sendError(call.out, set.error());
+  recordFlip(state, call, site, "lock", *set);
+  sendJson(call.out, 200, {{"site", site}, {"version", set->version}, {"locked", reason}});
+}
+
+void postUnlock(ApiState& state, Call& call) {
+  const std::string& site = call.param("site");
+  auto set = setDeployLock(*state.context.pointers, site, std::nullopt);
+  if (!set) return sendError(call.out, set.error());
+  recordFlip(state, call, site, "unlock", *set);
+  sendJson(call.out, 200, {{"site", site}, {"version", set->version}, {"locked", ""}});
 }
 
 void postArchive(ApiState& state, Call& call) {

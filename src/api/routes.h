@@ -126,6 +126,8 @@ void postWebhook(ApiState& state, Call& call);
 // Routes that change something (deploy_routes.cc).
 void postActivate(ApiState& state, Call& call);
 void postRollback(ApiState& state, Call& call);
+void postLock(ApiState& state, Call& call);
+void postUnlock(ApiState& state, Call& call);
 void postArchive(ApiState& state, Call& call);
 void postRemoteDeploy(ApiState& state, Call& call);
 void putBlob(ApiState& state, Call& call);

@@ -11,7 +11,10 @@
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/output.h"
+#include "cutover/common/names.h"
+#include "cutover/common/utf8.h"
 #include "cutover/pipeline/gc.h"
+#include "cutover/store/manifest.h"
 #include "pipeline/store_lock.h"
 
 namespace cutover::cli {
@@ -20,6 +23,8 @@ namespace {
 struct ActivateArgs {
   std::string site;
   std::string version;
+  bool no_lock = false;
+  std::string reason;
 };
 
 // Who runs this command, for the history's record of the flip.
@@ -43,6 +48,44 @@ int printFlip(const Result<Flip>& flip, const std::string& site, History& histor
   std::printf("%s is live on %s (was %s); the flip took %s\n", p.version.c_str(), site.c_str(),
               p.previous.empty() ? "nothing" : p.previous.c_str(),
               formatMillis(flip->flip_ms).c_str());
+  if (p.lock) {
+    std::printf(
+        "deploys of %s are locked (%s): new deploys are stored, not made live, until "
+        "`cutover unlock %s`\n",
+        site.c_str(), p.lock->reason.c_str(), site.c_str());
+  }
+  return kExitOk;
+}
+
+// `cutover lock` and `cutover unlock`: the lock lives in the site's live pointer, so every
+// machine's deploys and builds see it in the same compare-and-set that would flip.
+int runLock(const GlobalOptions& global, const ActivateArgs& args, bool lock) {
+  if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  auto data = DataDir::open(global, DataDir::with_history);
+  std::optional<DeployLock> value;
+  if (lock) {
+    value = DeployLock{args.reason.empty() ? std::string("locked by hand")
+                                           : std::string(clipUtf8(args.reason, 200)),
+                       localUser(), nowRfc3339()};
+  }
+  auto set = setDeployLock(*data.pointers, args.site, value);
+  if (!set) return reportError(set.error());
+  const char* how = lock ? "lock" : "unlock";
+  if (auto recorded =
+          data.history->recordFlip(args.site, how, set->version, set->version, localUser());
+      !recorded) {
+    std::fprintf(stderr, "cutover: the %s is set but was not recorded in the history: %s\n", how,
+                 recorded.error().message.c_str());
+  }
+  if (lock) {
+    std::printf(
+        "deploys of %s are locked (%s): builds and deploys are stored, not made live; %s "
+        "stays live until `cutover activate` or `cutover unlock %s`\n",
+        args.site.c_str(), value->reason.c_str(), set->version.c_str(), args.site.c_str());
+  } else {
+    std::printf("deploys of %s are unlocked: the next deploy goes live (%s is live now)\n",
+                args.site.c_str(), set->version.c_str());
+  }
   return kExitOk;
 }
 
@@ -67,13 +110,22 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   activate->add_option("site", args->site, "The site's name")->required();
   activate->add_option("version", args->version, "The version id (see 'cutover versions SITE')")
       ->required();
-  activate->footer("Example:\n  cutover activate docs 20261127-195529-3f9a1c\n");
+  activate->add_flag("--no-lock", args->no_lock,
+                     "Do not lock the site's deploys (by default an activation locks them, so "
+                     "the next push does not undo it)");
+  activate->footer(
+      "An activation locks the site's deploys: later deploys and builds are stored but not made\n"
+      "live until `cutover unlock SITE` (or pass --no-lock).\n\n"
+      "Example:\n  cutover activate docs 20261127-195529-3f9a1c\n");
   activate->callback([&global, &run, args] {
     run = [&global, args] {
       return flipLocked(
           global, args->site, "activate",
           [&](DataDir& data) {
-            return activateVersion(*data.objects, *data.pointers, args->site, args->version);
+            std::optional<DeployLock> lock;
+            if (!args->no_lock) lock = lockForFlip("activation of " + args->version, localUser());
+            return activateVersion(*data.objects, *data.pointers, args->site, args->version,
+                                   std::move(lock));
           },
           args->version);
     };
@@ -82,17 +134,41 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   auto* back =
       app.add_subcommand("rollback", "Make the version live before the current one live again");
   back->add_option("site", args->site, "The site's name")->required();
+  back->add_flag("--no-lock", args->no_lock,
+                 "Do not lock the site's deploys (by default a rollback locks them, so the next "
+                 "push does not undo it)");
   back->footer(
       "Rolling back twice returns to where you started. To go further back, pick a version\n"
-      "from 'cutover versions SITE' and 'cutover activate' it.\n\n"
+      "from 'cutover versions SITE' and 'cutover activate' it. A rollback locks the site's\n"
+      "deploys: later deploys and builds are stored but not made live until\n"
+      "`cutover unlock SITE` (or pass --no-lock).\n\n"
       "Example:\n  cutover rollback docs\n");
   back->callback([&global, &run, args] {
     run = [&global, args] {
       return flipLocked(global, args->site, "rollback", [&](DataDir& data) {
-        return rollback(*data.objects, *data.pointers, args->site);
+        std::optional<DeployLock> lock;
+        if (!args->no_lock) lock = lockForFlip("rollback", localUser());
+        return rollback(*data.objects, *data.pointers, args->site, std::move(lock));
       });
     };
   });
+
+  auto* lock = app.add_subcommand(
+      "lock", "Lock a site's deploys: they are stored but not made live until `cutover unlock`");
+  lock->add_option("site", args->site, "The site's name")->required();
+  lock->add_option("--reason", args->reason, "Why, shown to whoever deploys next");
+  lock->footer(
+      "Builds and deploys of a locked site still run and store their versions; none flips the\n"
+      "live pointer. `cutover activate` and `cutover rollback` still flip it (and keep the lock).\n"
+      "The lock is in the pointer store, so every machine of a fleet honours it.\n\n"
+      "Example:\n  cutover lock docs --reason \"launch freeze\"\n");
+  lock->callback(
+      [&global, &run, args] { run = [&global, args] { return runLock(global, *args, true); }; });
+  auto* unlock = app.add_subcommand("unlock", "Let a locked site's next deploy go live again");
+  unlock->add_option("site", args->site, "The site's name")->required();
+  unlock->footer("Example:\n  cutover unlock docs\n");
+  unlock->callback(
+      [&global, &run, args] { run = [&global, args] { return runLock(global, *args, false); }; });
 }
 
 }  // namespace cutover::cli

@@ -81,6 +81,10 @@ void printReport(const DeployReport& r, const std::filesystem::path& data_root) 
     std::printf("  live     at %s.localhost under cutover serve of %s (was %s)\n", r.site.c_str(),
                 data_root.c_str(), r.previous.empty() ? "nothing" : r.previous.c_str());
   } else {
+    if (r.locked) {
+      std::printf("  locked:  %s (%s); cutover unlock %s\n", r.locked->reason.c_str(),
+                  r.locked->by.c_str(), r.site.c_str());
+    }
     std::printf("  not live: cutover activate %s %s\n", r.site.c_str(), r.version.c_str());
   }
   if (r.preview_until != 0) {
@@ -101,6 +105,7 @@ std::string reportJson(const DeployReport& r) {
       {"bytes", r.bytes},      {"new_bytes", r.new_bytes}, {"stages", stages},
       {"warnings", r.warnings}};
   j["preview_until"] = r.preview_until != 0 ? rfc3339(r.preview_until) : "";
+  j["locked"] = r.locked ? r.locked->reason + " (" + r.locked->by + ")" : "";
   const auto& c = r.precompressed;
   j["precompressed"] = {{"files", c.files},           {"bytes", c.bytes},
                         {"br_files", c.br_files},     {"br_bytes", c.br_bytes},

@@ -82,7 +82,10 @@ int runDeploys(const GlobalOptions& global, const DeploysArgs& args) {
     std::printf("%s  %s  %-10s %-9s %-36s %s  %s%s\n", d.id.c_str(), d.started.c_str(),
                 d.site.c_str(), d.status.c_str(), d.version.empty() ? "-" : d.version.c_str(),
                 files.c_str(), totalTime(d).c_str(),
-                d.activated ? "  live-flip" : (d.preview ? "  preview" : ""));
+                d.activated ? "  live-flip"
+                : d.locked  ? "  locked"
+                : d.preview ? "  preview"
+                            : "");
     printPipelineDetails(d);
     if (!d.error.empty()) std::printf("    error: %s\n", d.error.c_str());
   }

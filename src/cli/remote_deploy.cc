@@ -367,6 +367,7 @@ Result<RemoteDeployReport> remoteDeploy(const RemoteDeployOptions& options) {
   report.live_url = finished->value("live_url", "");
   report.preview_until = finished->value("preview_until", "");
   report.activated = finished->value("activated", false);
+  report.locked = finished->value("locked", "");
   report.files = files.size();
   report.blobs = blobs.size();
   report.uploaded = missing.size();
@@ -409,6 +410,7 @@ int runRemoteDeploy(const RemoteDeployArgs& args) {
                      {"previous", r.previous},
                      {"live_url", r.live_url},
                      {"preview_until", r.preview_until},
+                     {"locked", r.locked},
                      {"files", r.files},
                      {"bytes", r.bytes},
                      {"blobs", r.blobs},
@@ -427,6 +429,7 @@ int runRemoteDeploy(const RemoteDeployArgs& args) {
     std::printf("  live     at %s (was %s)\n", r.live_url.c_str(),
                 r.previous.empty() ? "nothing" : r.previous.c_str());
   } else {
+    if (!r.locked.empty()) std::printf("  locked:  %s\n", r.locked.c_str());
     std::printf("  not live: POST /api/sites/%s/activate {\"version\": \"%s\"}\n", r.site.c_str(),
                 r.version.c_str());
   }

@@ -30,6 +30,7 @@ struct RemoteDeployOptions {
 struct RemoteDeployReport {
   std::string deploy_id, site, version, previous, live_url;
   std::string preview_until;  // RFC 3339; empty: no preview link
+  std::string locked;  // why the site's deploys are locked, when that kept it from going live
   bool activated = false;
   std::uint64_t files = 0, bytes = 0;
   std::uint64_t blobs = 0;     // distinct contents among the files

@@ -58,6 +58,7 @@ int runSites(const GlobalOptions& global, bool json, bool with_deploys) {
                      {"since", r.live ? r.live->since : ""},
                      {"by", r.live ? r.live->deploy : ""},
                      {"previous", r.live ? r.live->previous : ""},
+                     {"locked", r.live && r.live->lock ? r.live->lock->reason : ""},
                      {"hosts", r.settings.hosts},
                      {"spa", r.settings.spa},
                      {"max_age", r.settings.max_age},
@@ -75,6 +76,10 @@ int runSites(const GlobalOptions& global, bool json, bool with_deploys) {
     if (r.live) {
       std::printf("  live      %s since %s by %s\n", r.live->version.c_str(), r.live->since.c_str(),
                   r.live->deploy.c_str());
+      if (const auto& lock = r.live->lock) {
+        std::printf("  locked    %s (%s, since %s): deploys are stored, not made live\n",
+                    lock->reason.c_str(), lock->by.c_str(), lock->since.c_str());
+      }
     } else {
       std::printf("  live      nothing\n");
     }

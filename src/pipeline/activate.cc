@@ -38,7 +38,7 @@ Result<void> requireVersion(ObjectStore& objects, const std::string& site,
 Result<LivePointer> flipPointer(PointerStore& pointers, const std::string& site,
                                 const std::string& version,
                                 const std::optional<std::string>& expected_raw,
-                                const std::string& by) {
+                                const std::string& by, std::optional<DeployLock> lock) {
   LivePointer next{version, "", nowRfc3339(), by};
   if (expected_raw) {
     // The version going out joins the pointer's list of retired versions in this same write:
@@ -47,6 +47,7 @@ Result<LivePointer> flipPointer(PointerStore& pointers, const std::string& site,
       next = current->next(version, next.since, by, std::time(nullptr));
     }
   }
+  if (lock) next.lock = std::move(lock);
   if (auto set = pointers.compareAndSet(liveKey(site), expected_raw, next.toJson()); !set) {
     return tl::unexpected(set.error());
   }
@@ -56,9 +57,10 @@ Result<LivePointer> flipPointer(PointerStore& pointers, const std::string& site,
 namespace {
 
 Result<Flip> timedFlip(PointerStore& pointers, const std::string& site, const std::string& version,
-                       const std::optional<std::string>& expected_raw, const std::string& by) {
+                       const std::optional<std::string>& expected_raw, const std::string& by,
+                       std::optional<DeployLock> lock) {
   auto start = std::chrono::steady_clock::now();
-  auto flipped = flipPointer(pointers, site, version, expected_raw, by);
+  auto flipped = flipPointer(pointers, site, version, expected_raw, by, std::move(lock));
   auto elapsed = std::chrono::steady_clock::now() - start;
   if (!flipped) return tl::unexpected(flipped.error());
   return Flip{std::move(*flipped), std::chrono::duration<double, std::milli>(elapsed).count()};
@@ -66,15 +68,21 @@ Result<Flip> timedFlip(PointerStore& pointers, const std::string& site, const st
 
 }  // namespace
 
+DeployLock lockForFlip(const std::string& what, const std::string& by) {
+  return DeployLock{"locked by the " + what + ", so the next deploy does not undo it", by,
+                    nowRfc3339()};
+}
+
 Result<Flip> activateVersion(ObjectStore& objects, PointerStore& pointers, const std::string& site,
-                             const std::string& version) {
+                             const std::string& version, std::optional<DeployLock> lock) {
   if (auto ok = requireVersion(objects, site, version); !ok) return tl::unexpected(ok.error());
   auto raw = pointers.get(liveKey(site));
   if (!raw) return tl::unexpected(raw.error());
-  return timedFlip(pointers, site, version, *raw, "activate");
+  return timedFlip(pointers, site, version, *raw, "activate", std::move(lock));
 }
 
-Result<Flip> rollback(ObjectStore& objects, PointerStore& pointers, const std::string& site) {
+Result<Flip> rollback(ObjectStore& objects, PointerStore& pointers, const std::string& site,
+                      std::optional<DeployLock> lock) {
   auto raw = pointers.get(liveKey(site));
   if (!raw) return tl::unexpected(raw.error());
   if (!*raw) return fail(Errc::not_found, fmt::format("site {} has no live version", site));
@@ -88,7 +96,7 @@ Result<Flip> rollback(ObjectStore& objects, PointerStore& pointers, const std::s
   if (auto ok = requireVersion(objects, site, current->previous); !ok) {
     return tl::unexpected(ok.error());
   }
-  return timedFlip(pointers, site, current->previous, *raw, "rollback");
+  return timedFlip(pointers, site, current->previous, *raw, "rollback", std::move(lock));
 }
 
 }  // namespace cutover

@@ -230,11 +230,28 @@ Result<void> finalizeVersion(const PipelineContext& context, FinalizeInput input
   }
   clock.finish(Stage::commit);
 
-  // 8. Activate.
+  // 8. Activate, unless the site's deploys are locked: then the version stays stored, not live.
   if (!input.activate) return {};
+  auto locked = [&](const std::optional<std::string>& raw) -> bool {
+    auto pointer = raw ? LivePointer::fromJson(*raw) : Result<LivePointer>(LivePointer{});
+    if (!pointer || !pointer->lock) return false;
+    report.locked = pointer->lock;
+    report.warnings.push_back(fmt::format(
+        "site {} is locked ({}, {}): version {} is stored, not live; `cutover activate {} {}` "
+        "makes it live, `cutover unlock {}` lets the next deploy go live",
+        input.site, pointer->lock->reason, pointer->lock->by, report.version, input.site,
+        report.version, input.site));
+    return true;
+  };
+  if (locked(input.expected_pointer)) return {};
   // This deploy committed the version itself, so the flip needs no further check.
   auto flipped = flipPointer(*context.pointers, input.site, report.version, input.expected_pointer,
                              report.deploy_id);
+  if (!flipped && flipped.error().code == Errc::conflict) {
+    // Locked while this deploy ran: that is the lock's answer, not a lost race.
+    auto now = context.pointers->get(liveKey(input.site));
+    if (now && locked(*now)) return {};
+  }
   if (!flipped) {
     auto error = flipped.error();
     if (error.code == Errc::conflict) {

@@ -25,6 +25,7 @@ void Recorder::time(Stage stage, double ms) {
 void Recorder::take(const DeployReport& report) {
   record_.version = report.version;
   record_.activated = report.activated;
+  record_.locked = report.locked.has_value();
   record_.files = report.files;
   record_.new_files = report.new_files;
   record_.reused_files = report.reused_files;

@@ -49,7 +49,7 @@ Result<void> setPreviewLink(PointerStore& pointers, std::string_view site, std::
 
 LivePointer LivePointer::next(std::string new_version, std::string since_rfc3339, std::string by,
                               std::int64_t now) const {
-  LivePointer n{std::move(new_version), version, std::move(since_rfc3339), std::move(by), {}};
+  LivePointer n{std::move(new_version), version, std::move(since_rfc3339), std::move(by), {}, lock};
   if (!version.empty() && version != n.version) n.retired.push_back({version, now});
   for (const auto& r : retired) {
     if (n.retired.size() >= kRetiredKept) break;
@@ -76,6 +76,7 @@ std::string LivePointer::toJson() const {
     auto& list = j["retired"] = nlohmann::json::array();
     for (const auto& r : retired) list.push_back({{"version", r.version}, {"until", r.until}});
   }
+  if (lock) j["lock"] = {{"reason", lock->reason}, {"by", lock->by}, {"since", lock->since}};
   return j.dump();
 }
 
@@ -99,6 +100,13 @@ Result<LivePointer> LivePointer::fromJson(std::string_view json) {
       }
       p.retired.push_back({v->get<std::string>(), until->get<std::int64_t>()});
     }
+  }
+  if (auto it = j.find("lock"); it != j.end() && it->is_object()) {
+    auto text = [&](const char* key) {
+      auto f = it->find(key);
+      return f != it->end() && f->is_string() ? f->get<std::string>() : std::string();
+    };
+    p.lock = DeployLock{text("reason"), text("by"), text("since")};
   }
   return p;
 }
@@ -178,6 +186,29 @@ Result<SiteSettings> updateSiteSettings(PointerStore& pointers, std::string_view
   }
   return fail(Errc::conflict,
               "site settings of " + std::string(site) + " kept changing; try again");
+}
+
+Result<LivePointer> setDeployLock(PointerStore& pointers, std::string_view site,
+                                  std::optional<DeployLock> lock) {
+  auto key = liveKey(site);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto raw = pointers.get(key);
+    if (!raw) return tl::unexpected(raw.error());
+    if (!*raw) {
+      return fail(Errc::not_found, "site " + std::string(site) +
+                                       " has no live version, so there is no deploy to " +
+                                       (lock ? "lock" : "unlock"));
+    }
+    auto pointer = LivePointer::fromJson(**raw);
+    if (!pointer) return tl::unexpected(pointer.error());
+    if (!lock && !pointer->lock) return *pointer;  // not locked: nothing to write
+    pointer->lock = lock;
+    auto set = pointers.compareAndSet(key, *raw, pointer->toJson());
+    if (set) return *pointer;
+    if (set.error().code != Errc::conflict) return tl::unexpected(set.error());
+  }
+  return fail(Errc::conflict,
+              "the live pointer of " + std::string(site) + " kept changing; try again");
 }
 
 }  // namespace cutover

@@ -61,14 +61,15 @@ constexpr AddedColumn kAddedColumns[] = {
     {"log", "TEXT NOT NULL DEFAULT ''"},
     {"previous", "TEXT NOT NULL DEFAULT ''"},  // schema version 3: flips
     {"actor", "TEXT NOT NULL DEFAULT ''"},
-    {"preview", "INTEGER NOT NULL DEFAULT 0"},  // schema version 4: preview builds
+    {"preview", "INTEGER NOT NULL DEFAULT 0"},  // schema version 4: preview builds, locks
+    {"locked", "INTEGER NOT NULL DEFAULT 0"},
 };
 
 constexpr std::string_view kColumns =
     "id, site, version, source, trigger, status, activated, started, finished, pid, files, "
     "new_files, reused_files, bytes, new_bytes, stages, error, stage, timeline, branch, "
     "commit_sha, commit_message, commit_author, archive, remove_archive, log, previous, actor, "
-    "preview";
+    "preview, locked";
 
 bool processAlive(std::int64_t pid) {
   if (pid <= 0) return false;
@@ -134,6 +135,7 @@ DeployRecord readRow(const sqlite::Statement& st) {
   r.previous = st.text(26);
   r.actor = st.text(27);
   r.preview = st.integer(28) != 0;
+  r.locked = st.integer(29) != 0;
   return r;
 }
 
@@ -223,6 +225,7 @@ nlohmann::json DeployRecord::toJson() const {
           {"previous", previous},
           {"actor", actor},
           {"preview", preview},
+          {"locked", locked},
           {"error", error}};
 }
 
@@ -379,12 +382,13 @@ Result<std::optional<DeployRecord>> History::latestCommit(const std::string& sit
 
 Result<void> History::update(const DeployRecord& r) {
   std::lock_guard lock(db_->mutex);
-  sqlite::Statement st(db_->db.handle(),
-                       "UPDATE deploys SET version = ?2, source = ?3, status = ?4, activated = ?5, "
-                       "finished = ?6, files = ?7, new_files = ?8, reused_files = ?9, bytes = ?10, "
-                       "new_bytes = ?11, stages = ?12, error = ?13, stage = ?14, timeline = ?15, "
-                       "branch = ?16, commit_sha = ?17, commit_message = ?18, commit_author = ?19, "
-                       "archive = ?20, remove_archive = ?21, log = ?22 WHERE id = ?1");
+  sqlite::Statement st(
+      db_->db.handle(),
+      "UPDATE deploys SET version = ?2, source = ?3, status = ?4, activated = ?5, "
+      "finished = ?6, files = ?7, new_files = ?8, reused_files = ?9, bytes = ?10, "
+      "new_bytes = ?11, stages = ?12, error = ?13, stage = ?14, timeline = ?15, "
+      "branch = ?16, commit_sha = ?17, commit_message = ?18, commit_author = ?19, "
+      "archive = ?20, remove_archive = ?21, log = ?22, locked = ?23 WHERE id = ?1");
   st.bind(1, r.id).bind(2, r.version).bind(3, r.source).bind(4, r.status);
   st.bind(5, std::int64_t{r.activated ? 1 : 0}).bind(6, r.finished);
   st.bind(7, static_cast<std::int64_t>(r.files)).bind(8, static_cast<std::int64_t>(r.new_files));
@@ -397,6 +401,7 @@ Result<void> History::update(const DeployRecord& r) {
   st.bind(17, r.commit);
   st.bind(18, r.commit_message).bind(19, r.commit_author).bind(20, r.archive);
   st.bind(21, std::int64_t{r.remove_archive ? 1 : 0}).bind(22, r.log);
+  st.bind(23, std::int64_t{r.locked ? 1 : 0});
   return st.run();
 }
 
@@ -429,18 +434,20 @@ Result<DeployRecord> History::recordFlip(const std::string& site, std::string_vi
   r.trigger = std::string(trigger);
   r.source = std::string(trigger);
   r.status = toString(DeployStatus::succeeded);
-  r.activated = true;
+  r.activated = trigger == "rollback" || trigger == "activate";  // not "lock", "unlock"
+  r.locked = trigger == "lock";
   r.started = nowRfc3339();
   r.finished = r.started;
   r.pid = ::getpid();
   std::lock_guard lock(db_->mutex);
   sqlite::Statement st(db_->db.handle(),
                        "INSERT INTO deploys (id, site, version, source, trigger, status, "
-                       "activated, started, finished, pid, previous, actor) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11)");
+                       "activated, started, finished, pid, previous, actor, locked) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?12, ?7, ?8, ?9, ?10, ?11, ?13)");
   st.bind(1, r.id).bind(2, r.site).bind(3, r.version).bind(4, r.source).bind(5, r.trigger);
   st.bind(6, r.status).bind(7, r.started).bind(8, r.finished).bind(9, r.pid);
-  st.bind(10, r.previous).bind(11, r.actor);
+  st.bind(10, r.previous).bind(11, r.actor).bind(12, std::int64_t{r.activated ? 1 : 0});
+  st.bind(13, std::int64_t{r.locked ? 1 : 0});
   if (auto done = st.run(); !done) return tl::unexpected(done.error());
   return r;
 }

@@ -54,6 +54,7 @@ class History {
   // Records a flip that deployed nothing (a rollback or an activation) as a finished record of
   // its own, so the history is an audit trail of every change to what is live: trigger
   // "rollback" or "activate", status "succeeded", `to` as the version, `from` as previous.
+  // Trigger "lock" or "unlock" records a change of the site's deploy lock the same way.
   [[nodiscard]] Result<DeployRecord> recordFlip(const std::string& site, std::string_view trigger,
                                                 const std::string& from, const std::string& to,
                                                 const std::string& actor);

@@ -248,6 +248,12 @@ WebhookVerdict acceptWebhook(Workers& workers, const SiteConfig& site,
   v.deploy_id = *id;
   v.message =
       fmt::format("accepted: deploy {} of {} {} queued", *id, v.branch, v.after.substr(0, 7));
+  if (auto lock = workers.deployLock(site.name)) {
+    v.message += fmt::format(
+        "; deploys of {} are locked ({}): it will be stored, not made live, until `cutover "
+        "unlock {}`",
+        site.name, lock->reason, site.name);
+  }
   return v;
 }
 

@@ -13,6 +13,7 @@
 #include "cutover/common/fd.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/names.h"
+#include "cutover/pipeline/activate.h"
 #include "cutover/store/manifest.h"
 #include "pipeline/build/command.h"
 #include "pipeline/build/git.h"
@@ -295,6 +296,12 @@ Result<std::unique_ptr<Workers>> Workers::start(Config config, PipelineContext c
         std::make_unique<Poller>(*workers, *s->context.history, s->config, s->options.data_dir);
   }
   return workers;
+}
+
+std::optional<DeployLock> Workers::deployLock(const std::string& site) const {
+  auto live = readLivePointer(*state_->context.pointers, site);
+  if (!live || !*live) return std::nullopt;
+  return (*live)->lock;
 }
 
 Result<std::string> Workers::submit(const DeployRequest& request) {

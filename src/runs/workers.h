@@ -68,6 +68,9 @@ class Workers {
   // once stopping.
   [[nodiscard]] Result<std::string> submit(const DeployRequest& request);
 
+  // The site's deploy lock, if it is locked (`cutover lock`); nullopt too if it cannot be read.
+  [[nodiscard]] std::optional<DeployLock> deployLock(const std::string& site) const;
+
   // See the class comment. Idempotent.
   void stop();
 

@@ -191,6 +191,59 @@ TEST_F(CliTest, APreviewLinkOpensWithTheDeployAndIsRenewedOrClosedByVersionsPrev
   EXPECT_NE(too_long.err.find("at most 366d"), std::string::npos) << too_long.err;
 }
 
+// The release controls a user reaches for after a bad deploy: a rollback holds (it locks the
+// site's deploys), `lock`/`unlock` by hand, and `deploys` shows what a lock kept from going live.
+TEST_F(CliTest, ARollbackHoldsAcrossTheNextDeployUntilUnlock) {
+  for (auto tag : {"v1", "v2", "v3", "v4"}) writeSite(dir_ / tag, tag);
+  deployOk((dir_ / "v1").string());
+  deployOk((dir_ / "v2").string());
+  auto server = serve();
+  ASSERT_TRUE(waitForBody(server->port(), "<h1>v2</h1>"));
+
+  auto back = cutover({"rollback", "docs"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_NE(back.out.find("deploys of docs are locked"), std::string::npos) << back.out;
+  ASSERT_TRUE(waitForBody(server->port(), "<h1>v1</h1>"));
+  // The next deploy (a push, say) is stored but does not undo the rollback.
+  auto held = cutover({"deploy", (dir_ / "v3").string(), "--site", "docs", "--json"});
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  auto report = nlohmann::json::parse(held.out);
+  EXPECT_FALSE(report.value("activated", true));
+  EXPECT_NE(report.value("locked", "").find("rollback"), std::string::npos) << held.out;
+  EXPECT_NE(report["warnings"].dump().find("cutover unlock docs"), std::string::npos) << held.out;
+  std::string v3 = report.value("version", "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v1</h1>");
+  auto history = cutover({"deploys", "docs"});
+  EXPECT_NE(history.out.find("locked"), std::string::npos) << history.out;
+  auto sites = cutover({"sites"});
+  EXPECT_NE(sites.out.find("locked    locked by the rollback"), std::string::npos) << sites.out;
+  auto trail = nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out);
+  ASSERT_GE(trail.size(), 4U);
+  EXPECT_EQ(trail[0]["version"], v3);
+  EXPECT_EQ(trail[0]["locked"], true);
+
+  ASSERT_EQ(cutover({"unlock", "docs"}).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out)[0]["trigger"],
+            "unlock");
+  deployOk((dir_ / "v4").string());
+  ASSERT_TRUE(waitForBody(server->port(), "<h1>v4</h1>"));
+
+  // A rollback with --no-lock leaves deploys free (back to v1: v3 was never live); a lock by hand
+  // says why.
+  ASSERT_EQ(cutover({"rollback", "docs", "--no-lock"}).exit_code, 0);
+  ASSERT_TRUE(waitForBody(server->port(), "<h1>v1</h1>"));
+  auto locked = cutover({"lock", "docs", "--reason", "launch freeze"});
+  ASSERT_EQ(locked.exit_code, 0) << locked.err;
+  auto stored = cutover({"deploy", (dir_ / "v2").string(), "--site", "docs"});
+  EXPECT_EQ(stored.exit_code, 0) << stored.err;
+  EXPECT_NE(stored.out.find("launch freeze"), std::string::npos) << stored.out;
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v1</h1>");
+  auto nothing = cutover({"lock", "blog"});
+  EXPECT_NE(nothing.exit_code, 0);
+  EXPECT_NE(nothing.err.find("no live version"), std::string::npos) << nothing.err;
+}
+
 TEST_F(CliTest, DeployJsonReportsCountsOfNewAndReusedFiles) {
   writeSite(dir_ / "site", "v1");
   auto first = cutover({"deploy", (dir_ / "site").string(), "--site", "docs", "--json"});

@@ -308,6 +308,40 @@ TEST_F(PipelineServeTest, APreviewRunAnswersAtItsPreviewHostAndLeavesTheLiveSite
   EXPECT_EQ(shown[0]["activated"], false);
 }
 
+// A locked site: a push is answered saying so, built and stored, and not made live; after
+// `unlock` the next push goes live.
+TEST_F(PipelineServeTest, APushToALockedSiteIsBuiltButNotMadeLiveUntilUnlock) {
+  writeConfig("");
+  auto first = repo_.commit(page("first"), "First");
+  repo_.push();
+  auto server = serve();
+  ASSERT_EQ(githubPush("main", first, "s3cret").status, 202);
+  ASSERT_FALSE(waitForBody(server->port(), "docs.example.test", "first\n", 30).empty());
+  ASSERT_EQ(cutover({"lock", "docs", "--reason", "QA in progress"}).exit_code, 0);
+
+  auto second = repo_.commit(page("second"), "Second");
+  repo_.push();
+  auto pushed = githubPush("main", second, "s3cret");
+  ASSERT_EQ(pushed.status, 202) << pushed.body;
+  EXPECT_NE(pushed.body.find("are locked (QA in progress)"), std::string::npos) << pushed.body;
+  std::string id = nlohmann::json::parse(pushed.body).value("deploy", "");
+  auto finished = cutover({"logs", id, "--follow"});
+  EXPECT_EQ(finished.exit_code, 0) << finished.out << finished.err;
+  auto shown = nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out);
+  ASSERT_GE(shown.size(), 2U);
+  EXPECT_EQ(shown[0]["id"], id);
+  EXPECT_EQ(shown[0]["status"], "succeeded");
+  EXPECT_EQ(shown[0]["locked"], true);
+  EXPECT_EQ(shown[0]["activated"], false);
+  EXPECT_EQ(httpRequest(server->port(), "docs.example.test", "/").body, "first\n");
+
+  ASSERT_EQ(cutover({"unlock", "docs"}).exit_code, 0);
+  auto third = repo_.commit(page("third"), "Third");
+  repo_.push();
+  ASSERT_EQ(githubPush("main", third, "s3cret").status, 202);
+  EXPECT_FALSE(waitForBody(server->port(), "docs.example.test", "third\n", 30).empty());
+}
+
 TEST_F(PipelineServeTest, AnArchiveQueuedWhileThePipelineRunsGoesLive) {
   writeConfig("");
   auto site = dir_ / "site";

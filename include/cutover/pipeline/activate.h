@@ -21,11 +21,13 @@ namespace cutover {
 // The flip itself: compare-and-sets the pointer of `site` from `expected_raw` (its raw value as
 // last read; nullopt if it had none) to `version`. The caller has made sure the version is
 // committed. `by` names who flipped it (a deploy id, "activate", "rollback"). conflict if the
-// pointer changed since it was read. Returns the new pointer.
+// pointer changed since it was read. `lock`, if given, locks the site's deploys in the same write
+// (a lock already there stays either way). Returns the new pointer.
 [[nodiscard]] Result<LivePointer> flipPointer(PointerStore& pointers, const std::string& site,
                                               const std::string& version,
                                               const std::optional<std::string>& expected_raw,
-                                              const std::string& by);
+                                              const std::string& by,
+                                              std::optional<DeployLock> lock = std::nullopt);
 
 // A flip done, and how long the compare-and-set itself took.
 struct Flip {
@@ -34,12 +36,19 @@ struct Flip {
 };
 
 // Checks the version, reads the pointer and flips it to `version` (for `cutover activate`).
+// `lock`: lock the site's deploys in the same flip, so the next push does not undo it.
 [[nodiscard]] Result<Flip> activateVersion(ObjectStore& objects, PointerStore& pointers,
-                                           const std::string& site, const std::string& version);
+                                           const std::string& site, const std::string& version,
+                                           std::optional<DeployLock> lock = std::nullopt);
 
 // Flips the pointer back to the version live before the current one (for `cutover rollback`).
 // invalid_argument if there is no previous version, not_found if it has been collected.
 [[nodiscard]] Result<Flip> rollback(ObjectStore& objects, PointerStore& pointers,
-                                    const std::string& site);
+                                    const std::string& site,
+                                    std::optional<DeployLock> lock = std::nullopt);
+
+// The lock an activation or rollback by `by` ("user NAME", "token ID") sets unless told not to:
+// its reason names the flip, `what` ("rollback to V", "activation of V").
+[[nodiscard]] DeployLock lockForFlip(const std::string& what, const std::string& by);
 
 }  // namespace cutover

@@ -63,6 +63,9 @@ struct DeployReport {
   std::string source;
   std::string previous;  // the version live before (empty if none or not activated)
   bool activated = false;
+  // Set when the site's deploys are locked (`cutover lock`): the version is stored and not made
+  // live. The lock's reason and who set it.
+  std::optional<DeployLock> locked;
   std::int64_t preview_until = 0;  // Unix seconds until the preview link answers; 0: no link
   std::uint64_t files = 0, new_files = 0, reused_files = 0;
   std::uint64_t bytes = 0, new_bytes = 0;

@@ -100,8 +100,10 @@ struct DeployRecord {
   std::string actor;
 
   // Schema version 4: a preview build (`pipeline run --preview`) is stored with its preview link
-  // open and never made live; its build sees CUTOVER_CONTEXT=preview.
+  // open and never made live; its build sees CUTOVER_CONTEXT=preview. `locked`: the deploy was
+  // stored but not made live because the site's deploys were locked (`cutover lock`).
   bool preview = false;
+  bool locked = false;
 
   [[nodiscard]] bool is(DeployStatus s) const { return status == toString(s); }
   [[nodiscard]] bool finishedOutcome() const {

@@ -19,8 +19,8 @@ namespace cutover {
 //                            forget it at once. gc removes these records after kGoneKeptSeconds.
 //   preview/<site>/<version> → Unix seconds: until when the version's preview link
 //                            (<version>--<site>.<preview domain>) answers. Written when a deploy
-//                            commits a version and by `cutover preview`; gc keeps the version
-//                            until then and removes the record after.
+//                            commits a version and by `cutover versions preview`; gc keeps the
+//                            version until then and removes the record after.
 //   lease/deploy/<id>      → Lease (JSON): a deploy or activation running somewhere in the fleet
 //   lease/gc/<id>          → Lease (JSON): a gc running somewhere in the fleet
 inline constexpr std::string_view kLivePrefix = "live/";
@@ -61,6 +61,17 @@ struct RetiredVersion {
   return retired.until > now - window_seconds;  // never overflows, whatever `until` holds
 }
 
+// A deploy lock on a site: deploys and builds still store their versions, but none flips the
+// live pointer until `cutover unlock`. Set by `cutover lock`, and by an activation or rollback
+// (unless --no-lock), so the next push does not undo it.
+struct DeployLock {
+  std::string reason;  // why, as the user gave it or as the flip that locked it says
+  std::string by;      // who: "user NAME", "token ID", or the command
+  std::string since;   // RFC 3339
+
+  friend bool operator==(const DeployLock&, const DeployLock&) = default;
+};
+
 struct LivePointer {
   std::string version;   // the live version id
   std::string previous;  // the version live before it ("" if none): what rollback returns to
@@ -71,12 +82,14 @@ struct LivePointer {
   // flip in the same compare-and-set, so it holds across machines and crashes. Bounded: at most
   // kRetiredKept entries, none older than kRetiredMaxAgeSeconds.
   std::vector<RetiredVersion> retired;
+  // Set while the site is locked; kept across flips until `cutover unlock`.
+  std::optional<DeployLock> lock;
 
   static constexpr std::size_t kRetiredKept = 100;
   static constexpr std::int64_t kRetiredMaxAgeSeconds = 30 * 24 * 3600;
 
   // The pointer that makes `version` live after this one (the flip's new value): `previous` is
-  // this one's version, and `retired` gains this version, retired `now`.
+  // this one's version, `retired` gains this version, retired `now`, and a lock stays.
   [[nodiscard]] LivePointer next(std::string new_version, std::string since_rfc3339, std::string by,
                                  std::int64_t now) const;
 
@@ -126,6 +139,12 @@ class PointerStore;
 [[nodiscard]] Result<void> setPreviewLink(PointerStore& pointers, std::string_view site,
                                           std::string_view version, std::int64_t until,
                                           std::int64_t now);
+
+// Locks the site's deploys (`lock` set) or unlocks them (nullopt), by compare-and-set on its live
+// pointer, from a fresh read if another writer got in between (up to 10 times, then conflict).
+// not_found if the site has no live version. Returns the pointer written.
+[[nodiscard]] Result<LivePointer> setDeployLock(PointerStore& pointers, std::string_view site,
+                                                std::optional<DeployLock> lock);
 
 // Reads the site's settings (defaults if none), lets `edit` change them, and writes them back
 // with compare-and-set, again from a fresh read if another writer got in between (up to 10

@@ -205,6 +205,53 @@ TEST_F(ApiTest, ActivateAndRollbackFlipThePointer) {
   EXPECT_EQ(live(), v2);
 }
 
+// A rollback through the API locks deploys unless ?lock=false; a deploy token may lock its site
+// but only an admin lifts a lock; every change is in the history with the token that made it.
+TEST_F(ApiTest, LocksHoldARollbackAndOnlyAnAdminLiftsThem) {
+  std::string v1 = deployLocal("v1");
+  std::string v2 = deployLocal("v2");
+  auto back = call("POST", "/api/sites/docs/rollback", docs_token_);
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_NE(json(back)["locked"].get<std::string>().find("rollback"), std::string::npos);
+  auto pointer = readLivePointer(*pointers_, "docs").value();
+  ASSERT_TRUE(pointer->lock);
+  EXPECT_EQ(pointer->lock->by.substr(0, 6), "token ");
+
+  auto refused = call("POST", "/api/sites/docs/unlock", docs_token_);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_TRUE(readLivePointer(*pointers_, "docs").value()->lock);
+  auto unlocked = call("POST", "/api/sites/docs/unlock", admin_token_);
+  ASSERT_EQ(unlocked.status, 200) << unlocked.body;
+  EXPECT_FALSE(readLivePointer(*pointers_, "docs").value()->lock);
+
+  auto locked =
+      call("POST", "/api/sites/docs/lock", docs_token_, R"({"reason": "waiting for QA"})");
+  ASSERT_EQ(locked.status, 200) << locked.body;
+  EXPECT_EQ(readLivePointer(*pointers_, "docs").value()->lock->reason, "waiting for QA");
+  EXPECT_EQ(call("POST", "/api/sites/docs/lock", other_token_, "{}").status, 403);
+  EXPECT_EQ(call("POST", "/api/sites/docs/lock", docs_token_, R"({"reason": 7})").status, 400);
+  auto activated = call("POST", "/api/sites/docs/activate", docs_token_,
+                        R"({"version": ")" + v2 + R"(", "lock": "yes"})");
+  EXPECT_EQ(activated.status, 400) << activated.body;
+  EXPECT_EQ(live(), v1);
+
+  // Unlocked, a rollback with ?lock=false leaves deploys free.
+  ASSERT_EQ(call("POST", "/api/sites/docs/unlock", admin_token_).status, 200);
+  ASSERT_EQ(call("POST", "/api/sites/docs/activate", docs_token_,
+                 R"({"version": ")" + v2 + R"(", "lock": false})")
+                .status,
+            200);
+  EXPECT_EQ(live(), v2);
+  ASSERT_EQ(call("POST", "/api/sites/docs/rollback?lock=false", docs_token_).status, 200);
+  EXPECT_EQ(live(), v1);
+  EXPECT_FALSE(readLivePointer(*pointers_, "docs").value()->lock);
+  auto trail = json(call("GET", "/api/sites/docs/deploys", admin_token_));
+  std::vector<std::string> triggers;
+  for (const auto& d : trail["deploys"]) triggers.push_back(d["trigger"]);
+  EXPECT_NE(std::find(triggers.begin(), triggers.end(), "lock"), triggers.end()) << trail.dump();
+  EXPECT_NE(std::find(triggers.begin(), triggers.end(), "unlock"), triggers.end());
+}
+
 TEST_F(ApiTest, MalformedJsonIsRefusedSayingWhere) {
   deployLocal("v1");
   auto bad = call("POST", "/api/sites/docs/activate", docs_token_, R"({"version": )");

@@ -191,6 +191,23 @@ TEST_F(RemoteDeployTest, PointerMovedSinceTheStartIsAConflict) {
   EXPECT_EQ(versionCount(), 3U);  // the version is stored, as the message says
 }
 
+// A lock set while a remote deploy uploads is the lock's answer, not a conflict: the version
+// is stored, the answer says why it is not live.
+TEST_F(RemoteDeployTest, ALockSetWhileUploadingStoresTheVersionWithoutFlipping) {
+  std::string v1 = deployLocal("v1");
+  auto started = begin({{"index.html", "new"}});
+  std::string id = started["deploy"];
+  EXPECT_EQ(putBlob(id, "new").status, 201);
+  ASSERT_TRUE(setDeployLock(*pointers_, "docs", DeployLock{"release freeze", "user ada", "now"}));
+  auto done = finalize(id);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(json(done)["activated"], false);
+  EXPECT_NE(json(done)["locked"].get<std::string>().find("release freeze"), std::string::npos);
+  EXPECT_EQ(live(), v1);
+  EXPECT_EQ(record(id)->status, "succeeded");
+  EXPECT_TRUE(record(id)->locked);
+}
+
 TEST_F(RemoteDeployTest, UnfinishedDeploysAreRecordedFailedAfterTheTimeout) {
   ApiOptions options;
   options.remote_deploy_timeout = std::chrono::milliseconds(200);

@@ -166,6 +166,97 @@ TEST_F(DeployTest, NoActivateStoresWithoutFlipping) {
   EXPECT_EQ(liveVersion(), v2->version);
 }
 
+// `cutover lock`: a deploy of a locked site is stored and reported locked, not made live; an
+// activation or rollback flips it and (by default) locks it; unlock lets the next deploy go live.
+TEST_F(DeployTest, ALockedSiteStoresDeploysWithoutFlippingUntilUnlocked) {
+  for (auto tag : {"v1", "v2", "v3", "v4"}) writeSite(dir_ / tag, tag);
+  auto v1 = deploy(context(), options(dir_ / "v1")).value();
+  ASSERT_TRUE(setDeployLock(*pointers_, "docs", DeployLock{"launch freeze", "user ada", "now"}));
+  auto v2 = deploy(context(), options(dir_ / "v2"));
+  ASSERT_TRUE(v2) << v2.error().describe();
+  EXPECT_FALSE(v2->activated);
+  ASSERT_TRUE(v2->locked);
+  EXPECT_EQ(v2->locked->reason, "launch freeze");
+  ASSERT_EQ(v2->warnings.size(), 1U);
+  EXPECT_NE(v2->warnings[0].find("site docs is locked (launch freeze, user ada)"),
+            std::string::npos)
+      << v2->warnings[0];
+  EXPECT_EQ(liveVersion(), v1.version);
+  EXPECT_TRUE(history_->find(v2->deploy_id).value()->locked);
+  EXPECT_TRUE(objects_->readManifest("docs", v2->version));
+
+  // An activation flips a locked site and keeps the lock; so does a rollback.
+  ASSERT_TRUE(activateVersion(*objects_, *pointers_, "docs", v2->version));
+  EXPECT_EQ(liveVersion(), v2->version);
+  EXPECT_EQ(readLivePointer(*pointers_, "docs").value()->lock->reason, "launch freeze");
+  ASSERT_TRUE(setDeployLock(*pointers_, "docs", std::nullopt));
+  EXPECT_FALSE(readLivePointer(*pointers_, "docs").value()->lock);
+  auto v3 = deploy(context(), options(dir_ / "v3")).value();
+  EXPECT_TRUE(v3.activated);
+  EXPECT_FALSE(v3.locked);
+
+  // A rollback that locks: the next deploy does not undo it.
+  auto back = rollback(*objects_, *pointers_, "docs", lockForFlip("rollback", "user ada"));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(liveVersion(), v2->version);
+  ASSERT_TRUE(back->pointer.lock);
+  EXPECT_EQ(back->pointer.lock->by, "user ada");
+  auto v4 = deploy(context(), options(dir_ / "v4")).value();
+  EXPECT_FALSE(v4.activated);
+  EXPECT_EQ(liveVersion(), v2->version);
+
+  // A site with no live version has nothing to lock.
+  auto none = setDeployLock(*pointers_, "blog", DeployLock{"x", "y", "z"});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::not_found);
+}
+
+// A pointer store that locks the site just before the deploy's flip: the lock arrived while the
+// deploy ran, so the flip's compare-and-set loses to it.
+class LockingBeforeTheFlip : public PointerStore {
+ public:
+  explicit LockingBeforeTheFlip(PointerStore& inner) : inner_(inner) {}
+  Result<std::optional<std::string>> get(const std::string& key) override {
+    return inner_.get(key);
+  }
+  Result<void> compareAndSet(const std::string& key, const std::optional<std::string>& expected,
+                             const std::optional<std::string>& desired) override {
+    if (armed_ && key == liveKey("docs")) {
+      armed_ = false;
+      EXPECT_TRUE(setDeployLock(inner_, "docs", DeployLock{"frozen meanwhile", "user bo", "now"}));
+    }
+    return inner_.compareAndSet(key, expected, desired);
+  }
+  Result<std::map<std::string, std::string>> list(const std::string& prefix) override {
+    return inner_.list(prefix);
+  }
+  Result<WatchHandlePtr> watch(const std::string& prefix,
+                               std::function<void(const PointerEvent&)> callback) override {
+    return inner_.watch(prefix, std::move(callback));
+  }
+  bool armed_ = false;
+
+ private:
+  PointerStore& inner_;
+};
+
+TEST_F(DeployTest, ALockSetWhileTheDeployRanKeepsItFromGoingLiveWithoutAnError) {
+  writeSite(dir_ / "v1", "v1");
+  writeSite(dir_ / "v2", "v2");
+  auto v1 = deploy(context(), options(dir_ / "v1")).value();
+  LockingBeforeTheFlip locking(*pointers_);
+  locking.armed_ = true;
+  auto ctx = context();
+  ctx.pointers = &locking;
+  auto v2 = deploy(ctx, options(dir_ / "v2"));
+  ASSERT_TRUE(v2) << v2.error().describe();
+  EXPECT_FALSE(locking.armed_);  // the flip was tried
+  EXPECT_FALSE(v2->activated);
+  ASSERT_TRUE(v2->locked);
+  EXPECT_EQ(v2->locked->reason, "frozen meanwhile");
+  EXPECT_EQ(liveVersion(), v1.version);
+}
+
 TEST_F(DeployTest, BadInputFailsWithAClearErrorAndChangesNothing) {
   writeSite(dir_ / "v1", "v1");
   auto v1 = deploy(context(), options(dir_ / "v1")).value();
