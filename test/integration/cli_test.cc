@@ -244,6 +244,27 @@ TEST_F(CliTest, ARollbackHoldsAcrossTheNextDeployUntilUnlock) {
   EXPECT_NE(nothing.err.find("no live version"), std::string::npos) << nothing.err;
 }
 
+TEST_F(CliTest, CacheClearEmptiesOneSitesBuildCacheAndNothingElse) {
+  writeSite(dir_ / "v1", "v1");
+  deployOk((dir_ / "v1").string());
+  auto cache = std::filesystem::path(data_) / "build-cache";
+  writeFile(cache / "docs" / "npm" / "_cacache" / "index", "packages");
+  writeFile(cache / "blog" / "pip" / "wheel", "packages");
+  auto cleared = cutover({"cache", "clear", "docs"});
+  ASSERT_EQ(cleared.exit_code, 0) << cleared.err;
+  EXPECT_NE(cleared.out.find("cleared the build cache of docs"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(cache / "docs"));
+  EXPECT_TRUE(std::filesystem::exists(cache / "blog" / "pip" / "wheel"));
+  // A name that is not a site's reaches nothing outside the cache.
+  for (const char* bad : {"..", "../..", "blog/pip", ""}) {
+    auto refused = cutover({"cache", "clear", bad});
+    EXPECT_NE(refused.exit_code, 0) << bad;
+  }
+  EXPECT_TRUE(std::filesystem::exists(cache / "blog" / "pip" / "wheel"));
+  EXPECT_EQ(cutover({"versions", "docs"}).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(data_) / "objects"));
+}
+
 TEST_F(CliTest, DeployJsonReportsCountsOfNewAndReusedFiles) {
   writeSite(dir_ / "site", "v1");
   auto first = cutover({"deploy", (dir_ / "site").string(), "--site", "docs", "--json"});

@@ -5,12 +5,15 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "cutover/config/config.h"
 #include "support/git_fixture.h"
+#include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -115,6 +118,110 @@ TEST(ReadmeTest, EveryCommandExampleIsAcceptedByTheCommandLine) {
   auto bad =
       testing::runCutover({"deploy", "--no-such-option"}, {{}, {{"CUTOVER_PARSE_ONLY", "1"}}});
   EXPECT_EQ(bad.exit_code, 2);
+}
+
+// The README's first block of commands ("Using it"), run in order as written, from a folder that
+// holds ./public, ./public-v2 and site.zip: no --data-dir, so ./cutover-data. Only what cannot
+// run as written changes: `serve` listens on a free port in the background, and each <version>
+// becomes a real one (activate: the second deploy; versions delete: the staged one; versions
+// preview: the first). The site must answer as each comment says.
+TEST(ReadmeTest, TheFirstCommandsRunAsWrittenAndTheSiteAnswersAsTheySay) {
+  std::string text;
+  for (const auto& block : readmeBlocks()) {
+    if (block.language == "sh" &&
+        block.text.find("cutover deploy ./public --site docs") != std::string::npos) {
+      text = block.text;
+      break;
+    }
+  }
+  ASSERT_FALSE(text.empty());
+  testing::TempDir dir;
+  testing::writeFile(dir / "public" / "index.html", "<h1>one</h1>");
+  testing::writeFile(dir / "public-v2" / "index.html", "<h1>two</h1>");
+  testing::writeFile(dir / "staged" / "index.html", "<h1>staged</h1>");
+  ASSERT_EQ(std::system(("tar -czf '" + (dir / "site.zip").string() + "' -C '" +
+                         (dir / "staged").string() + "' .")
+                            .c_str()),
+            0);
+  auto data = (dir / "cutover-data").string();
+  testing::RunOptions here{dir.path(), {{"CUTOVER_CONFIG", ""}, {"CUTOVER_DATA", ""}}};
+  std::vector<std::unique_ptr<testing::ServerProcess>> servers;
+  std::vector<std::string> deployed;  // versions, in the order the block stored them
+  auto body = [&] {
+    return servers.empty()
+               ? std::string()
+               : testing::httpRequest(servers.front()->port(), "docs.localhost", "/").body;
+  };
+  auto answers = [&](const std::string& expected) {
+    for (int i = 0; i < 1000 && body() != expected; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return body() == expected;
+  };
+  std::istringstream lines(text);
+  std::string line;
+  int ran = 0;
+  while (std::getline(lines, line)) {
+    auto words = shellWords(line);
+    if (words.empty() || words.front() != "cutover") continue;
+    words.erase(words.begin());
+    const std::string& command = words.front();
+    if (command == "serve") {
+      std::vector<std::string> args{"--data-dir", data, "serve", "--listen", "127.0.0.1:0"};
+      for (std::size_t i = 1; i < words.size(); ++i) {
+        if (words[i] == "--listen") {
+          ++i;
+          continue;
+        }
+        args.push_back(words[i]);
+      }
+      servers.push_back(std::make_unique<testing::ServerProcess>(args));
+      ++ran;
+      continue;
+    }
+    for (auto& w : words) {
+      if (w != "<version>") continue;
+      ASSERT_EQ(deployed.size(), command == "activate" ? 2U : 3U) << line;
+      if (command == "activate") w = deployed[1];
+      if (command == "versions") w = words[1] == "delete" ? deployed[2] : deployed[0];
+    }
+    auto r = testing::runCutover(words, here);
+    ASSERT_EQ(r.exit_code, 0) << "README.md: " << line << "\n" << r.out << r.err;
+    ++ran;
+    if (command == "deploy") {
+      // "deployed V of docs" or "stored V of docs"
+      auto start = r.out.find(' ') + 1;
+      deployed.push_back(r.out.substr(start, r.out.find(' ', start) - start));
+    }
+    if (line.find("deploy ./public --site") != std::string::npos) continue;  // no server yet
+    if (line.find("deploy ./public-v2") != std::string::npos) {
+      EXPECT_TRUE(answers("<h1>two</h1>")) << line << ": " << body();
+    } else if (command == "rollback") {
+      EXPECT_TRUE(answers("<h1>one</h1>")) << line << ": " << body();
+    } else if (command == "activate") {
+      EXPECT_TRUE(answers("<h1>two</h1>")) << line << ": " << body();
+    } else if (line.find("--no-activate") != std::string::npos) {
+      EXPECT_EQ(body(), "<h1>two</h1>") << line;
+    } else if (command == "versions" && words.size() > 1 && words[1] == "delete") {
+      auto gone =
+          testing::httpRequest(servers.front()->port(), deployed[2] + "--docs.localhost", "/");
+      for (int i = 0; i < 1000 && gone.status != 404; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        gone = testing::httpRequest(servers.front()->port(), deployed[2] + "--docs.localhost", "/");
+      }
+      EXPECT_EQ(gone.status, 404) << line;
+    }
+  }
+  EXPECT_GE(ran, 15);
+  EXPECT_EQ(servers.size(), 2U);
+  // The first server came up after the first deploy and answered the first version before the
+  // second went live; the first deploy is the one the staged, preview and rollback lines named.
+  ASSERT_EQ(deployed.size(), 3U);
+  EXPECT_EQ(
+      testing::httpRequest(servers.front()->port(), deployed[0] + "--docs.localhost", "/").body,
+      "<h1>one</h1>");
+  EXPECT_EQ(testing::httpRequest(servers.back()->port(), "docs.example.com", "/").body,
+            "<h1>two</h1>");
 }
 
 // The README's [sites.docs] as written, with only the repository replaced by a real Vite project:
