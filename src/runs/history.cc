@@ -18,6 +18,9 @@ namespace cutover {
 
 namespace {
 
+// A status as an SQL string literal, so the names have one spelling: DeployStatus's.
+std::string sqlStatus(DeployStatus s) { return fmt::format("'{}'", toString(s)); }
+
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS deploys (
   id TEXT PRIMARY KEY,
@@ -173,7 +176,8 @@ Result<void> migrate(sqlite::Database& db) {
 
 // Marks failed every running deploy whose process is gone. The caller holds the mutex.
 Result<void> failAbandonedLocked(sqlite3* db) {
-  sqlite::Statement running(db, "SELECT id, pid FROM deploys WHERE status = 'running'");
+  sqlite::Statement running(
+      db, "SELECT id, pid FROM deploys WHERE status = " + sqlStatus(DeployStatus::running));
   std::vector<std::pair<std::string, std::int64_t>> stale;
   while (true) {
     auto row = running.step();
@@ -183,11 +187,12 @@ Result<void> failAbandonedLocked(sqlite3* db) {
   }
   running.reset();
   for (const auto& [id, pid] : stale) {
-    sqlite::Statement mark(db,
-                           "UPDATE deploys SET status = 'failed', finished = ?1, error = ?2, "
-                           "stage = '', timeline = json_insert(timeline, '$[#]', "
-                           "json_object('name', 'finished', 'at_ms', ?4)) "
-                           "WHERE id = ?3 AND status = 'running'");
+    sqlite::Statement mark(db, "UPDATE deploys SET status = " + sqlStatus(DeployStatus::failed) +
+                                   ", finished = ?1, error = ?2, "
+                                   "stage = '', timeline = json_insert(timeline, '$[#]', "
+                                   "json_object('name', 'finished', 'at_ms', ?4)) "
+                                   "WHERE id = ?3 AND status = " +
+                                   sqlStatus(DeployStatus::running));
     mark.bind(1, nowRfc3339())
         .bind(2,
               "interrupted: process " + std::to_string(pid) + " ended before the deploy finished")
@@ -314,10 +319,14 @@ Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string
   // Sites with waiting requests and nothing running, the longest-waiting first.
   std::string site;
   {
-    sqlite::Statement candidates(db.handle(),
-                                 "SELECT site, MIN(rowid) FROM deploys WHERE status = 'queued' AND "
-                                 "site NOT IN (SELECT site FROM deploys WHERE status = 'running') "
-                                 "GROUP BY site ORDER BY MIN(rowid)");
+    sqlite::Statement candidates(
+        db.handle(),
+        "SELECT site, MIN(rowid) FROM deploys WHERE status = " + sqlStatus(DeployStatus::queued) +
+            " AND "
+            "site NOT IN (SELECT site FROM deploys WHERE status = " +
+            sqlStatus(DeployStatus::running) +
+            ") "
+            "GROUP BY site ORDER BY MIN(rowid)");
     while (true) {
       auto row = candidates.step();
       if (!row) return abort(row.error());
@@ -336,9 +345,11 @@ Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string
 
   DeployRecord record;
   {
-    sqlite::Statement newest(db.handle(), "SELECT " + std::string(kColumns) +
-                                              " FROM deploys WHERE status = 'queued' AND site = ?1 "
-                                              "ORDER BY rowid DESC LIMIT 1");
+    sqlite::Statement newest(db.handle(),
+                             "SELECT " + std::string(kColumns) +
+                                 " FROM deploys WHERE status = " + sqlStatus(DeployStatus::queued) +
+                                 " AND site = ?1 "
+                                 "ORDER BY rowid DESC LIMIT 1");
     newest.bind(1, site);
     auto row = newest.step();
     if (!row) return abort(row.error());
@@ -348,9 +359,11 @@ Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string
   auto now_ms = nowUnixMs();
   sqlite::Statement supersede(
       db.handle(),
-      "UPDATE deploys SET status = 'superseded', stage = '', finished = ?1, error = ?2, "
-      "timeline = json_insert(timeline, '$[#]', json_object('name', 'finished', 'at_ms', ?3)) "
-      "WHERE status = 'queued' AND site = ?4 AND id != ?5 AND preview = ?6");
+      "UPDATE deploys SET status = " + sqlStatus(DeployStatus::superseded) +
+          ", stage = '', finished = ?1, error = ?2, "
+          "timeline = json_insert(timeline, '$[#]', json_object('name', 'finished', 'at_ms', ?3)) "
+          "WHERE status = " +
+          sqlStatus(DeployStatus::queued) + " AND site = ?4 AND id != ?5 AND preview = ?6");
   supersede.bind(1, nowRfc3339())
       .bind(2, fmt::format("superseded by {}, a newer {} request for the site", record.id,
                            record.preview ? "preview" : "production"))
@@ -363,7 +376,8 @@ Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string
   record.status = toString(DeployStatus::running);
   record.pid = ::getpid();
   sqlite::Statement take(db.handle(),
-                         "UPDATE deploys SET status = 'running', pid = ?2 WHERE id = ?1");
+                         "UPDATE deploys SET status = " + sqlStatus(DeployStatus::running) +
+                             ", pid = ?2 WHERE id = ?1");
   take.bind(1, record.id).bind(2, record.pid);
   if (auto r = take.run(); !r) return abort(r.error());
   if (auto r = db.exec("COMMIT"); !r) return abort(r.error());
@@ -375,7 +389,9 @@ Result<std::optional<DeployRecord>> History::latestCommit(const std::string& sit
   sqlite::Statement st(db_->db.handle(),
                        "SELECT " + std::string(kColumns) +
                            " FROM deploys WHERE site = ?1 AND commit_sha != '' AND "
-                           "status NOT IN ('superseded', 'ignored') ORDER BY rowid DESC LIMIT 1");
+                           "status NOT IN (" +
+                           sqlStatus(DeployStatus::superseded) + ", " +
+                           sqlStatus(DeployStatus::ignored) + ") ORDER BY rowid DESC LIMIT 1");
   st.bind(1, site);
   return st.first(readRow);
 }
@@ -458,7 +474,9 @@ Result<std::optional<DeployRecord>> History::findByVersion(const std::string& si
   sqlite::Statement st(
       db_->db.handle(),
       "SELECT " + std::string(kColumns) +
-          " FROM deploys WHERE site = ?1 AND version = ?2 AND status = 'succeeded' "
+          " FROM deploys WHERE site = ?1 AND version = ?2 AND status = " +
+          sqlStatus(DeployStatus::succeeded) +
+          " "
           "AND trigger NOT IN ('rollback', 'activate') ORDER BY started DESC LIMIT 1");
   st.bind(1, site).bind(2, version);
   return st.first(readRow);
