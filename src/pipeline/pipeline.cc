@@ -15,7 +15,7 @@
 //   5. guard     what the live version served as immutable stays so        immutable_guard.cc
 //   6. compress  store the brotli and gzip forms                           precompress.cc
 //   7. commit    the manifest, under a fresh version id; its preview link   here
-//   8. activate  flip the pointer with compare-and-set                     activate.cc
+//   8. activate  flip the pointer with compare-and-set, unless locked      activate.cc
 //
 // Each deploy's record (status, stages, outcome) is kept by one Recorder (recorder.h).
 #include "pipeline/pipeline.h"
