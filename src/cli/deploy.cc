@@ -33,14 +33,9 @@ struct DeployArgs {
 // --preview-expires as seconds (the default when not given).
 std::int64_t previewSeconds(const DeployArgs& args) {
   if (args.preview_expires.empty()) return kDefaultPreviewSeconds;
-  auto d = parseDuration(args.preview_expires);
-  auto seconds = d ? std::chrono::duration_cast<std::chrono::seconds>(*d).count() : -1;
-  if (seconds < 0 || seconds > kMaxPreviewSeconds) {
-    throw ConfigError(fmt::format(
-        "--preview-expires '{}' is not a duration like 7d, 12h or 0 (no link), of at most 366d",
-        args.preview_expires));
-  }
-  return seconds;
+  auto seconds = parsePreviewExpiry(args.preview_expires, "--preview-expires");
+  if (!seconds) throw ConfigError(seconds.error().message);
+  return *seconds;
 }
 
 // The site's limits from the config (or the defaults), with the command line's over them.

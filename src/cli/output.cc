@@ -6,6 +6,9 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cutover/config/config.h"
+#include "cutover/pointer/records.h"
+
 namespace cutover::cli {
 
 int reportError(const Error& error) {
@@ -61,6 +64,19 @@ void ProgressBar::update(std::string_view label, std::uint64_t done, std::uint64
 void ProgressBar::finish() {
   if (enabled_ && drawn_) std::fprintf(stderr, "\r\033[K");
   drawn_ = false;
+}
+
+Result<std::int64_t> parsePreviewExpiry(std::string_view text, std::string_view flag) {
+  auto duration = parseDuration(text);
+  auto seconds =
+      duration ? std::chrono::duration_cast<std::chrono::seconds>(*duration).count() : -1;
+  if (seconds < 0 || seconds > kMaxPreviewSeconds) {
+    return fail(Errc::invalid_argument,
+                fmt::format("{} '{}' is not a duration like 7d, 12h or 0 (no link), of at most "
+                            "366d",
+                            flag, text));
+  }
+  return seconds;
 }
 
 }  // namespace cutover::cli

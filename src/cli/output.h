@@ -37,4 +37,8 @@ class ProgressBar {
   bool drawn_ = false;
 };
 
+// A preview link's lifetime as given to `flag` ("7d", "12h", "0"): seconds, from 0 (no link) to
+// kMaxPreviewSeconds; invalid_argument naming the flag otherwise.
+[[nodiscard]] Result<std::int64_t> parsePreviewExpiry(std::string_view text, std::string_view flag);
+
 }  // namespace cutover::cli

@@ -141,15 +141,9 @@ struct PreviewArgs {
 int runVersionsPreview(const GlobalOptions& global, const PreviewArgs& args) {
   if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
   if (auto ok = validateVersionId(args.version); !ok) return reportError(ok.error());
-  auto duration = parseDuration(args.expires);
-  auto seconds =
-      duration ? std::chrono::duration_cast<std::chrono::seconds>(*duration).count() : -1;
-  if (seconds < 0 || seconds > kMaxPreviewSeconds) {
-    return reportError(Error{Errc::invalid_argument,
-                             fmt::format("--expires '{}' is not a duration like 7d, 12h or 0 "
-                                         "(close the link now), of at most 366d",
-                                         args.expires)});
-  }
+  auto expiry = parsePreviewExpiry(args.expires, "--expires");
+  if (!expiry) return reportError(expiry.error());
+  std::int64_t seconds = *expiry;
   auto data = DataDir::open(global, DataDir::stores);
   if (seconds > 0) {
     // Only a stored version gets a link (closing one needs no version).
