@@ -119,7 +119,7 @@ nlohmann::json deployAnswer(ApiState& state, const std::string& deploy_id, const
           {"previous", r.previous},
           {"live_url", r.activated ? state.siteUrl(r.site) : ""},
           {"preview_until", r.preview_until != 0 ? rfc3339(r.preview_until) : ""},
-          {"locked", r.locked ? r.locked->reason + " (" + r.locked->by + ")" : ""},
+          {"locked", r.locked ? r.locked->describe() : ""},
           {"files", r.files},
           {"new_files", r.new_files},
           {"reused_files", r.reused_files},

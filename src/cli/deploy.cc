@@ -100,7 +100,7 @@ std::string reportJson(const DeployReport& r) {
       {"bytes", r.bytes},      {"new_bytes", r.new_bytes}, {"stages", stages},
       {"warnings", r.warnings}};
   j["preview_until"] = r.preview_until != 0 ? rfc3339(r.preview_until) : "";
-  j["locked"] = r.locked ? r.locked->reason + " (" + r.locked->by + ")" : "";
+  j["locked"] = r.locked ? r.locked->describe() : "";
   const auto& c = r.precompressed;
   j["precompressed"] = {{"files", c.files},           {"bytes", c.bytes},
                         {"br_files", c.br_files},     {"br_bytes", c.br_bytes},

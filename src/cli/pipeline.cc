@@ -67,6 +67,13 @@ void printOutcome(const DeployRecord& r) {
         "domain> for 7 days (cutover versions preview; cutover activate %s %s makes it live)\n",
         what.c_str(), r.site.c_str(), r.version.c_str(), r.version.c_str(), r.site.c_str(),
         r.site.c_str(), r.version.c_str());
+  } else if (r.is(DeployStatus::succeeded) && r.locked) {
+    std::string what = r.commit.empty() ? r.source : r.commit.substr(0, 7);
+    std::printf(
+        "cutover: built %s as version %s of %s, not live: its deploys are locked (cutover sites "
+        "says why; cutover activate %s %s makes it live, cutover unlock %s the next deploy)\n",
+        what.c_str(), r.version.c_str(), r.site.c_str(), r.site.c_str(), r.version.c_str(),
+        r.site.c_str());
   } else if (r.is(DeployStatus::succeeded)) {
     std::string what = r.commit.empty() ? r.source : r.commit.substr(0, 7);
     std::printf("cutover: deployed %s → live: %s is now %s (build %s, total %s)\n", what.c_str(),
@@ -196,7 +203,8 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   sub->footer(
       "When `cutover pipeline` or `cutover serve` runs on the same data folder, it builds the\n"
       "request; otherwise this process builds it (given --config). Exit status 0 once the deploy\n"
-      "is live (with --preview: stored), 1 if it failed (the live site is unchanged).\n\n"
+      "is live (with --preview, or while the site is locked: stored), 1 if it failed (the live "
+      "site is unchanged).\n\n"
       "Examples:\n  cutover pipeline run docs --commit 4f2a... --config cutover.toml\n"
       "  cutover pipeline run docs --branch feature --preview --config cutover.toml\n");
   sub->callback([&global, &run, run_args] {

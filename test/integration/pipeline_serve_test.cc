@@ -334,6 +334,12 @@ TEST_F(PipelineServeTest, APushToALockedSiteIsBuiltButNotMadeLiveUntilUnlock) {
   EXPECT_EQ(shown[0]["locked"], true);
   EXPECT_EQ(shown[0]["activated"], false);
   EXPECT_EQ(httpRequest(server->port(), "docs.example.test", "/").body, "first\n");
+  // A build run by hand says it was not made live, and why.
+  auto by_hand = cutover({"pipeline", "run", "docs", "--quiet"});
+  EXPECT_EQ(by_hand.exit_code, 0) << by_hand.out << by_hand.err;
+  EXPECT_NE(by_hand.out.find("not live: its deploys are locked"), std::string::npos) << by_hand.out;
+  EXPECT_EQ(by_hand.out.find("→ live"), std::string::npos) << by_hand.out;
+  EXPECT_EQ(httpRequest(server->port(), "docs.example.test", "/").body, "first\n");
 
   ASSERT_EQ(cutover({"unlock", "docs"}).exit_code, 0);
   auto third = repo_.commit(page("third"), "Third");

@@ -69,6 +69,9 @@ struct DeployLock {
   std::string by;      // who: "user NAME", "token ID", or the command
   std::string since;   // RFC 3339
 
+  // "REASON (BY)", as deploy answers and reports show it.
+  [[nodiscard]] std::string describe() const { return reason + " (" + by + ")"; }
+
   friend bool operator==(const DeployLock&, const DeployLock&) = default;
 };
 
