@@ -26,6 +26,10 @@ int runGc(const GlobalOptions& global, const GcOptions& options) {
   }
   const char* verb = options.dry_run ? "would remove" : "removed";
   for (const auto& v : report->removed_versions) std::printf("%s version %s\n", verb, v.c_str());
+  for (const auto& a : report->removed_aliases) {
+    std::printf("removed preview alias %s: no build for longer than its site's previews.expires\n",
+                a.c_str());
+  }
   std::printf("%s %zu versions and %zu blobs; kept %zu versions and %zu blobs", verb,
               report->removed_versions.size(), report->removed_blobs, report->kept_versions,
               report->kept_blobs);

@@ -165,7 +165,7 @@ void Handler::answer(const RequestHead& request, Reply& reply, RequestScratch& s
   if (!ok_status) reply.etag = {};  // the version's 404 page: never a 304 or a range for it
 
   // 6. Skew protection: a page load from the live version pins its later requests to it.
-  if (ok_status && from_live && entry.media_type.starts_with("text/html") &&
+  if (ok_status && (from_live || reply.alias_page) && entry.media_type.starts_with("text/html") &&
       isNavigation(request.sec_fetch_mode, request.accept)) {
     formatPinCookie(reply.set_cookie, version->version(), std::time(nullptr),
                     options_.pin_window_seconds);
@@ -209,28 +209,33 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
   const std::string& host = scratch.host;
   site = reply.pin->findHost(host);
   if (site == nullptr) {
-    // A preview: "<version>--<site>.<preview domain>" answers with a stored version while its
-    // preview link is open (or while it is live).
+    // A preview: "<alias>--<site>.<preview domain>" answers with the alias's version while the
+    // alias is open; "<version>--<site>.<preview domain>" with a stored version while its
+    // preview link is open (or while it is live). An alias name wins over a version id.
     std::string_view label = previewLabel(host, options_.preview_domain);
     auto dashes = label.find("--");
     if (dashes != std::string_view::npos) {
-      std::string_view version = label.substr(0, dashes);
+      std::string_view name = label.substr(0, dashes);
       site = reply.pin->findSite(label.substr(dashes + 2));
       if (site != nullptr) {
-        if (!site->previewOpen(version, std::time(nullptr))) {
+        std::int64_t now = std::time(nullptr);
+        reply.noindex = true;
+        if (const AliasRoute* alias = site->findAlias(name, now)) {
+          return chooseAliasVersion(request, reply, scratch, *site, name, *alias);
+        }
+        if (!site->previewOpen(name, now)) {
           reply.setText(404, fmt::format("site {} has no open preview of version {} (its link "
-                                         "expired or was revoked, or there is no such version)",
-                                         site->site, clip(version)));
+                                         "expired or was revoked, or there is no such version "
+                                         "or preview alias)",
+                                         site->site, clip(name)));
           return nullptr;
         }
-        reply.stored = routes_.storedVersion(*site, version);
+        reply.stored = routes_.storedVersion(*site, name);
         if (reply.stored) {
-          reply.noindex = true;
           servedFrom(*site, reply.stored->version(), reply);
           return reply.stored.get();
         }
-        reply.setText(404,
-                      fmt::format("site {} has no stored version {}", site->site, clip(version)));
+        reply.setText(404, fmt::format("site {} has no stored version {}", site->site, clip(name)));
         return nullptr;
       }
     }
@@ -243,12 +248,7 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
   // is for preview hosts, not for the site's origin. Whatever the outcome, it depended on the
   // pin's header and cookie (the query is part of the URL already): a shared cache must know.
   reply.vary_pin = true;
-  std::string_view pinned = request.pin;
-  if (pinned.empty() && scratch.target.has_query) pinned = pinnedByQuery(scratch.target.query);
-  if (pinned.empty() && !request.cookie.empty() &&
-      !isNavigation(request.sec_fetch_mode, request.accept)) {
-    pinned = pinnedByCookie(request.cookie, std::time(nullptr), options_.pin_window_seconds);
-  }
+  std::string_view pinned = pinOf(request, scratch);
   if (!pinned.empty() && pinned != site->version && site->hasBeenLive(pinned)) {
     reply.stored = routes_.storedVersion(*site, pinned);
     if (reply.stored) {
@@ -264,6 +264,43 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
   from_live = true;
   servedFrom(*site, site->version, reply);
   return site->index.get();
+}
+
+const VersionIndex* Handler::chooseAliasVersion(const RequestHead& request, Reply& reply,
+                                                RequestScratch& scratch, const SiteRoute& site,
+                                                std::string_view name,
+                                                const AliasRoute& alias) const {
+  // Skew protection on the alias's host, as on the site's own: a pinned request stays on the
+  // version its page came from, if the alias named it; a navigation gets the alias's newest.
+  reply.vary_pin = true;
+  std::string_view pinned = pinOf(request, scratch);
+  if (!pinned.empty() && pinned != alias.version && alias.hasNamed(pinned)) {
+    reply.stored = routes_.storedVersion(site, pinned);
+    if (reply.stored) {
+      servedFrom(site, reply.stored->version(), reply);
+      return reply.stored.get();
+    }
+  }
+  reply.stored = routes_.storedVersion(site, alias.version);
+  if (!reply.stored) {
+    reply.setText(404, fmt::format("the preview {} of site {} names version {}, which is not "
+                                   "stored",
+                                   clip(name), site.site, alias.version));
+    return nullptr;
+  }
+  reply.alias_page = true;
+  servedFrom(site, reply.stored->version(), reply);
+  return reply.stored.get();
+}
+
+std::string_view Handler::pinOf(const RequestHead& request, const RequestScratch& scratch) const {
+  std::string_view pinned = request.pin;
+  if (pinned.empty() && scratch.target.has_query) pinned = pinnedByQuery(scratch.target.query);
+  if (pinned.empty() && !request.cookie.empty() &&
+      !isNavigation(request.sec_fetch_mode, request.accept)) {
+    pinned = pinnedByCookie(request.cookie, std::time(nullptr), options_.pin_window_seconds);
+  }
+  return pinned;
 }
 
 void Handler::servedFrom(const SiteRoute& site, std::string_view version, Reply& reply) const {

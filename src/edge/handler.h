@@ -70,6 +70,13 @@ class Handler {
   const VersionIndex* chooseVersion(const RequestHead& request, Reply& reply,
                                     RequestScratch& scratch, const SiteRoute*& site,
                                     bool& from_live) const;
+  // The version a request's pin asks for: its header, its ?dpl=, or (unless it is a navigation,
+  // which starts a new page load) its page's cookie within the pin window; else empty.
+  std::string_view pinOf(const RequestHead& request, const RequestScratch& scratch) const;
+  // The version an alias's host serves (see chooseVersion), pins considered.
+  const VersionIndex* chooseAliasVersion(const RequestHead& request, Reply& reply,
+                                         RequestScratch& scratch, const SiteRoute& site,
+                                         std::string_view name, const AliasRoute& alias) const;
   void sendFile(const std::string& hash, std::uint64_t size, Reply& reply) const;
   void serverError(Reply& reply, const Error& error) const;
   // Records that `version` of `site` answers: the access log's fields and the version header.

@@ -21,6 +21,7 @@ void Reply::reset() {
   vary_pin = false;
   accept_ranges = false;
   noindex = false;
+  alias_page = false;
   content_range.clear();
   set_cookie.clear();
   location.clear();

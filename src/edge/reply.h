@@ -31,9 +31,12 @@ struct Reply {
   bool vary_pin = false;       // "Vary: Cookie, X-Cutover-Pin": a pin could have chosen the version
   bool accept_ranges = false;  // "Accept-Ranges: bytes"
   bool noindex = false;        // "X-Robots-Tag: noindex" (previews)
-  std::string content_range;   // sent when not empty
-  std::string set_cookie;      // sent when not empty
-  std::string location;        // sent when not empty
+  // Served from a preview alias's current version: a page loaded from it pins its later requests
+  // to that version, as a page of the live version does on the site's own hosts.
+  bool alias_page = false;
+  std::string content_range;                                 // sent when not empty
+  std::string set_cookie;                                    // sent when not empty
+  std::string location;                                      // sent when not empty
   std::vector<std::pair<std::string, std::string>> headers;  // from the version's `_headers`
   bool allow = false;                                        // "Allow: GET, HEAD" (405)
   bool close = false;  // the connection must close after this reply

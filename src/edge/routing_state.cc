@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "cutover/common/names.h"
+#include "cutover/pointer/aliases.h"
 #include "cutover/pointer/records.h"
 #include "edge/http_date.h"
 
@@ -98,6 +99,10 @@ bool RoutingState::applyLocked(const std::string& key, const std::optional<std::
     auto named = siteAndVersion(k.substr(kPreviewPrefix.size()));
     return named && applyPreview(named->first, named->second, value);
   }
+  if (k.starts_with(kAliasPrefix)) {
+    auto named = siteAndVersion(k.substr(kAliasPrefix.size()));
+    return named && applyAlias(named->first, named->second, value);
+  }
   if (k.starts_with(kLivePrefix)) {
     prefix = kLivePrefix;
   } else if (k.starts_with(kSitePrefix)) {
@@ -108,11 +113,43 @@ bool RoutingState::applyLocked(const std::string& key, const std::optional<std::
   std::string site(k.substr(prefix.size()));
   if (!validateSiteName(site)) return false;
   bool changed = prefix == kLivePrefix ? applyLive(site, value) : applySettings(site, value);
-  if (auto it = sites_.find(site); it != sites_.end()) {
-    const SiteState& state = it->second;
-    if (!state.has_live && !state.has_settings && state.previews.empty()) sites_.erase(it);
-  }
+  forgetIfEmpty(site);
   return changed;
+}
+
+void RoutingState::forgetIfEmpty(std::string_view site) {
+  auto it = sites_.find(site);
+  if (it == sites_.end()) return;
+  const SiteState& state = it->second;
+  if (!state.has_live && !state.has_settings && state.previews.empty() && state.aliases.empty()) {
+    sites_.erase(it);
+  }
+}
+
+bool RoutingState::applyAlias(std::string_view site, std::string_view name,
+                              const std::optional<std::string>& value) {
+  if (!validateSiteName(site) || !validateVersionId(name)) return false;
+  std::optional<AliasRoute> route;
+  if (value) {
+    auto alias = AliasPointer::fromJson(*value);
+    if (!alias || !validateVersionId(alias->pointer.version)) {
+      log::warn("cutover edge: alias/{}/{} is unreadable; it does not answer", site, name);
+    } else {
+      route = AliasRoute{alias->pointer.version, alias->until, retiredOf(alias->pointer)};
+    }
+  }
+  auto it = sites_.find(site);
+  if (!route && (it == sites_.end() || !it->second.aliases.contains(name))) return false;
+  SiteState& state = it != sites_.end() ? it->second : sites_[std::string(site)];
+  if (route) {
+    state.aliases.insert_or_assign(std::string(name), std::move(*route));
+  } else {
+    state.aliases.erase(state.aliases.find(name));
+  }
+  state.input.aliases =
+      state.aliases.empty() ? nullptr : std::make_shared<const AliasRoutes>(state.aliases);
+  forgetIfEmpty(site);
+  return true;
 }
 
 bool RoutingState::applyPreview(std::string_view site, std::string_view version,
@@ -134,12 +171,9 @@ bool RoutingState::applyPreview(std::string_view site, std::string_view version,
   } else {
     state.previews.erase(state.previews.find(version));
   }
-  if (state.previews.empty()) {
-    state.input.previews = nullptr;
-    if (!state.has_live && !state.has_settings) sites_.erase(std::string(site));
-  } else {
-    state.input.previews = std::make_shared<const PreviewLinks>(state.previews);
-  }
+  state.input.previews =
+      state.previews.empty() ? nullptr : std::make_shared<const PreviewLinks>(state.previews);
+  forgetIfEmpty(site);
   return true;
 }
 

@@ -65,6 +65,7 @@ class RoutingState {
     bool has_live = false;      // live/<site> exists
     bool has_settings = false;  // site/<site> exists
     PreviewLinks previews;      // preview/<site>/<version> records
+    AliasRoutes aliases;        // alias/<site>/<name> records
     RoutingTable::SiteInput input;
   };
 
@@ -74,6 +75,10 @@ class RoutingState {
   bool applySettings(const std::string& site, const std::optional<std::string>& value);
   bool applyPreview(std::string_view site, std::string_view version,
                     const std::optional<std::string>& value);
+  bool applyAlias(std::string_view site, std::string_view name,
+                  const std::optional<std::string>& value);
+  // Drops the site's state once nothing of it is left.
+  void forgetIfEmpty(std::string_view site);
   std::shared_ptr<const VersionIndex> loadVersion(const std::string& site,
                                                   const std::string& version);
   void publishLocked();

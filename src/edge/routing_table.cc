@@ -50,6 +50,18 @@ bool SiteRoute::hasBeenLive(std::string_view v) const {
                                 [&](const RetiredVersion& r) { return r.version == v; });
 }
 
+bool AliasRoute::hasNamed(std::string_view v) const {
+  if (v == version) return true;
+  return retired && std::any_of(retired->begin(), retired->end(),
+                                [&](const RetiredVersion& r) { return r.version == v; });
+}
+
+const AliasRoute* SiteRoute::findAlias(std::string_view name, std::int64_t now) const {
+  if (!aliases) return nullptr;
+  auto it = aliases->find(name);
+  return it != aliases->end() && it->second.until > now ? &it->second : nullptr;
+}
+
 bool SiteRoute::previewOpen(std::string_view v, std::int64_t now) const {
   if (!version.empty() && v == version) return true;
   if (!previews) return false;
@@ -60,9 +72,10 @@ bool SiteRoute::previewOpen(std::string_view v, std::int64_t now) const {
 RoutingTable::RoutingTable(const std::map<std::string, SiteInput>& sites,
                            std::string_view preview_domain) {
   for (const auto& [name, input] : sites) {
-    auto [it, inserted] = sites_.emplace(
-        name, SiteRoute{name, input.version, input.index, httpDateOf(input.since), input.settings,
-                        shortMaxAge(input.settings.max_age), input.retired, input.previews});
+    auto [it, inserted] =
+        sites_.emplace(name, SiteRoute{name, input.version, input.index, httpDateOf(input.since),
+                                       input.settings, shortMaxAge(input.settings.max_age),
+                                       input.retired, input.previews, input.aliases});
     const SiteRoute* route = &it->second;
     auto claim = [&](std::string host) {
       if (host.empty()) return;

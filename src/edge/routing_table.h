@@ -68,6 +68,23 @@ class VersionIndex {
 // A site's preview links: version → until when its preview host answers (Unix seconds).
 using PreviewLinks = std::map<std::string, std::int64_t, std::less<>>;
 
+// A preview alias of a site (alias/<site>/<name>): the branch's or pull request's newest build.
+struct AliasRoute {
+  std::string version;
+  std::int64_t until = 0;  // Unix seconds: it answers until then
+  // The versions it named before, most recently first: a page loaded from one keeps its later
+  // requests there (skew protection), as on the site's own hosts. Null if none.
+  std::shared_ptr<const std::vector<RetiredVersion>> retired;
+
+  // Whether a pin on the alias's host may choose `v`: its version, or one it named before.
+  [[nodiscard]] bool hasNamed(std::string_view v) const;
+  friend bool operator==(const AliasRoute& a, const AliasRoute& b) {
+    return a.version == b.version && a.until == b.until &&
+           (a.retired && b.retired ? *a.retired == *b.retired : a.retired == b.retired);
+  }
+};
+using AliasRoutes = std::map<std::string, AliasRoute, std::less<>>;
+
 // Where one site's requests go.
 struct SiteRoute {
   std::string site;
@@ -84,6 +101,11 @@ struct SiteRoute {
   // The site's preview links: version → until when it answers (Unix seconds), from the
   // preview/<site>/<version> records. Null if there are none.
   std::shared_ptr<const PreviewLinks> previews;
+  // The site's preview aliases, by name. Null if there are none.
+  std::shared_ptr<const AliasRoutes> aliases;
+
+  // The alias `name` if it answers at `now` (Unix seconds), else nullptr.
+  [[nodiscard]] const AliasRoute* findAlias(std::string_view name, std::int64_t now) const;
 
   // Whether `version`'s preview host answers at `now` (Unix seconds): it is live, or its preview
   // link is open. Versions stored but never given a link, or whose link expired, do not.
@@ -108,6 +130,7 @@ class RoutingTable {
     // pointer written before pointers kept the list). Shared: every change rebuilds the table.
     std::shared_ptr<const std::vector<RetiredVersion>> retired;
     std::shared_ptr<const PreviewLinks> previews;  // shared too
+    std::shared_ptr<const AliasRoutes> aliases;    // and so are these
   };
 
   // Every site answers at "<site>.<preview_domain>" and at its settings' hosts. When two sites

@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "cutover/common/names.h"
+#include "cutover/pointer/aliases.h"
 #include "pipeline/store_lock.h"
 #include "runs/history.h"
 
@@ -79,6 +80,25 @@ Result<GcReport> collectGarbage(ObjectStore& objects, PointerStore& pointers,
       named.emplace(named_version->first, named_version->second);
     } else {
       expired_links.emplace_back(key, value);
+    }
+  }
+
+  // Versions a preview alias names, or named within the pin window (a page loaded from one may
+  // still ask for its files), while the alias is open. Aliases long expired are records to remove.
+  auto aliases = pointers.list(std::string(kAliasPrefix));
+  if (!aliases) return tl::unexpected(aliases.error());
+  std::vector<std::pair<std::string, std::string>> expired_aliases;  // key, value
+  for (const auto& [key, value] : *aliases) {
+    auto named_alias = siteAndVersion(std::string_view(key).substr(kAliasPrefix.size()));
+    auto alias = AliasPointer::fromJson(value);
+    if (!named_alias || !alias) continue;  // unreadable: the edges do not serve it either
+    if (alias->until <= now - options.clock_margin_seconds) {
+      expired_aliases.emplace_back(key, value);
+      continue;
+    }
+    std::string site(named_alias->first);
+    for (auto& v : versionsLiveWithin(alias->pointer, now, options.pin_window_seconds)) {
+      named.emplace(site, std::move(v));
     }
   }
 
@@ -149,6 +169,11 @@ Result<GcReport> collectGarbage(ObjectStore& objects, PointerStore& pointers,
   if (!options.dry_run) {
     for (const auto& [key, value] : expired_links) {
       (void)pointers.compareAndSet(key, value, std::nullopt);  // renewed meanwhile: it stays
+    }
+    for (const auto& [key, value] : expired_aliases) {
+      if (pointers.compareAndSet(key, value, std::nullopt)) {  // moved meanwhile: it stays
+        report.removed_aliases.push_back(key.substr(kAliasPrefix.size()));
+      }
     }
     if (auto gone = pointers.list(std::string(kGonePrefix))) {
       for (const auto& [key, value] : *gone) {

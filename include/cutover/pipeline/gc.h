@@ -32,13 +32,17 @@ struct GcReport {
   std::size_t removed_blobs = 0;
   std::size_t kept_blobs = 0;
   std::size_t removed_leftovers = 0;  // temp files of interrupted writes
+  // Preview aliases that expired (no build for previews.expires), "site/alias": removed, so their
+  // versions are collectable from the next gc on.
+  std::vector<std::string> removed_aliases;
   // Deploys running in the fleet ("deploy docs on host:pid, started …"): while any runs, no blob
   // is removed (a deploy may count on any stored blob).
   std::vector<std::string> running_deploys;
 };
 
 // Deletes versions that no pointer names (live or the previous one, which rollback needs), that
-// were not live within the pin window, whose preview link is not open, that are not among the
+// were not live within the pin window, that no open preview alias names (or named within the
+// pin window), whose preview link is not open, that are not among the
 // newest `keep` of their site, and that were not made since gc began or since the oldest running
 // deploy started; then, unless a deploy runs anywhere, every blob no remaining manifest names, and
 // what interrupted writes left behind. Each deleted version is recorded gone/<site>/<version>

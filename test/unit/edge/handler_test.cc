@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cutover/common/hash.h"
+#include "cutover/pointer/aliases.h"
 #include "cutover/rules/parse.h"
 #include "edge/cache_policy.h"
 #include "edge_fixture.h"
@@ -290,6 +291,67 @@ TEST_F(HandlerSemanticsTest, PreviewsServeAnyStoredVersionWithNoindex) {
   EXPECT_NE(body(missing).find("no open preview of version v9"), std::string::npos);
   EXPECT_EQ(get("/", "v1--nosuchsite.localhost").status, 404);
   EXPECT_EQ(get("/", "v1--docs.elsewhere.test").status, 404);
+}
+
+// A branch's or pull request's alias host serves the alias's version, flips with it, keeps a page
+// load on the version it started on (pins), and stops answering once the alias expires or goes.
+TEST_F(HandlerSemanticsTest, AnAliasHostFollowsItsAliasWithPinsAndStopsWhenItGoes) {
+  auto now = std::time(nullptr);
+  auto aliasAt = [&](const std::string& version) {
+    return eventually([&] {
+      const SiteRoute* docs = state_.current()->findSite("docs");
+      const AliasRoute* a = docs ? docs->findAlias("feature-login", now) : nullptr;
+      return a != nullptr && a->version == version;
+    });
+  };
+  AliasTarget branch{"docs", "feature/login", 0, "", 3600};
+  ASSERT_TRUE(flipAlias(*pointers_, branch, "v1", "d-1", now));
+  ASSERT_TRUE(aliasAt("v1"));
+  auto navigate = [&](const std::string& cookie = {}) -> Reply& {
+    RequestHead head;
+    head.target = "/";
+    head.host = "feature-login--docs.localhost";
+    head.sec_fetch_mode = "navigate";
+    head.cookie = cookie;
+    return send(head);
+  };
+  Reply& page = navigate();
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(body(page), "<h1>one</h1>");
+  EXPECT_TRUE(page.noindex);
+  EXPECT_NE(page.set_cookie.find("cutover_pin=v1."), std::string::npos) << page.set_cookie;
+  std::string cookie = page.set_cookie.substr(0, page.set_cookie.find(';'));
+
+  ASSERT_TRUE(flipAlias(*pointers_, branch, "v3", "d-2", now));
+  ASSERT_TRUE(aliasAt("v3"));
+  EXPECT_EQ(navigate(cookie).version, "v3");  // a new page load: the alias's newest
+  RequestHead asset;
+  asset.target = "/index.html";
+  asset.host = "feature-login--docs.localhost";
+  asset.sec_fetch_mode = "cors";
+  asset.cookie = cookie;
+  EXPECT_EQ(send(asset).version, "v1");  // the old page's requests stay on its version
+  asset.cookie = "cutover_pin=v2." + std::to_string(now);  // live, but never this alias's
+  EXPECT_EQ(send(asset).version, "v3");
+  // The site's own host is untouched.
+  EXPECT_EQ(get("/").version, "v2");
+
+  ASSERT_TRUE(removeAlias(*pointers_, "docs", "feature-login"));
+  ASSERT_TRUE(eventually([&] {
+    const SiteRoute* docs = state_.current()->findSite("docs");
+    return docs != nullptr && docs->findAlias("feature-login", now) == nullptr;
+  }));
+  Reply& gone = navigate();
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_NE(body(gone).find("feature-login"), std::string::npos);
+
+  AliasTarget old{"docs", "old", 0, "", 1};  // answers one second after its flip
+  ASSERT_TRUE(flipAlias(*pointers_, old, "v1", "d-3", now - 10));
+  ASSERT_TRUE(eventually([&] {
+    const SiteRoute* docs = state_.current()->findSite("docs");
+    return docs != nullptr && docs->aliases && docs->aliases->contains("old");
+  }));
+  EXPECT_EQ(get("/", "old--docs.localhost").status, 404);
 }
 
 // A preview link answers while it is open: not before it is issued, not after it expired or was

@@ -8,6 +8,7 @@
 
 #include "cutover/pipeline/activate.h"
 #include "cutover/pipeline/deploy.h"
+#include "cutover/pointer/aliases.h"
 #include "cutover/pointer/records.h"
 #include "pipeline/store_lock.h"
 #include "pointer/memory/memory_pointer_store.h"
@@ -114,6 +115,40 @@ TEST_F(GcTest, KeepsAVersionWhosePreviewLinkIsOpenAndCollectsItOnceTheLinkExpire
   EXPECT_EQ(report.removed_versions, std::vector<std::string>{"docs/" + preview});
   EXPECT_FALSE(stored(preview));
   EXPECT_FALSE(pointers_->get(previewKey("docs", preview)).value());
+}
+
+// A preview alias keeps the version it names, and those it named within the pin window (a page
+// loaded from one may still ask for its files); once it expires, gc removes it and its versions.
+TEST_F(GcTest, KeepsWhatAPreviewAliasNamesUntilTheAliasExpires) {
+  auto first = deployLive("first", /*activate=*/false);
+  auto second = deployLive("second", /*activate=*/false);
+  deployLive("one");
+  deployLive("two");
+  auto now = std::time(nullptr);
+  AliasTarget branch{"docs", "feature", 0, "", 3600};
+  ASSERT_TRUE(flipAlias(*pointers_, branch, first, "d-1", now));
+  ASSERT_TRUE(flipAlias(*pointers_, branch, second, "d-2", now));
+
+  GcOptions options;
+  options.keep = 0;
+  auto report = collectGarbage(*objects_, *pointers_, options).value();
+  EXPECT_TRUE(report.removed_versions.empty());
+  EXPECT_TRUE(stored(first));
+  EXPECT_TRUE(stored(second));
+
+  options.pin_window_seconds = 0;  // nothing loaded from the alias's first version any more
+  report = collectGarbage(*objects_, *pointers_, options).value();
+  EXPECT_EQ(report.removed_versions, std::vector<std::string>{"docs/" + first});
+  EXPECT_TRUE(stored(second));
+
+  // No build for longer than the alias lives (and the clock margin): the alias and its version go.
+  ASSERT_TRUE(removeAlias(*pointers_, "docs", "feature"));
+  AliasTarget stale{"docs", "feature", 0, "", 60};
+  ASSERT_TRUE(flipAlias(*pointers_, stale, second, "d-3", now - 3 * 60));
+  report = collectGarbage(*objects_, *pointers_, options).value();
+  EXPECT_EQ(report.removed_aliases, std::vector<std::string>{"docs/feature"});
+  EXPECT_EQ(report.removed_versions, std::vector<std::string>{"docs/" + second});
+  EXPECT_FALSE(pointers_->get(aliasKey("docs", "feature")).value());
 }
 
 TEST_F(GcTest, APreviewLinkIsRenewedShortenedAndClosed) {
