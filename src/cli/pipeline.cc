@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -60,7 +62,17 @@ int runPipeline(const GlobalOptions& global, const PipelineArgs& args) {
 }
 
 void printOutcome(const DeployRecord& r) {
-  if (r.is(DeployStatus::succeeded) && r.preview) {
+  if (r.is(DeployStatus::succeeded) && !r.alias.empty()) {
+    std::string what = r.commit.empty() ? r.source : r.commit.substr(0, 7);
+    std::string of = r.pr != 0 ? fmt::format("pull request {}", r.pr) : "branch " + r.branch;
+    std::printf(
+        "cutover: built %s of %s as a preview of %s, not live: version %s answers at "
+        "%s--%s.<preview domain>, and so does %s--%s.<preview domain>, which follows %s "
+        "(cutover previews %s; cutover promote %s %s makes it live)\n",
+        what.c_str(), of.c_str(), r.site.c_str(), r.version.c_str(), r.version.c_str(),
+        r.site.c_str(), r.alias.c_str(), r.site.c_str(), of.c_str(), r.site.c_str(), r.site.c_str(),
+        r.alias.c_str());
+  } else if (r.is(DeployStatus::succeeded) && r.preview) {
     std::string what = r.commit.empty() ? r.source : r.commit.substr(0, 7);
     std::printf(
         "cutover: built %s as a preview of %s, not live: version %s answers at %s--%s.<preview "
@@ -107,10 +119,12 @@ int runPipelineRun(const GlobalOptions& global, const RunArgs& args) {
                    args.site.c_str(), global.config.c_str());
       return kExitUsage;
     }
+    // Only the production branch goes live; another branch builds as its preview.
+    if (!args.branch.empty() && args.branch != site->branch) request.preview = true;
   }
   auto id = enqueueDeploy(*data.history, data.root, request);
   if (!id) return reportError(id.error());
-  std::printf("cutover: %sdeploy %s of %s queued%s%s\n", args.preview ? "preview " : "",
+  std::printf("cutover: %sdeploy %s of %s queued%s%s\n", request.preview ? "preview " : "",
               id->c_str(), args.site.c_str(), args.commit.empty() ? "" : " for commit ",
               args.commit.empty() ? "" : args.commit.substr(0, 7).c_str());
   std::fflush(stdout);
@@ -188,12 +202,15 @@ void addPipelineCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   sub->add_option("site", run_args->site, "The site to build")->required();
   sub->add_option("--commit", run_args->commit,
                   "Build this commit (full id) instead of the branch head");
-  sub->add_option("--branch", run_args->branch, "Build this branch's head (default: the site's)");
+  sub->add_option("--branch", run_args->branch,
+                  "Build this branch's head (default: the site's); another branch than the "
+                  "site's builds as a preview at its alias BRANCH--SITE, never live");
   sub->add_option("--archive", run_args->archive, "Deploy this archive instead of building");
   sub->add_option("--trigger", run_args->trigger, "Recorded as what started it (default manual)");
   sub->add_flag("--preview", run_args->preview,
                 "A preview build: stored with its preview link open for 7 days and never made "
-                "live; the build sees CUTOVER_CONTEXT=preview");
+                "live, at its branch's alias BRANCH--SITE; the build sees "
+                "CUTOVER_CONTEXT=preview");
   sub->add_flag("--no-wait", run_args->no_wait, "Print the deploy id and return at once");
   sub->add_flag("--quiet,-q", run_args->quiet,
                 "Print stages and the outcome, not the build's output");

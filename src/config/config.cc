@@ -1,6 +1,7 @@
 #include "cutover/config/config.h"
 
 #include <fmt/format.h>
+#include <fnmatch.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -240,20 +241,88 @@ Result<void> parseOutput(const SiteKeyValue& k) {
   return {};
 }
 
-Result<void> parseEnv(const SiteKeyValue& k) {
-  auto t = k.r.table(k.value, k.full);
+Result<void> parseEnvTable(const Reader& r, const toml::node& value, const std::string& full,
+                           std::map<std::string, std::string>& into) {
+  auto t = r.table(value, full);
   if (!t) return tl::unexpected(t.error());
   for (const auto& [var, val] : **t) {
     auto name = std::string(var.str());
     if (name.empty() || name.find('=') != std::string::npos) {
-      return k.r.at(var.source(), fmt::format("'{}' is not an environment variable name", name));
+      return r.at(var.source(), fmt::format("'{}' is not an environment variable name", name));
     }
     if (val.is_string()) {
-      k.site.env[name] = *val.value<std::string>();
+      into[name] = *val.value<std::string>();
     } else if (val.is_integer() || val.is_boolean() || val.is_floating_point()) {
-      k.site.env[name] = toJson(val).dump();
+      into[name] = toJson(val).dump();
     } else {
-      return k.r.at(val.source(), fmt::format("{}.{} must be a string", k.full, name));
+      return r.at(val.source(), fmt::format("{}.{} must be a string", full, name));
+    }
+  }
+  return {};
+}
+
+Result<void> parseEnv(const SiteKeyValue& k) {
+  return parseEnvTable(k.r, k.value, k.full, k.site.env);
+}
+
+// Previews: which branches and pull requests build as previews, and how long their aliases live.
+
+bool validBranchPattern(std::string_view b) {
+  return !b.empty() && b.find_first_of(" \t\n~^:?[\\") == std::string_view::npos &&
+         !b.starts_with('-');
+}
+
+std::string badBranchPattern(std::string_view full, std::string_view b) {
+  return fmt::format("{}: '{}' is not a branch name or pattern (a name, or '*' for any characters)",
+                     full, b);
+}
+
+Result<void> parsePreviews(const SiteKeyValue& k) {
+  auto t = k.r.table(k.value, k.full);
+  if (!t) return tl::unexpected(t.error());
+  PreviewConfig& p = k.site.previews;
+  for (const auto& [key, value] : **t) {
+    std::string name(key.str());
+    std::string full = k.full + "." + name;
+    if (name == "branches") {
+      const auto* a = value.as_array();
+      if (a == nullptr) return k.r.at(value.source(), full + " must be an array of branch names");
+      for (const auto& b : *a) {
+        auto pattern = k.r.string(b, full + "[]");
+        if (!pattern) return tl::unexpected(pattern.error());
+        if (!validBranchPattern(*pattern))
+          return k.r.at(b.source(), badBranchPattern(full, *pattern));
+        p.branches.push_back(std::move(*pattern));
+      }
+    } else if (name == "pull_requests") {
+      if (auto ok = store(k.r.boolean(value, full), p.pull_requests); !ok) return ok;
+    } else if (name == "forks") {
+      if (auto ok = store(k.r.boolean(value, full), p.forks); !ok) return ok;
+    } else if (name == "expires") {
+      if (auto ok = store(k.r.seconds(value, full), p.expires); !ok) return ok;
+      if (p.expires.count() == 0) return k.r.at(value.source(), full + " must be more than 0");
+    } else if (name == "max") {
+      auto v = k.r.integer(value, full, 1, 10'000);
+      if (!v) return tl::unexpected(v.error());
+      p.max = static_cast<std::size_t>(*v);
+    } else if (name == "env") {
+      if (auto ok = parseEnvTable(k.r, value, full, p.env); !ok) return ok;
+    } else if (name == "branch_env") {
+      auto patterns = k.r.table(value, full);
+      if (!patterns) return tl::unexpected(patterns.error());
+      for (const auto& [pattern_key, env] : **patterns) {
+        std::string pattern(pattern_key.str());
+        auto where = fmt::format("{}.\"{}\"", full, pattern);
+        if (!validBranchPattern(pattern)) {
+          return k.r.at(pattern_key.source(), badBranchPattern(full, pattern));
+        }
+        std::map<std::string, std::string> vars;
+        if (auto ok = parseEnvTable(k.r, env, where, vars); !ok) return ok;
+        p.branch_env.emplace_back(std::move(pattern), std::move(vars));
+      }
+    } else {
+      return k.r.unknownKey(key, "[" + k.full + "]",
+                            "branches, pull_requests, forks, expires, max, env, branch_env");
     }
   }
   return {};
@@ -360,6 +429,7 @@ constexpr SiteKey kSiteKeys[] = {
     {"build_log_limit", buildBytes<&SiteConfig::build_log_limit>},
     {"build_cache", flag<&SiteConfig::build_cache>},
     {"limits", parseSiteLimits},
+    {"previews", parsePreviews},
 };
 
 const SiteKey* findSiteKey(std::string_view name) {
@@ -389,7 +459,7 @@ Result<void> checkSite(const Reader& r, const toml::key& name, const toml::table
     }
     site.repo = resolveRepo(site.repo, base);
   } else {
-    for (std::string_view needs_repo : {"build", "poll_interval"}) {
+    for (std::string_view needs_repo : {"build", "poll_interval", "previews"}) {
       if (table.contains(needs_repo)) {
         return r.at(table.get(needs_repo)->source(),
                     fmt::format("{}: {} is set but repo is not", where, needs_repo));
@@ -427,6 +497,24 @@ constexpr std::string_view kTopKeys =
     "data_dir, store, pointers, workers, serve, api, limits, sites";
 
 }  // namespace
+
+bool PreviewConfig::buildsBranch(std::string_view branch) const {
+  std::string name(branch);
+  return std::any_of(branches.begin(), branches.end(), [&](const std::string& pattern) {
+    return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+  });
+}
+
+std::map<std::string, std::string> PreviewConfig::envFor(std::string_view branch) const {
+  auto vars = env;
+  std::string name(branch);
+  for (const auto& [pattern, extra] : branch_env) {
+    if (::fnmatch(pattern.c_str(), name.c_str(), 0) != 0) continue;
+    for (const auto& [k, v] : extra) vars[k] = v;
+    break;
+  }
+  return vars;
+}
 
 std::string SiteConfig::resolveWebhookSecret() const {
   if (!webhook_secret.empty()) return webhook_secret;

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
+#include "cutover/pointer/aliases.h"
 #include "cutover/store/manifest.h"
 #include "pipeline/build/build.h"
 #include "pipeline/build/command.h"
@@ -53,6 +56,32 @@ Result<DeployReport> storeAndActivate(Recorder& recorder, const PipelineContext&
   return report;
 }
 
+// A preview build of a branch or pull request moves its alias to the version just stored (whose
+// preview link keeps it from gc meanwhile), then keeps the site within its cap of aliases.
+Result<void> moveAlias(DeployRecord& record, const SiteConfig& site, PointerStore& pointers,
+                       const std::string& version, build::BuildLog& log) {
+  AliasTarget target{site.name, record.branch, record.pr, record.commit,
+                     static_cast<std::int64_t>(site.previews.expires.count())};
+  auto moved = flipAlias(pointers, target, version, record.id, std::time(nullptr));
+  if (!moved) {
+    return fail(moved.error().code,
+                fmt::format("version {} is stored, but its preview alias did not move: {}", version,
+                            moved.error().message));
+  }
+  record.alias = moved->first;
+  log.note(fmt::format("preview: {}--{} → {}", record.alias, site.name, version));
+  auto trimmed = trimAliases(pointers, site.name, site.previews.max, record.alias);
+  if (!trimmed) {
+    log.note("could not keep the site within its cap of previews: " + trimmed.error().message);
+  } else {
+    for (const auto& name : *trimmed) {
+      log.note(fmt::format("preview {}--{} retired: the site keeps at most {} previews", name,
+                           site.name, site.previews.max));
+    }
+  }
+  return {};
+}
+
 // 2. Build (pipeline.cc lists the stages): fetch the commit, run the site's build command, then
 // the output goes on through the pipeline.
 Result<DeployReport> runBuild(Recorder& recorder, const Config& config,
@@ -68,7 +97,16 @@ Result<DeployReport> runBuild(Recorder& recorder, const Config& config,
   build::BuildPlan plan;
   plan.site = *site;
   if (record.branch.empty()) record.branch = site->branch;
-  plan.ref = record.commit.empty() ? record.branch : record.commit;
+  // Only the production branch goes live: any other branch, or a pull request, is a preview.
+  if (record.branch != site->branch || record.pr != 0) record.preview = true;
+  if (record.preview) {
+    for (auto& [name, value] : site->previews.envFor(record.branch)) plan.site.env[name] = value;
+  }
+  plan.branch = record.branch;
+  plan.pr = record.pr;
+  plan.ref = !record.commit.empty()     ? record.commit
+             : !record.head_ref.empty() ? record.head_ref
+                                        : record.branch;
   plan.hidden = data_dir;
   plan.deploy_id = record.id;
   plan.production = !record.preview;  // a production build goes live; a preview build does not
@@ -97,8 +135,13 @@ Result<DeployReport> runBuild(Recorder& recorder, const Config& config,
   recorder.time(Stage::fetch, fetch_ms);
   recorder.time(Stage::build, built->command_ms);
   recorder.saveOrLog();
-  return storeAndActivate(recorder, context, built->output, config.limitsFor(record.site),
-                          built->commit.sha.substr(0, 7), log, built->version);
+  auto stored = storeAndActivate(recorder, context, built->output, config.limitsFor(record.site),
+                                 built->commit.sha.substr(0, 7), log, built->version);
+  if (!stored || !record.preview) return stored;
+  if (auto moved = moveAlias(record, *site, *context.pointers, stored->version, log); !moved) {
+    return tl::unexpected(moved.error());
+  }
+  return stored;
 }
 
 // A pushed commit is deployed only while it is its branch's head: a push delivered again later
@@ -110,7 +153,9 @@ std::optional<std::string> stalePush(const DeployRecord& record, const Config& c
   if (record.trigger != "webhook" || !build::isCommitId(record.commit)) return std::nullopt;
   const SiteConfig* site = config.site(record.site);
   if (site == nullptr || !site->builds()) return std::nullopt;
-  const std::string& branch = record.branch.empty() ? site->branch : record.branch;
+  const std::string& branch = !record.head_ref.empty() ? record.head_ref
+                              : record.branch.empty()  ? site->branch
+                                                       : record.branch;
   auto home = data_dir / "tmp" / "poll-home";
   std::error_code ec;
   std::filesystem::create_directories(home, ec);

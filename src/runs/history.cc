@@ -45,7 +45,7 @@ CREATE INDEX IF NOT EXISTS deploys_by_site ON deploys(site, started);
 )sql";
 
 // Schema version 2 adds the pipeline's columns, version 3 the flips' previous and actor, version 4
-// preview builds. Adding
+// preview builds, version 5 branch and pull request previews. Adding
 // columns with defaults keeps every row an older cutover wrote; each is added only if missing, so
 // opening is idempotent and an older binary still reads the file (it names its columns).
 struct AddedColumn {
@@ -66,13 +66,16 @@ constexpr AddedColumn kAddedColumns[] = {
     {"actor", "TEXT NOT NULL DEFAULT ''"},
     {"preview", "INTEGER NOT NULL DEFAULT 0"},  // schema version 4: preview builds, locks
     {"locked", "INTEGER NOT NULL DEFAULT 0"},
+    {"pr", "INTEGER NOT NULL DEFAULT 0"},  // schema version 5: branch and pull request previews
+    {"head_ref", "TEXT NOT NULL DEFAULT ''"},
+    {"alias", "TEXT NOT NULL DEFAULT ''"},
 };
 
 constexpr std::string_view kColumns =
     "id, site, version, source, trigger, status, activated, started, finished, pid, files, "
     "new_files, reused_files, bytes, new_bytes, stages, error, stage, timeline, branch, "
     "commit_sha, commit_message, commit_author, archive, remove_archive, log, previous, actor, "
-    "preview, locked";
+    "preview, locked, pr, head_ref, alias";
 
 bool processAlive(std::int64_t pid) {
   if (pid <= 0) return false;
@@ -139,6 +142,9 @@ DeployRecord readRow(const sqlite::Statement& st) {
   r.actor = st.text(27);
   r.preview = st.integer(28) != 0;
   r.locked = st.integer(29) != 0;
+  r.pr = static_cast<std::uint64_t>(st.integer(30));
+  r.head_ref = st.text(31);
+  r.alias = st.text(32);
   return r;
 }
 
@@ -167,7 +173,7 @@ Result<void> migrate(sqlite::Database& db) {
     if (!added) return rollback(added.error());
   }
   if (auto r = db.exec("CREATE INDEX IF NOT EXISTS deploys_by_status ON deploys(status, site);"
-                       "PRAGMA user_version = 4;");
+                       "PRAGMA user_version = 5;");
       !r) {
     return rollback(r.error());
   }
@@ -231,6 +237,8 @@ nlohmann::json DeployRecord::toJson() const {
           {"actor", actor},
           {"preview", preview},
           {"locked", locked},
+          {"pr", pr},
+          {"alias", alias},
           {"error", error}};
 }
 
@@ -295,14 +303,15 @@ Result<void> History::enqueue(DeployRecord& record) {
   sqlite::Statement st(
       db_->db.handle(),
       "INSERT INTO deploys (id, site, source, trigger, status, started, pid, stage, "
-      "timeline, branch, commit_sha, archive, remove_archive, log, preview) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+      "timeline, branch, commit_sha, archive, remove_archive, log, preview, pr, head_ref) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
   st.bind(1, record.id).bind(2, record.site).bind(3, record.source).bind(4, record.trigger);
   st.bind(5, record.status).bind(6, record.started).bind(7, record.pid).bind(8, record.stage);
   st.bind(9, timelineJson(record.timeline).dump()).bind(10, record.branch);
   st.bind(11, record.commit);
   st.bind(12, record.archive).bind(13, std::int64_t{record.remove_archive ? 1 : 0});
   st.bind(14, record.log).bind(15, std::int64_t{record.preview ? 1 : 0});
+  st.bind(16, static_cast<std::int64_t>(record.pr)).bind(17, record.head_ref);
   return st.run();
 }
 
@@ -363,14 +372,23 @@ Result<std::optional<DeployRecord>> History::claim(const std::vector<std::string
           ", stage = '', finished = ?1, error = ?2, "
           "timeline = json_insert(timeline, '$[#]', json_object('name', 'finished', 'at_ms', ?3)) "
           "WHERE status = " +
-          sqlStatus(DeployStatus::queued) + " AND site = ?4 AND id != ?5 AND preview = ?6");
+          sqlStatus(DeployStatus::queued) +
+          " AND site = ?4 AND id != ?5 AND preview = ?6 AND (preview = 0 OR (branch = ?7 AND pr = "
+          "?8))");
+  // Production requests supersede each other; a preview, only the previews of its own branch
+  // or pull request (each has its own alias).
+  std::string kind = !record.preview          ? std::string("production")
+                     : record.pr != 0         ? fmt::format("preview of pull request {}", record.pr)
+                     : !record.branch.empty() ? "preview of branch " + record.branch
+                                              : std::string("preview");
   supersede.bind(1, nowRfc3339())
-      .bind(2, fmt::format("superseded by {}, a newer {} request for the site", record.id,
-                           record.preview ? "preview" : "production"))
+      .bind(2, fmt::format("superseded by {}, a newer {} request for the site", record.id, kind))
       .bind(3, now_ms)
       .bind(4, site)
       .bind(5, record.id)
-      .bind(6, std::int64_t{record.preview ? 1 : 0});
+      .bind(6, std::int64_t{record.preview ? 1 : 0})
+      .bind(7, record.branch)
+      .bind(8, static_cast<std::int64_t>(record.pr));
   if (auto r = supersede.run(); !r) return abort(r.error());
 
   record.status = toString(DeployStatus::running);
@@ -404,7 +422,8 @@ Result<void> History::update(const DeployRecord& r) {
       "finished = ?6, files = ?7, new_files = ?8, reused_files = ?9, bytes = ?10, "
       "new_bytes = ?11, stages = ?12, error = ?13, stage = ?14, timeline = ?15, "
       "branch = ?16, commit_sha = ?17, commit_message = ?18, commit_author = ?19, "
-      "archive = ?20, remove_archive = ?21, log = ?22, locked = ?23 WHERE id = ?1");
+      "archive = ?20, remove_archive = ?21, log = ?22, locked = ?23, alias = ?24, preview = ?25 "
+      "WHERE id = ?1");
   st.bind(1, r.id).bind(2, r.version).bind(3, r.source).bind(4, r.status);
   st.bind(5, std::int64_t{r.activated ? 1 : 0}).bind(6, r.finished);
   st.bind(7, static_cast<std::int64_t>(r.files)).bind(8, static_cast<std::int64_t>(r.new_files));
@@ -417,7 +436,8 @@ Result<void> History::update(const DeployRecord& r) {
   st.bind(17, r.commit);
   st.bind(18, r.commit_message).bind(19, r.commit_author).bind(20, r.archive);
   st.bind(21, std::int64_t{r.remove_archive ? 1 : 0}).bind(22, r.log);
-  st.bind(23, std::int64_t{r.locked ? 1 : 0});
+  st.bind(23, std::int64_t{r.locked ? 1 : 0}).bind(24, r.alias);
+  st.bind(25, std::int64_t{r.preview ? 1 : 0});
   return st.run();
 }
 

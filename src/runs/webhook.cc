@@ -1,6 +1,7 @@
 #include "runs/webhook.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -10,6 +11,7 @@
 
 #include "cutover/common/ascii.h"
 #include "cutover/common/utf8.h"
+#include "cutover/pointer/aliases.h"
 #include "runs/workers.h"
 
 namespace cutover {
@@ -165,12 +167,100 @@ WebhookVerdict verifyWebhook(const SiteConfig& site, const WebhookHeaders& heade
 
 namespace {
 
+bool isCommitSha(std::string_view id) {
+  if (id.size() != 40 && id.size() != 64) return false;
+  return id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+std::uint64_t numberAt(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* at = &j;
+  for (const char* key : path) {
+    if (!at->is_object() || !at->contains(key)) return 0;
+    at = &(*at)[key];
+  }
+  if (!at->is_number_unsigned()) return 0;
+  auto n = at->get<std::uint64_t>();
+  return n < 1'000'000'000 ? n : 0;  // a pull request number, not anything larger
+}
+
+// A pull or merge request: opened, new commits or reopened → build its head as a preview at
+// pr-<N>--<site>; closed or merged → retire that alias; anything else → ignored.
+WebhookVerdict pullRequestVerdict(const SiteConfig& site, const std::string& provider,
+                                  const nlohmann::json& json) {
+  bool gitlab = provider == "gitlab";
+  std::uint64_t number =
+      gitlab ? numberAt(json, {"object_attributes", "iid"}) : numberAt(json, {"number"});
+  if (number == 0 && !gitlab) number = numberAt(json, {"pull_request", "number"});
+  std::string action =
+      gitlab ? stringAt(json, {"object_attributes", "action"}) : stringAt(json, {"action"});
+  std::string head = gitlab ? stringAt(json, {"object_attributes", "last_commit", "id"})
+                            : stringAt(json, {"pull_request", "head", "sha"});
+  std::string branch = gitlab ? stringAt(json, {"object_attributes", "source_branch"})
+                              : stringAt(json, {"pull_request", "head", "ref"});
+  if (number == 0 || action.empty()) {
+    return verdict(400, "the pull request payload has no number or action", provider);
+  }
+  std::string what = fmt::format("pull request {}", number);
+  if (!site.previews.pull_requests) {
+    return verdict(202,
+                   fmt::format("ignored: site {} does not build pull requests (previews."
+                               "pull_requests = false)",
+                               site.name),
+                   provider);
+  }
+  WebhookVerdict v = verdict(202, "", provider);
+  v.pr = number;
+  v.branch = branch;
+  v.head_ref = gitlab ? fmt::format("refs/merge-requests/{}/head", number)
+                      : fmt::format("refs/pull/{}/head", number);
+  bool closed = action == "closed" || action == "close" || action == "merge";
+  if (closed) {
+    v.retire = true;
+    v.message =
+        fmt::format("{} {}: its preview is retired", what, action == "merge" ? "merged" : "closed");
+    return v;
+  }
+  bool builds = action == "opened" || action == "synchronize" || action == "synchronized" ||
+                action == "reopened" || action == "open" || action == "reopen" ||
+                (action == "update" && json.contains("object_attributes") &&
+                 json["object_attributes"].contains("oldrev"));
+  if (!builds) {
+    v.message = fmt::format("ignored: {} {} (no new commits)", what,
+                            escapeInvalidUtf8(clipUtf8(action, 100)));
+    return v;
+  }
+  bool fork = gitlab ? numberAt(json, {"object_attributes", "source_project_id"}) !=
+                           numberAt(json, {"object_attributes", "target_project_id"})
+                     : stringAt(json, {"pull_request", "head", "repo", "full_name"}) !=
+                           stringAt(json, {"pull_request", "base", "repo", "full_name"});
+  if (fork && !site.previews.forks) {
+    v.message = fmt::format(
+        "ignored: {} comes from a fork, whose code would build with site {}'s variables "
+        "(previews.forks = true builds it)",
+        what, site.name);
+    return v;
+  }
+  if (!isCommitSha(head)) {
+    return verdict(400,
+                   fmt::format("the pull request's head '{}' is not a commit id",
+                               escapeInvalidUtf8(clipUtf8(head, 100))),
+                   provider);
+  }
+  v.accepted = true;
+  v.preview = true;
+  v.after = head;
+  v.message = fmt::format("accepted: {} {}", what, head.substr(0, 7));
+  v.pusher = gitlab ? stringAt(json, {"user", "username"}) : stringAt(json, {"sender", "login"});
+  return v;
+}
+
 WebhookVerdict signedVerdict(const SiteConfig& site, const std::string& event,
                              const std::string& provider, std::string_view body) {
   bool is_push = provider == "gitlab" ? event == "Push Hook" : event == "push";
-  if (!is_push)
+  bool is_pull = provider == "gitlab" ? event == "Merge Request Hook" : event == "pull_request";
+  if (!is_push && !is_pull)
     return verdict(202,
-                   fmt::format("ignored: event '{}' is not a push",
+                   fmt::format("ignored: event '{}' is not a push or a pull request",
                                escapeInvalidUtf8(clipUtf8(event, 100))),  // a header: any bytes
                    provider);
 
@@ -178,6 +268,7 @@ WebhookVerdict signedVerdict(const SiteConfig& site, const std::string& event,
   if (json.is_discarded() || !json.is_object()) {
     return verdict(400, "the webhook body is not JSON", provider);
   }
+  if (is_pull) return pullRequestVerdict(site, provider, json);
   std::string ref = stringAt(json, {"ref"});
   std::string after = stringAt(json, {"after"});
   if (ref.empty() || after.empty()) {
@@ -187,26 +278,31 @@ WebhookVerdict signedVerdict(const SiteConfig& site, const std::string& event,
     return verdict(202, fmt::format("ignored: {} is not a branch", ref), provider);
   }
   std::string branch = ref.substr(11);
-  if (branch != site.branch) {
+  bool preview = branch != site.branch;
+  if (preview && !site.previews.buildsBranch(branch)) {
     return verdict(202,
-                   fmt::format("ignored: push to branch {}; site {} deploys {}", branch, site.name,
-                               site.branch),
+                   fmt::format("ignored: push to branch {}; site {} deploys {} (and builds no "
+                               "previews of it: see previews.branches)",
+                               branch, site.name, site.branch),
                    provider);
   }
   if (after.find_first_not_of('0') == std::string::npos) {
-    return verdict(202, fmt::format("ignored: branch {} was deleted", branch), provider);
-  }
-  if (after.size() != 40 && after.size() != 64) {
-    return verdict(400, fmt::format("'{}' is not a commit id", after), provider);
-  }
-  for (char c : after) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return verdict(400, fmt::format("'{}' is not a commit id", after), provider);
+    WebhookVerdict v =
+        verdict(202, fmt::format("ignored: branch {} was deleted", branch), provider);
+    if (preview) {
+      v.retire = true;
+      v.branch = branch;
+      v.message = fmt::format("branch {} was deleted: its preview is retired", branch);
     }
+    return v;
+  }
+  if (!isCommitSha(after)) {
+    return verdict(400, fmt::format("'{}' is not a commit id", after), provider);
   }
   WebhookVerdict v =
       verdict(202, fmt::format("accepted: {} {}", branch, after.substr(0, 7)), provider);
   v.accepted = true;
+  v.preview = preview;
   v.branch = branch;
   v.after = after;
   if (provider == "github") {
@@ -217,6 +313,35 @@ WebhookVerdict signedVerdict(const SiteConfig& site, const std::string& event,
   } else {
     v.pusher = stringAt(json, {"user_username"});
     if (v.pusher.empty()) v.pusher = stringAt(json, {"user_name"});
+  }
+  return v;
+}
+
+// Removes the alias of a closed pull request or a deleted branch: its host stops answering and
+// its versions become collectable.
+WebhookVerdict retirePreview(PointerStore& pointers, const SiteConfig& site, WebhookVerdict v) {
+  auto aliases = listAliases(pointers, site.name);
+  if (!aliases) {
+    v.status = 503;
+    v.message = "could not retire the preview: " + aliases.error().message;
+    return v;
+  }
+  std::vector<std::string> retired;
+  for (const auto& [name, alias] : *aliases) {
+    bool match = v.pr != 0 ? alias.pr == v.pr : alias.pr == 0 && alias.branch == v.branch;
+    if (!match) continue;
+    auto gone = removeAlias(pointers, site.name, name);
+    if (!gone && gone.error().code != Errc::not_found) {
+      v.status = 503;
+      v.message = "could not retire the preview: " + gone.error().message;
+      return v;
+    }
+    retired.push_back(name + "--" + site.name);
+  }
+  if (retired.empty()) {
+    v.message += " (it had none)";
+  } else {
+    v.message += fmt::format(" ({})", fmt::join(retired, ", "));
   }
   return v;
 }
@@ -236,8 +361,12 @@ WebhookVerdict acceptWebhook(Workers& workers, const SiteConfig& site,
                                    : fmt::format("already received: delivery {}", v.delivery);
     return v;
   }
+  if (v.retire) return retirePreview(workers.pointers(), site, std::move(v));
   if (!v.accepted) return v;
   DeployRequest request{site.name, "webhook", v.after, v.branch};
+  request.preview = v.preview;
+  request.pr = v.pr;
+  request.head_ref = v.head_ref;
   auto id = workers.submit(request);
   if (!id) {
     v.accepted = false;
@@ -246,8 +375,14 @@ WebhookVerdict acceptWebhook(Workers& workers, const SiteConfig& site,
     return v;
   }
   v.deploy_id = *id;
-  v.message =
-      fmt::format("accepted: deploy {} of {} {} queued", *id, v.branch, v.after.substr(0, 7));
+  if (v.pr != 0) {
+    v.message = fmt::format("accepted: preview deploy {} of pull request {} ({}) queued", *id, v.pr,
+                            v.after.substr(0, 7));
+    return v;
+  }
+  v.message = fmt::format("accepted: {}deploy {} of {} {} queued", v.preview ? "preview " : "", *id,
+                          v.branch, v.after.substr(0, 7));
+  if (v.preview) return v;
   if (auto lock = workers.deployLock(site.name)) {
     v.message += fmt::format(
         "; deploys of {} are locked ({}): it will be stored, not made live, until `cutover "

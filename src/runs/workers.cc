@@ -74,7 +74,9 @@ Result<std::string> enqueueDeploy(History& history, const std::filesystem::path&
   record.branch = request.branch;
   record.archive = request.archive.string();
   record.remove_archive = request.remove_archive;
-  record.preview = request.preview;
+  record.preview = request.preview || request.pr != 0;
+  record.pr = request.pr;
+  record.head_ref = request.head_ref;
   record.source = request.archive.empty() ? std::string() : request.archive.filename().string();
   record.log = deployLogPath(std::filesystem::absolute(data_dir), record.id).string();
   if (auto r = history.enqueue(record); !r) return tl::unexpected(r.error());
@@ -297,6 +299,8 @@ Result<std::unique_ptr<Workers>> Workers::start(Config config, PipelineContext c
   }
   return workers;
 }
+
+PointerStore& Workers::pointers() const { return *state_->context.pointers; }
 
 std::optional<DeployLock> Workers::deployLock(const std::string& site) const {
   auto live = readLivePointer(*state_->context.pointers, site);

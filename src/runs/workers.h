@@ -22,6 +22,10 @@ struct DeployRequest {
   std::filesystem::path archive;   // deploy this archive instead of building
   bool remove_archive = false;     // the archive is a temporary upload: delete it when done
   bool preview = false;            // store it with an open preview link; never make it live
+  // A preview build of a pull request (its number), at its alias pr-<N>--<site>; its head must
+  // still be `head_ref` ("refs/pull/N/head") when the build starts. Implies preview.
+  std::uint64_t pr = 0;
+  std::string head_ref;
 };
 
 struct WorkersOptions {
@@ -67,6 +71,9 @@ class Workers {
   // a bad site name or a build request for a site without a repo in the config; unavailable
   // once stopping.
   [[nodiscard]] Result<std::string> submit(const DeployRequest& request);
+
+  // The pointer store the workers deploy to.
+  [[nodiscard]] PointerStore& pointers() const;
 
   // The site's deploy lock, if it is locked (`cutover lock`); nullopt too if it cannot be read.
   [[nodiscard]] std::optional<DeployLock> deployLock(const std::string& site) const;

@@ -14,6 +14,30 @@
 
 namespace cutover {
 
+// [sites.NAME.previews]: which branches and pull requests build as previews, each at its own
+// alias host (<alias>--<site>.<preview domain>, see cutover/pointer/aliases.h), never live.
+struct PreviewConfig {
+  // Branches (besides the production one) that build as previews: names or glob patterns
+  // ("*", "feature/*"; '*' also matches '/'). Empty: pushes to other branches are ignored.
+  std::vector<std::string> branches;
+  bool pull_requests = true;  // pull/merge request webhooks build previews at pr-<N>--<site>
+  // Pull requests from forks build too. Off by default: a fork's code would build with the
+  // site's variables, and anyone can open one on a public repository.
+  bool forks = false;
+  // An alias without a new build for this long stops answering and gc may collect it.
+  std::chrono::seconds expires{30 * 24 * 3600};
+  std::size_t max = 20;  // aliases per site; a new one retires the least recently built
+  // Variables of every preview build, over the site's env; then those of the first
+  // [previews.branch_env."PATTERN"] whose pattern matches the branch.
+  std::map<std::string, std::string> env;
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> branch_env;
+
+  // Whether a push to `branch` (not the production one) builds a preview.
+  [[nodiscard]] bool buildsBranch(std::string_view branch) const;
+  // The variables a preview build of `branch` gets besides the site's env.
+  [[nodiscard]] std::map<std::string, std::string> envFor(std::string_view branch) const;
+};
+
 // One `[sites.NAME]` table of cutover.toml: where a site's source lives, how it is built, and
 // what the edge needs to know about it.
 struct SiteConfig {
@@ -51,6 +75,7 @@ struct SiteConfig {
   bool build_cache = true;  // keep package manager caches between this site's builds
   // [sites.NAME.limits]: this site's deploy limits; unset ones come from the top-level [limits].
   std::optional<std::uint64_t> max_file_bytes, max_total_bytes, max_files;
+  PreviewConfig previews;
 
   // The webhook secret: the literal one, else $secret_env's value; empty if neither is set.
   [[nodiscard]] std::string resolveWebhookSecret() const;

@@ -105,6 +105,15 @@ struct DeployRecord {
   bool preview = false;
   bool locked = false;
 
+  // Schema version 5: previews of branches and pull requests. A preview build of a branch other
+  // than the site's production branch, or of a pull request (`pr`, its number), moves that
+  // branch's or pull request's alias (`alias`, once moved: <alias>--<site>.<preview domain>).
+  // `head_ref` is the ref whose head the commit must still be when the build starts
+  // ("refs/heads/B", "refs/pull/N/head"); empty: the branch's.
+  std::uint64_t pr = 0;
+  std::string head_ref;
+  std::string alias;
+
   [[nodiscard]] bool is(DeployStatus s) const { return status == toString(s); }
   [[nodiscard]] bool finishedOutcome() const {
     auto s = parseDeployStatus(status);

@@ -194,7 +194,10 @@ std::vector<std::string> buildEnvironment(const BuildPlan& plan, const Workspace
   env["CUTOVER"] = "1";
   env["CUTOVER_SITE"] = plan.site.name;
   env["CUTOVER_COMMIT"] = commit.sha;
-  env["CUTOVER_BRANCH"] = isCommitId(plan.ref) ? plan.site.branch : plan.ref;
+  env["CUTOVER_BRANCH"] = !plan.branch.empty()   ? plan.branch
+                          : isCommitId(plan.ref) ? plan.site.branch
+                                                 : plan.ref;
+  if (plan.pr != 0) env["CUTOVER_PR"] = std::to_string(plan.pr);
   env["CUTOVER_DEPLOY_ID"] = plan.deploy_id;
   env["CUTOVER_VERSION"] = version;
   env["CUTOVER_URL"] = plan.url;

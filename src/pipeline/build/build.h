@@ -33,7 +33,9 @@ class Workspace {
 
 struct BuildPlan {
   SiteConfig site;
-  std::string ref;               // a commit id, or a branch name
+  std::string ref;               // a commit id, a full ref, or a branch name
+  std::string branch;            // the branch built (CUTOVER_BRANCH); empty: the site's
+  std::uint64_t pr = 0;          // a pull request's number (CUTOVER_PR), or 0
   std::filesystem::path hidden;  // hidden from a sandboxed build (the data folder)
   // What the build is told about itself (CUTOVER_* variables).
   std::string deploy_id;

@@ -68,7 +68,7 @@ Result<CommitInfo> checkoutCommit(const std::string& repo, const std::string& re
   std::filesystem::create_directories(dir, ec);
   if (ec) return fail(Errc::io, "cannot create " + dir.string() + ": " + ec.message());
   if (auto r = git(dir, {"init", "-q", "."}, options); !r) return tl::unexpected(r.error());
-  std::string wanted = isCommitId(ref) ? ref : "refs/heads/" + ref;
+  std::string wanted = isCommitId(ref) || ref.starts_with("refs/") ? ref : "refs/heads/" + ref;
   if (auto r =
           git(dir, {"fetch", "-q", "--depth", "1", "--no-tags", gitUrl(repo), wanted}, options);
       !r) {
@@ -89,16 +89,16 @@ Result<CommitInfo> checkoutCommit(const std::string& repo, const std::string& re
 
 Result<std::string> remoteHead(const std::string& repo, const std::string& branch,
                                const GitOptions& options) {
-  auto listed = git(std::filesystem::temp_directory_path(),
-                    {"ls-remote", gitUrl(repo), "refs/heads/" + branch}, options);
+  std::string ref = branch.starts_with("refs/") ? branch : "refs/heads/" + branch;
+  auto listed =
+      git(std::filesystem::temp_directory_path(), {"ls-remote", gitUrl(repo), ref}, options);
   if (!listed) return tl::unexpected(listed.error());
   for (const auto& line : listed->out) {
     auto tab = line.find('\t');
-    if (tab != std::string::npos && line.substr(tab + 1) == "refs/heads/" + branch) {
-      return line.substr(0, tab);
-    }
+    if (tab != std::string::npos && line.substr(tab + 1) == ref) return line.substr(0, tab);
   }
-  return fail(Errc::not_found, fmt::format("{} has no branch {}", repo, branch));
+  return fail(Errc::not_found, fmt::format("{} has no {} {}", repo,
+                                           branch.starts_with("refs/") ? "ref" : "branch", branch));
 }
 
 }  // namespace cutover::build

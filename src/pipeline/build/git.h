@@ -32,15 +32,15 @@ struct GitOptions {
 [[nodiscard]] std::string gitUrl(const std::string& repo);
 
 // A fresh checkout of exactly one commit in `dir` (created; must not exist or be empty):
-// `git init`, `git fetch --depth 1 <repo> <ref>`, checkout of FETCH_HEAD. `ref` is a commit id
-// or a branch name (refs/heads/<ref>). Fails with git's own words when the repo or ref is
-// unreachable.
+// `git init`, `git fetch --depth 1 <repo> <ref>`, checkout of FETCH_HEAD. `ref` is a commit id,
+// a full ref ("refs/pull/3/head") or a branch name (refs/heads/<ref>). Fails with git's own words
+// when the repo or ref is unreachable.
 [[nodiscard]] Result<CommitInfo> checkoutCommit(const std::string& repo, const std::string& ref,
                                                 const std::filesystem::path& dir,
                                                 const GitOptions& options);
 
-// The commit at the tip of `branch` in `repo` (`git ls-remote`); not_found if there is no such
-// branch.
+// The commit at the tip of `branch` (or of a full ref, "refs/pull/3/head") in `repo`
+// (`git ls-remote`); not_found if there is no such branch or ref.
 [[nodiscard]] Result<std::string> remoteHead(const std::string& repo, const std::string& branch,
                                              const GitOptions& options);
 

@@ -143,6 +143,58 @@ TEST(Config, ErrorsNameTheLineAndColumn) {
   expectError("[sites.docs.settings]\nspa = 1\n", "2:7", "true or false");
 }
 
+// [sites.NAME.previews]: which branches build as previews, their aliases' lifetime and cap, and
+// the variables of preview builds, per branch pattern.
+TEST(Config, PreviewsNameBranchesByPatternWithTheirOwnVariables) {
+  auto config = parse(R"toml(
+[sites.docs]
+repo = "/srv/docs.git"
+build = "make"
+env = { API = "https://api.example.com", MODE = "prod" }
+
+[sites.docs.previews]
+branches = ["feature/*", "release-*"]
+expires = "14d"
+max = 5
+forks = true
+env = { MODE = "preview" }
+
+[sites.docs.previews.branch_env."release-*"]
+API = "https://staging.example.com"
+)toml");
+  ASSERT_TRUE(config) << config.error().message;
+  const PreviewConfig& p = config->site("docs")->previews;
+  EXPECT_EQ(p.expires, std::chrono::hours(14 * 24));
+  EXPECT_EQ(p.max, 5U);
+  EXPECT_TRUE(p.pull_requests);
+  EXPECT_TRUE(p.forks);
+  EXPECT_TRUE(p.buildsBranch("feature/login"));
+  EXPECT_TRUE(p.buildsBranch("feature/a/b"));  // '*' crosses '/'
+  EXPECT_TRUE(p.buildsBranch("release-2"));
+  EXPECT_FALSE(p.buildsBranch("main"));
+  EXPECT_FALSE(p.buildsBranch("hotfix"));
+  auto release = p.envFor("release-2");
+  EXPECT_EQ(release["MODE"], "preview");
+  EXPECT_EQ(release["API"], "https://staging.example.com");
+  auto feature = p.envFor("feature/x");
+  EXPECT_EQ(feature["MODE"], "preview");
+  EXPECT_FALSE(feature.contains("API"));
+
+  auto defaults = parse("[sites.docs]\nrepo = \"/r\"\nbuild = \"make\"\n").value();
+  EXPECT_FALSE(defaults.site("docs")->previews.buildsBranch("feature"));  // none unless listed
+  EXPECT_EQ(defaults.site("docs")->previews.expires, std::chrono::hours(30 * 24));
+  EXPECT_FALSE(defaults.site("docs")->previews.forks);
+
+  expectError(
+      "[sites.docs]\nrepo = \"/r\"\nbuild = \"m\"\n[sites.docs.previews]\nbranches = [\"a b\"]\n",
+      "5:13", "not a branch name or pattern");
+  expectError("[sites.docs]\nrepo = \"/r\"\nbuild = \"m\"\n[sites.docs.previews]\nbranchs = []\n",
+              "5:1", "unknown key 'branchs'");
+  expectError("[sites.docs]\nrepo = \"/r\"\nbuild = \"m\"\n[sites.docs.previews]\nmax = 0\n", "5:7",
+              "previews.max");
+  expectError("[sites.docs]\n[sites.docs.previews]\nbranches = [\"*\"]\n", "", "repo is not");
+}
+
 TEST(Config, ApiLimitsOnPendingRemoteDeploys) {
   auto defaults = parse("");
   ASSERT_TRUE(defaults) << defaults.error().message;

@@ -269,3 +269,108 @@ TEST(Webhook, AReplayedDeliveryIsAnsweredAndQueuesNothing) {
 
 }  // namespace
 }  // namespace cutover
+
+namespace cutover {
+namespace {
+
+std::string githubPull(const std::string& action, int number, const std::string& head_sha,
+                       const std::string& head_repo = "acme/docs") {
+  return fmt::format(
+      R"({{"action":"{}","number":{},"pull_request":{{"number":{},)"
+      R"("head":{{"sha":"{}","ref":"feature/login","repo":{{"full_name":"{}"}}}},)"
+      R"("base":{{"ref":"main","repo":{{"full_name":"acme/docs"}}}}}},"sender":{{"login":"ada"}}}})",
+      action, number, number, head_sha, head_repo);
+}
+
+WebhookVerdict signedGitHub(const SiteConfig& s, const std::string& event,
+                            const std::string& body) {
+  return verifyWebhook(
+      s, {{"X-GitHub-Event", event}, {"X-Hub-Signature-256", "sha256=" + hmacHex("s3cret", body)}},
+      body);
+}
+
+// A push to a branch the site lists under previews.branches builds a preview of it; a push to
+// another branch is ignored, saying how to build it; deleting a preview branch retires its alias.
+TEST(Webhook, APushToAPreviewBranchIsAPreviewBuildAndOthersAreIgnoredSayingWhy) {
+  SiteConfig s = site();
+  s.previews.branches = {"feature/*"};
+  auto preview = signedGitHub(s, "push", pushBody("feature/login"));
+  EXPECT_EQ(preview.status, 202) << preview.message;
+  EXPECT_TRUE(preview.accepted);
+  EXPECT_TRUE(preview.preview);
+  EXPECT_EQ(preview.branch, "feature/login");
+  auto production = signedGitHub(s, "push", pushBody("main"));
+  EXPECT_TRUE(production.accepted);
+  EXPECT_FALSE(production.preview);
+  auto other = signedGitHub(s, "push", pushBody("experiment"));
+  EXPECT_FALSE(other.accepted);
+  EXPECT_NE(other.message.find("previews.branches"), std::string::npos) << other.message;
+  auto deleted = signedGitHub(s, "push", pushBody("feature/login", std::string(40, '0')));
+  EXPECT_FALSE(deleted.accepted);
+  EXPECT_TRUE(deleted.retire);
+  EXPECT_EQ(deleted.branch, "feature/login");
+}
+
+// GitHub, Gitea and GitLab pull/merge requests: opened, new commits or reopened build the head
+// as a preview of the request; closed or merged retire it; a fork's is not built by default.
+TEST(Webhook, PullRequestsBuildPreviewsAndClosingRetiresThem) {
+  SiteConfig s = site();
+  auto opened = signedGitHub(s, "pull_request", githubPull("opened", 7, kSha));
+  EXPECT_EQ(opened.status, 202) << opened.message;
+  EXPECT_TRUE(opened.accepted);
+  EXPECT_TRUE(opened.preview);
+  EXPECT_EQ(opened.pr, 7U);
+  EXPECT_EQ(opened.after, kSha);
+  EXPECT_EQ(opened.head_ref, "refs/pull/7/head");
+  EXPECT_EQ(opened.branch, "feature/login");
+  EXPECT_TRUE(signedGitHub(s, "pull_request", githubPull("synchronize", 7, kSha)).accepted);
+  EXPECT_TRUE(signedGitHub(s, "pull_request", githubPull("reopened", 7, kSha)).accepted);
+  auto labeled = signedGitHub(s, "pull_request", githubPull("labeled", 7, kSha));
+  EXPECT_FALSE(labeled.accepted);
+  EXPECT_FALSE(labeled.retire);
+  auto closed = signedGitHub(s, "pull_request", githubPull("closed", 7, kSha));
+  EXPECT_FALSE(closed.accepted);
+  EXPECT_TRUE(closed.retire);
+  EXPECT_EQ(closed.pr, 7U);
+
+  auto fork = signedGitHub(s, "pull_request", githubPull("opened", 8, kSha, "mallory/docs"));
+  EXPECT_FALSE(fork.accepted);
+  EXPECT_NE(fork.message.find("fork"), std::string::npos) << fork.message;
+  s.previews.forks = true;
+  EXPECT_TRUE(
+      signedGitHub(s, "pull_request", githubPull("opened", 8, kSha, "mallory/docs")).accepted);
+  s.previews.pull_requests = false;
+  auto off = signedGitHub(s, "pull_request", githubPull("opened", 7, kSha));
+  EXPECT_FALSE(off.accepted);
+  EXPECT_NE(off.message.find("pull_requests = false"), std::string::npos) << off.message;
+  EXPECT_EQ(signedGitHub(site(), "pull_request", githubPull("opened", 7, "nope")).status, 400);
+  EXPECT_EQ(signedGitHub(site(), "pull_request", R"({"action":"opened"})").status, 400);
+
+  std::string gitea = githubPull("synchronized", 3, kSha);
+  auto v = verifyWebhook(
+      site(), {{"X-Gitea-Event", "pull_request"}, {"X-Gitea-Signature", hmacHex("s3cret", gitea)}},
+      gitea);
+  EXPECT_TRUE(v.accepted) << v.message;
+  EXPECT_EQ(v.head_ref, "refs/pull/3/head");
+
+  auto gitlab = [](const std::string& action, const std::string& extra) {
+    std::string body = fmt::format(
+        R"({{"object_kind":"merge_request","user":{{"username":"ada"}},"object_attributes":)"
+        R"({{"iid":12,"action":"{}","source_branch":"fix","source_project_id":5,)"
+        R"("target_project_id":5,"last_commit":{{"id":"{}"}}{}}}}})",
+        action, kSha, extra);
+    return verifyWebhook(
+        site(), {{"X-Gitlab-Event", "Merge Request Hook"}, {"X-Gitlab-Token", "s3cret"}}, body);
+  };
+  auto mr = gitlab("open", "");
+  EXPECT_TRUE(mr.accepted) << mr.message;
+  EXPECT_EQ(mr.pr, 12U);
+  EXPECT_EQ(mr.head_ref, "refs/merge-requests/12/head");
+  EXPECT_EQ(mr.pusher, "ada");
+  EXPECT_FALSE(gitlab("update", "").accepted);  // a title edit: no new commits
+  EXPECT_TRUE(gitlab("update", R"(,"oldrev":"0123")").accepted);
+  EXPECT_TRUE(gitlab("merge", "").retire);
+}
+
+}  // namespace
+}  // namespace cutover
