@@ -173,6 +173,9 @@ constexpr Route kRoutes[] = {
     {"POST", "/api/sites/{site}/lock", Access::site, postLock},
     {"POST", "/api/sites/{site}/unlock", Access::admin, postUnlock},
     {"POST", "/api/sites/{site}/archive", Access::site, postArchive},
+    {"GET", "/api/sites/{site}/previews", Access::site, getPreviews},
+    {"DELETE", "/api/sites/{site}/previews/{alias}", Access::site, deletePreview},
+    {"POST", "/api/sites/{site}/promote", Access::site, postPromote},
     {"GET", "/api/deploys/{deploy}", Access::deploy, getDeploy},
     {"GET", "/api/deploys/{deploy}/log", Access::deploy, getDeployLog},
     {"PUT", "/api/deploys/{deploy}/blobs/{hash}", Access::deploy, putBlob},
@@ -253,6 +256,12 @@ class Router {
     if (auto it = call.params.find("site"); it != call.params.end()) {
       if (auto ok = validateSiteName(it->second); !ok) {
         sendError(call.out, ok.error());
+        return false;
+      }
+    }
+    if (auto it = call.params.find("alias"); it != call.params.end()) {
+      if (!validateVersionId(it->second)) {
+        sendError(call.out, Errc::not_found, "there is no preview alias '" + it->second + "'");
         return false;
       }
     }

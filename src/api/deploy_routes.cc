@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "cutover/common/names.h"
 #include "cutover/common/utf8.h"
 #include "cutover/pipeline/activate.h"
+#include "cutover/pointer/aliases.h"
 #include "cutover/pointer/records.h"
 
 namespace cutover::api {
@@ -220,6 +222,53 @@ void postUnlock(ApiState& state, Call& call) {
   if (!set) return sendError(call.out, set.error());
   recordFlip(state, call, site, "unlock", *set);
   sendJson(call.out, 200, {{"site", site}, {"version", set->version}, {"locked", ""}});
+}
+
+// POST /api/sites/{site}/promote {"preview": "ALIAS or VERSION", "lock": false}: the version the
+// alias names now goes live as it is (see `cutover promote`).
+void postPromote(ApiState& state, Call& call) {
+  auto body = readJsonObject(call.request, call.body, state.options.max_json_bytes);
+  if (!body) return sendError(call.out, body.error());
+  auto preview = body->find("preview");
+  if (preview == body->end() || !preview->is_string() ||
+      !validateVersionId(preview->get<std::string>())) {
+    return sendError(call.out, Errc::invalid_argument,
+                     "the body needs \"preview\": a preview alias (feature-login, pr-12) or a "
+                     "version id");
+  }
+  bool lock_deploys = false;
+  if (auto l = body->find("lock"); l != body->end()) {
+    if (!l->is_boolean()) {
+      return sendError(call.out, Errc::invalid_argument, "\"lock\" must be true or false");
+    }
+    lock_deploys = l->get<bool>();
+  }
+  const std::string& site = call.param("site");
+  std::string version = preview->get<std::string>();
+  auto alias = readAlias(*state.context.pointers, site, version);
+  if (!alias) return sendError(call.out, alias.error());
+  if (*alias) version = (*alias)->pointer.version;
+  auto lock = StoreLock::acquire(
+      state.lockFile(), StoreLock::Mode::shared,
+      FleetRequest{state.context.pointers.get(), "promote " + site, site, version});
+  if (!lock) return sendError(call.out, lock.error());
+  std::optional<DeployLock> deploy_lock;
+  if (lock_deploys) deploy_lock = lockForFlip("promotion of " + version, actorOf(call));
+  auto flip = activateVersion(*state.context.objects, *state.context.pointers, site, version,
+                              std::move(deploy_lock));
+  if (!flip) return sendError(call.out, flip.error());
+  recordFlip(state, call, site, "promote", flip->pointer);
+  auto answer = flipJson(site, *flip);
+  answer["preview"] = preview->get<std::string>();
+  sendJson(call.out, 200, answer);
+}
+
+// DELETE /api/sites/{site}/previews/{alias}: retires a preview (see `cutover previews remove`).
+void deletePreview(ApiState& state, Call& call) {
+  const std::string& site = call.param("site");
+  auto removed = removeAlias(*state.context.pointers, site, call.param("alias"));
+  if (!removed) return sendError(call.out, removed.error());
+  sendJson(call.out, 200, previewJson(site, call.param("alias"), *removed, std::time(nullptr)));
 }
 
 void postArchive(ApiState& state, Call& call) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <set>
 #include <thread>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "api/routes.h"
 #include "cutover/common/fd.h"
 #include "cutover/pipeline/activate.h"
+#include "cutover/pointer/aliases.h"
 #include "cutover/pointer/records.h"
 
 namespace cutover::api {
@@ -72,6 +74,17 @@ void getSiteDeploys(ApiState& state, Call& call) {
   nlohmann::json deploys = nlohmann::json::array();
   for (const auto& r : *records) deploys.push_back(r.toJson());
   sendJson(call.out, 200, {{"deploys", deploys}});
+}
+
+void getPreviews(ApiState& state, Call& call) {
+  const std::string& site = call.param("site");
+  auto aliases = listAliases(*state.context.pointers, site);
+  if (!aliases) return sendError(call.out, aliases.error());
+  std::int64_t now = std::time(nullptr);
+  nlohmann::json previews = nlohmann::json::array();
+  for (const auto& [name, alias] : *aliases)
+    previews.push_back(previewJson(site, name, alias, now));
+  sendJson(call.out, 200, {{"previews", previews}});
 }
 
 void getDeploy(ApiState& state, Call& call) {

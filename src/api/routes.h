@@ -122,12 +122,15 @@ void getDeployLog(ApiState& state, Call& call);
 void getTokens(ApiState& state, Call& call);
 void getOpenApi(ApiState& state, Call& call);
 void postWebhook(ApiState& state, Call& call);
+void getPreviews(ApiState& state, Call& call);
 
 // Routes that change something (deploy_routes.cc).
 void postActivate(ApiState& state, Call& call);
 void postRollback(ApiState& state, Call& call);
 void postLock(ApiState& state, Call& call);
 void postUnlock(ApiState& state, Call& call);
+void postPromote(ApiState& state, Call& call);
+void deletePreview(ApiState& state, Call& call);
 void postArchive(ApiState& state, Call& call);
 void postRemoteDeploy(ApiState& state, Call& call);
 void putBlob(ApiState& state, Call& call);

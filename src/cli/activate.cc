@@ -1,5 +1,6 @@
 #include "cutover/pipeline/activate.h"
 
+#include <fmt/format.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "cutover/common/names.h"
 #include "cutover/common/utf8.h"
 #include "cutover/pipeline/gc.h"
+#include "cutover/pointer/aliases.h"
 #include "cutover/store/manifest.h"
 #include "pipeline/store_lock.h"
 
@@ -24,6 +26,7 @@ struct ActivateArgs {
   std::string site;
   std::string version;
   bool no_lock = false;
+  bool lock = false;
   std::string reason;
 };
 
@@ -33,6 +36,29 @@ std::string localUser() {
     return std::string("user ") + pw->pw_name;
   }
   return "user " + std::to_string(::getuid());
+}
+
+// `cutover promote SITE ALIAS|VERSION`: the version a preview alias names now (or a version id
+// as given) becomes live, the same bytes the preview served: nothing is rebuilt.
+Result<Flip> promote(DataDir& data, const ActivateArgs& args) {
+  std::string version = args.version;
+  std::string what = "version " + version;
+  auto alias = readAlias(*data.pointers, args.site, args.version);
+  if (!alias) return tl::unexpected(alias.error());
+  if (*alias) {
+    version = (*alias)->pointer.version;
+    what = fmt::format("preview {}--{} (version {})", args.version, args.site, version);
+  } else if (!validateVersionId(version)) {
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}' is neither a preview alias of {} (see `cutover previews {}`) "
+                            "nor a version id",
+                            args.version, args.site, args.site));
+  }
+  std::optional<DeployLock> lock;
+  if (args.lock) lock = lockForFlip("promotion of " + version, localUser());
+  auto flip = activateVersion(*data.objects, *data.pointers, args.site, version, std::move(lock));
+  if (flip) std::printf("promoted %s to live\n", what.c_str());
+  return flip;
 }
 
 int printFlip(const Result<Flip>& flip, const std::string& site, History& history,
@@ -150,6 +176,29 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
         if (!args->no_lock) lock = lockForFlip("rollback", localUser());
         return rollback(*data.objects, *data.pointers, args->site, std::move(lock));
       });
+    };
+  });
+
+  auto* promote_cmd = app.add_subcommand(
+      "promote", "Make a preview's version live as it is, without rebuilding it");
+  promote_cmd->add_option("site", args->site, "The site's name")->required();
+  promote_cmd
+      ->add_option("preview", args->version,
+                   "A preview alias (feature-login, pr-12: see `cutover previews SITE`) or a "
+                   "version id")
+      ->required();
+  promote_cmd->add_flag("--lock", args->lock,
+                        "Also lock the site's deploys, so the next push does not replace it");
+  promote_cmd->footer(
+      "The version the alias names at this moment goes live: the exact files the preview\n"
+      "served, byte for byte. A later push to the production branch goes live as usual\n"
+      "(unless --lock, or the site is locked already).\n\n"
+      "Examples:\n  cutover promote docs feature-login\n  cutover promote docs pr-12 --lock\n");
+  promote_cmd->callback([&global, &run, args] {
+    run = [&global, args] {
+      return flipLocked(
+          global, args->site, "promote", [&](DataDir& data) { return promote(data, *args); },
+          args->version);
     };
   });
 

@@ -77,6 +77,7 @@ int runCli(int argc, char** argv) {
   addServeCommand(app, global, run);
   addVersionsCommand(app, global, run);
   addActivateCommands(app, global, run);
+  addPreviewsCommands(app, global, run);
   addGcCommand(app, global, run);
   addSitesCommands(app, global, run);
   addDeploysCommand(app, global, run);

@@ -26,7 +26,9 @@ void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addActivateCommands(CLI::App& app, const GlobalOptions& global,
-                         Runner& run);  // activate, rollback
+                         Runner& run);  // activate, rollback, promote, lock, unlock
+void addPreviewsCommands(CLI::App& app, const GlobalOptions& global,
+                         Runner& run);  // previews, previews remove
 void addGcCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addSitesCommands(CLI::App& app, const GlobalOptions& global,
                       Runner& run);  // sites, status, site set

@@ -95,6 +95,20 @@ class PipelineServeTest : public ::testing::Test {
     if (!delivery.empty()) headers.push_back("X-GitHub-Delivery: " + delivery);
     return httpSend(api_port_, "POST", "/hooks/docs", headers, body);
   }
+  testing::HttpResponse githubPull(const std::string& action, int number, const std::string& head) {
+    std::string body =
+        nlohmann::json{
+            {"action", action},
+            {"number", number},
+            {"pull_request",
+             {{"head", {{"sha", head}, {"ref", "fix"}, {"repo", {{"full_name", "a/d"}}}}},
+              {"base", {{"ref", "main"}, {"repo", {{"full_name", "a/d"}}}}}}}}
+            .dump();
+    return httpSend(api_port_, "POST", "/hooks/docs",
+                    {"X-GitHub-Event: pull_request", "Content-Type: application/json",
+                     "X-Hub-Signature-256: sha256=" + hmacHex("s3cret", body)},
+                    body);
+  }
   // How many deploys the history holds; fails the test if `deploys --json` does not answer.
   std::size_t deployCount() {
     auto r = cutover({"deploys", "docs", "--json"});
@@ -306,6 +320,75 @@ TEST_F(PipelineServeTest, APreviewRunAnswersAtItsPreviewHostAndLeavesTheLiveSite
   ASSERT_GE(shown.size(), 2U);
   EXPECT_EQ(shown[0]["preview"], true);
   EXPECT_EQ(shown[0]["activated"], false);
+}
+
+// Branch and pull-request previews end to end: a push to a preview branch builds it at its alias
+// and leaves production alone; a pull request opened builds at pr-N, new commits flip it, a
+// tested preview is promoted as it is, and closing the request retires the alias and lets gc
+// collect what only it used. `pipeline run --branch` of another branch never goes live.
+TEST_F(PipelineServeTest, BranchAndPullRequestPreviewsFlipTheirAliasAndNeverProduction) {
+  writeConfig("[sites.docs.previews]\nbranches = [\"feature/*\"]\n");
+  auto production = repo_.commit(page("production"), "Production");
+  repo_.push();
+  auto server = serve();
+  auto port = server->port();
+  ASSERT_EQ(githubPush("main", production, "s3cret").status, 202);
+  auto live = waitForBody(port, "docs.example.test", "production\n", 30);
+  ASSERT_FALSE(live.empty());
+
+  repo_.checkout("feature/login");
+  auto login = repo_.commit(page("login one"), "Login");
+  repo_.push("feature/login");
+  auto pushed = githubPush("feature/login", login, "s3cret");
+  ASSERT_EQ(pushed.status, 202) << pushed.body;
+  EXPECT_NE(pushed.body.find("preview"), std::string::npos) << pushed.body;
+  EXPECT_FALSE(waitForBody(port, "feature-login--docs.localhost", "login one\n", 30).empty());
+  EXPECT_EQ(httpRequest(port, "docs.example.test", "/").body, "production\n");
+
+  auto first = repo_.commit(page("pr one"), "PR one");
+  repo_.push("HEAD:refs/pull/7/head");
+  ASSERT_EQ(githubPull("opened", 7, first).status, 202);
+  auto pr_one = waitForBody(port, "pr-7--docs.localhost", "pr one\n", 30);
+  ASSERT_FALSE(pr_one.empty());
+  auto second = repo_.commit(page("pr two"), "PR two");
+  repo_.push("HEAD:refs/pull/7/head");
+  ASSERT_EQ(githubPull("synchronize", 7, second).status, 202);
+  auto pr_two = waitForBody(port, "pr-7--docs.localhost", "pr two\n", 30);
+  ASSERT_FALSE(pr_two.empty());
+  EXPECT_NE(pr_two, pr_one);
+  EXPECT_EQ(httpRequest(port, "docs.example.test", "/").body, "production\n");
+
+  auto listed = nlohmann::json::parse(cutover({"previews", "docs", "--json"}).out);
+  ASSERT_EQ(listed.size(), 2U) << listed.dump();
+  EXPECT_EQ(listed[0]["alias"], "feature-login");
+  EXPECT_EQ(listed[0]["branch"], "feature/login");
+  EXPECT_EQ(listed[1]["alias"], "pr-7");
+  EXPECT_EQ(listed[1]["version"], pr_two);
+
+  // Promote: the preview's own version goes live, the same bytes, nothing rebuilt.
+  auto before = deployCount();
+  auto promoted = cutover({"promote", "docs", "pr-7"});
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.out << promoted.err;
+  EXPECT_EQ(waitForBody(port, "docs.example.test", "pr two\n"), pr_two);
+  EXPECT_EQ(deployCount(), before + 1);  // the flip is recorded; no build ran
+
+  // Closed: the alias stops answering, and gc collects the version only it used.
+  auto closed = githubPull("closed", 7, second);
+  ASSERT_EQ(closed.status, 202) << closed.body;
+  EXPECT_NE(closed.body.find("pr-7--docs"), std::string::npos) << closed.body;
+  EXPECT_EQ(httpRequest(port, "pr-7--docs.localhost", "/").status, 404);
+  auto gc = cutover({"gc", "--keep", "0"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_NE(gc.out.find("removed version docs/" + pr_one), std::string::npos) << gc.out;
+  EXPECT_EQ(gc.out.find("docs/" + pr_two), std::string::npos) << gc.out;  // live now
+  EXPECT_EQ(httpRequest(port, "feature-login--docs.localhost", "/").body, "login one\n");
+
+  // Another branch through `pipeline run`: a preview at its alias, never live.
+  auto run = cutover({"pipeline", "run", "docs", "--branch", "feature/login", "--quiet"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("not live"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("feature-login--docs"), std::string::npos) << run.out;
+  EXPECT_EQ(httpRequest(port, "docs.example.test", "/").body, "pr two\n");
 }
 
 // A locked site: a push is answered saying so, built and stored, and not made live; after

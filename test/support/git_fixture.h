@@ -56,6 +56,15 @@ class GitRepo {
   }
   // Pushes main to the bare repo; returns git push's output (stdout and stderr).
   std::string push() { return sh("git -C " + q(work_) + " push -q origin main 2>&1"); }
+  // Pushes `refspec` ("feature/x", "HEAD:refs/pull/7/head") to the bare repo.
+  std::string push(const std::string& refspec) {
+    return sh("git -C " + q(work_) + " push -q -f origin " + q(refspec) + " 2>&1");
+  }
+  // Switches the work tree to `branch`, created from the current commit if it does not exist.
+  void checkout(const std::string& branch) {
+    sh("git -C " + q(work_) + " checkout -q " + q(branch) + " 2>/dev/null || git -C " + q(work_) +
+       " checkout -q -b " + q(branch));
+  }
 
   [[nodiscard]] const std::filesystem::path& bare() const { return bare_; }
   [[nodiscard]] const std::filesystem::path& work() const { return work_; }

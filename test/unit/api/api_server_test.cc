@@ -7,12 +7,14 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <set>
 #include <stdexcept>
 #include <thread>
 
 #include "api_fixture.h"
 #include "cutover/pipeline/activate.h"
+#include "cutover/pointer/aliases.h"
 #include "cutover/pointer/records.h"
 #include "runs/history.h"
 
@@ -250,6 +252,46 @@ TEST_F(ApiTest, LocksHoldARollbackAndOnlyAnAdminLiftsThem) {
   for (const auto& d : trail["deploys"]) triggers.push_back(d["trigger"]);
   EXPECT_NE(std::find(triggers.begin(), triggers.end(), "lock"), triggers.end()) << trail.dump();
   EXPECT_NE(std::find(triggers.begin(), triggers.end(), "unlock"), triggers.end());
+}
+
+// Previews through the API: listed for the site's token (not another site's), promoted to live
+// as they are (the alias's version, not a rebuild), and retired.
+TEST_F(ApiTest, PreviewsAreListedPromotedAndRetiredForTheSitesTokensOnly) {
+  std::string live_version = deployLocal("live");
+  std::string preview = deployLocal("preview", /*activate=*/false);
+  AliasTarget branch{"docs", "feature/login", 0, "", 3600};
+  ASSERT_TRUE(flipAlias(*pointers_, branch, preview, "d-1", std::time(nullptr)));
+
+  EXPECT_EQ(call("GET", "/api/sites/docs/previews", other_token_).status, 403);
+  auto listed = call("GET", "/api/sites/docs/previews", docs_token_);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  ASSERT_EQ(json(listed)["previews"].size(), 1U);
+  EXPECT_EQ(json(listed)["previews"][0]["alias"], "feature-login");
+  EXPECT_EQ(json(listed)["previews"][0]["version"], preview);
+  EXPECT_EQ(json(listed)["previews"][0]["host"], "feature-login--docs");
+
+  EXPECT_EQ(call("POST", "/api/sites/docs/promote", other_token_, R"({"preview": "feature-login"})")
+                .status,
+            403);
+  EXPECT_EQ(call("POST", "/api/sites/docs/promote", docs_token_, R"({"preview": 3})").status, 400);
+  auto none = call("POST", "/api/sites/docs/promote", docs_token_, R"({"preview": "nope"})");
+  EXPECT_EQ(none.status, 404) << none.body;
+  EXPECT_EQ(live(), live_version);
+  auto promoted =
+      call("POST", "/api/sites/docs/promote", docs_token_, R"({"preview": "feature-login"})");
+  ASSERT_EQ(promoted.status, 200) << promoted.body;
+  EXPECT_EQ(live(), preview);
+  EXPECT_EQ(json(promoted)["previous"], live_version);
+  EXPECT_FALSE(readLivePointer(*pointers_, "docs").value()->lock);  // no lock unless asked
+
+  EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/feature-login", other_token_).status, 403);
+  auto removed = call("DELETE", "/api/sites/docs/previews/feature-login", docs_token_);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_FALSE(readAlias(*pointers_, "docs", "feature-login").value());
+  EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/feature-login", docs_token_).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/..%2Fx", docs_token_).status, 404);
+  auto trail = json(call("GET", "/api/sites/docs/deploys", admin_token_));
+  EXPECT_EQ(trail["deploys"][0]["trigger"], "promote") << trail.dump();
 }
 
 TEST_F(ApiTest, MalformedJsonIsRefusedSayingWhere) {
