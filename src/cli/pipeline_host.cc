@@ -48,7 +48,7 @@ WebhookHandler webhookHandler(Workers& workers) {
 
 Result<void> applySiteConfig(PointerStore& pointers, const Config& config) {
   for (const auto& site : config.sites) {
-    if (site.hosts.empty() && !site.spa && !site.max_age) continue;
+    if (site.hosts.empty() && !site.spa && !site.max_age && !site.protect) continue;
     bool changed = false;
     auto written =
         updateSiteSettings(pointers, site.name, [&](SiteSettings& settings) -> Result<void> {
@@ -56,6 +56,9 @@ Result<void> applySiteConfig(PointerStore& pointers, const Config& config) {
           if (!site.hosts.empty()) settings.hosts = site.hosts;
           if (site.spa) settings.spa = *site.spa;
           if (site.max_age) settings.max_age = *site.max_age;
+          if (site.protect) {
+            settings.setProtection(parseProtection(*site.protect).value_or(Protection::all));
+          }
           changed = settings.toJson() != before.toJson();
           return {};
         });
@@ -66,9 +69,10 @@ Result<void> applySiteConfig(PointerStore& pointers, const Config& config) {
     if (changed) {
       std::string hosts = site.name + ".localhost";
       for (const auto& h : written->hosts) hosts += ", " + h;
-      std::fprintf(stderr, "cutover: %s answers at %s (spa %s, max-age %u s), from %s\n",
+      std::fprintf(stderr,
+                   "cutover: %s answers at %s (spa %s, max-age %u s, protected: %s), from %s\n",
                    site.name.c_str(), hosts.c_str(), written->spa ? "on" : "off", written->max_age,
-                   config.file.c_str());
+                   std::string(toString(written->protect)).c_str(), config.file.c_str());
     }
   }
   return {};

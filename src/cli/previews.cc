@@ -11,7 +11,9 @@
 #include "cli/data_dir.h"
 #include "cli/output.h"
 #include "cutover/common/names.h"
+#include "cutover/pointer/access.h"
 #include "cutover/pointer/aliases.h"
+#include "cutover/pointer/records.h"
 #include "cutover/store/manifest.h"
 
 namespace cutover::cli {
@@ -21,7 +23,70 @@ struct PreviewsArgs {
   std::string site;
   std::string alias;
   bool json = false;
+  std::string for_how_long = "24h";
 };
+
+// The site's settings, which must have an access key (protection turned on at least once).
+Result<SiteSettings> protectedSettings(DataDir& data, const std::string& site) {
+  auto raw = data.pointers->get(siteKey(site));
+  if (!raw) return tl::unexpected(raw.error());
+  auto settings = *raw ? SiteSettings::fromJson(**raw) : Result<SiteSettings>(SiteSettings{});
+  if (!settings) return settings;
+  if (settings->access_key.empty()) {
+    return fail(Errc::invalid_argument,
+                fmt::format("site {} is not protected, so it needs no link: `cutover site set {} "
+                            "--protect previews` protects its previews",
+                            site, site));
+  }
+  return settings;
+}
+
+// `previews link SITE [NAME] --for D`: a share link that opens one protected host for D.
+int runPreviewsLink(const GlobalOptions& global, const PreviewsArgs& args) {
+  if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  if (!args.alias.empty()) {
+    if (auto ok = validateVersionId(args.alias); !ok) {
+      return reportError(Error{Errc::invalid_argument,
+                               "'" + args.alias + "' is not a preview alias or a version id"});
+    }
+  }
+  auto seconds = parsePreviewExpiry(args.for_how_long, "--for");
+  if (!seconds) return reportError(seconds.error());
+  if (*seconds == 0) return reportError(Error{Errc::invalid_argument, "--for must be more than 0"});
+  auto data = DataDir::open(global, DataDir::stores);
+  auto settings = protectedSettings(data, args.site);
+  if (!settings) return reportError(settings.error());
+  std::string label = args.alias.empty() ? args.site : args.alias + "--" + args.site;
+  std::int64_t until = std::time(nullptr) + *seconds;
+  std::string token = signAccess(settings->access_key, AccessKind::share, label, until);
+  std::string host = args.alias.empty() ? args.site + ".<preview domain> (or any of its hosts)"
+                                        : label + ".<preview domain>";
+  std::printf("%s/?%s=%s\n", host.c_str(), std::string(kShareQuery).c_str(), token.c_str());
+  std::fprintf(stderr,
+               "opens %s until %s for whoever holds it (the browser keeps a cookie for that host "
+               "alone); `cutover site set %s --rotate-key` voids every link\n",
+               label.c_str(), rfc3339(until).c_str(), args.site.c_str());
+  if (settings->protect == Protection::none ||
+      (args.alias.empty() && settings->protect != Protection::all)) {
+    std::fprintf(stderr, "note: %s is not protected now, so it answers without the link too\n",
+                 label.c_str());
+  }
+  return kExitOk;
+}
+
+// `previews bypass SITE`: the X-Cutover-Bypass secret, for automation (tests, link checkers).
+int runPreviewsBypass(const GlobalOptions& global, const PreviewsArgs& args) {
+  if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  auto data = DataDir::open(global, DataDir::stores);
+  auto settings = protectedSettings(data, args.site);
+  if (!settings) return reportError(settings.error());
+  std::printf("%s\n", bypassSecret(settings->access_key, args.site).c_str());
+  std::fprintf(stderr,
+               "send it as 'X-Cutover-Bypass: <secret>' to reach every protected host of %s; "
+               "`cutover site set %s --rotate-key` makes a new one\n",
+               args.site.c_str(), args.site.c_str());
+  return kExitOk;
+}
 
 std::string origin(const AliasPointer& alias) {
   return alias.pr != 0 ? fmt::format("pull request {} ({})", alias.pr, alias.branch)
@@ -98,8 +163,35 @@ void addPreviewsCommands(CLI::App& app, const GlobalOptions& global, Runner& run
   remove->callback([&global, &run, args] {
     run = [&global, args] { return runPreviewsRemove(global, *args); };
   });
+  auto* link = cmd->add_subcommand(
+      "link", "Print a share link that opens one protected preview for a while");
+  link->add_option("site", args->site, "The site's name")->required();
+  link->add_option(
+      "preview", args->alias,
+      "A preview alias or version id (none: the site's own hosts, when --protect all)");
+  link->add_option("--for", args->for_how_long, "How long it opens the preview (default 24h)");
+  link->footer(
+      "Whoever opens the link gets a cookie for that one host, valid as long as the link; the\n"
+      "token then leaves the address. A link for one preview opens no other.\n\n"
+      "Examples:\n  cutover previews link docs feature-login --for 2d\n"
+      "  cutover previews link staging --for 8h\n");
+  link->callback(
+      [&global, &run, args] { run = [&global, args] { return runPreviewsLink(global, *args); }; });
+  auto* bypass = cmd->add_subcommand(
+      "bypass", "Print the secret that opens every protected host of a site (X-Cutover-Bypass)");
+  bypass->add_option("site", args->site, "The site's name")->required();
+  bypass->footer(
+      "Example:\n  curl -H \"X-Cutover-Bypass: $(cutover previews bypass docs)\" "
+      "http://pr-12--docs.localhost:8080/\n");
+  bypass->callback([&global, &run, args] {
+    run = [&global, args] { return runPreviewsBypass(global, *args); };
+  });
+  cmd->alias("preview");
   cmd->callback([&global, &run, args, cmd] {
-    if (cmd->got_subcommand("remove")) return;
+    if (cmd->got_subcommand("remove") || cmd->got_subcommand("link") ||
+        cmd->got_subcommand("bypass")) {
+      return;
+    }
     run = [&global, args] { return runPreviews(global, *args); };
   });
 }

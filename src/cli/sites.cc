@@ -62,6 +62,7 @@ int runSites(const GlobalOptions& global, bool json, bool with_deploys) {
                      {"hosts", r.settings.hosts},
                      {"spa", r.settings.spa},
                      {"max_age", r.settings.max_age},
+                     {"protect", toString(r.settings.protect)},
                      {"versions", r.versions}});
     }
     std::printf("%s\n", out.dump().c_str());
@@ -106,10 +107,21 @@ struct SiteSetArgs {
   std::vector<std::string> remove_hosts;
   std::optional<bool> spa;
   std::optional<std::uint32_t> max_age;
+  std::string protect;
+  bool rotate_key = false;
 };
 
 int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
   if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  std::optional<Protection> protect;
+  if (!args.protect.empty()) {
+    protect = parseProtection(args.protect);
+    if (!protect) {
+      return reportError(
+          Error{Errc::invalid_argument,
+                "--protect takes none, previews or all, not '" + args.protect + "'"});
+    }
+  }
   auto data = DataDir::open(global, DataDir::stores);
   auto written =
       updateSiteSettings(*data.pointers, args.site, [&](SiteSettings& settings) -> Result<void> {
@@ -126,6 +138,9 @@ int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
         for (const auto& h : args.remove_hosts) std::erase(settings.hosts, normalizeHost(h));
         if (args.spa) settings.spa = *args.spa;
         if (args.max_age) settings.max_age = *args.max_age;
+        if (protect || args.rotate_key) {
+          settings.setProtection(protect.value_or(settings.protect), args.rotate_key);
+        }
         return {};
       });
   if (!written) return reportError(written.error());
@@ -134,6 +149,17 @@ int runSiteSet(const GlobalOptions& global, const SiteSetArgs& args) {
   std::printf("%s answers at %s\n", args.site.c_str(), hosts.c_str());
   std::printf("  spa %s, max-age %us for files neither HTML nor content-hashed\n",
               written->spa ? "on" : "off", written->max_age);
+  static constexpr const char* kProtection[] = {
+      "every host is public",
+      "previews answer only through a share link (cutover previews link) or the bypass header",
+      "every host, the site's own too, answers only through a share link or the bypass header"};
+  std::printf("  protected: %s: %s\n", std::string(toString(written->protect)).c_str(),
+              kProtection[static_cast<int>(written->protect)]);
+  if (args.rotate_key) {
+    std::printf(
+        "  new access key: every share link, access cookie and bypass secret given "
+        "before is void\n");
+  }
   return kExitOk;
 }
 
@@ -167,9 +193,16 @@ void addSitesCommands(CLI::App& app, const GlobalOptions& global, Runner& run) {
   set->add_option("--max-age", args->max_age,
                   "Seconds browsers may cache files that are neither HTML nor named by a content "
                   "hash (default 60)");
+  set->add_option("--protect", args->protect,
+                  "Who sees the site: none (everyone, the default), previews (preview hosts only "
+                  "through a share link or the bypass header), all (its own hosts too)");
+  set->add_flag("--rotate-key", args->rotate_key,
+                "Make a new access key: every share link, access cookie and bypass secret given "
+                "before stops working");
   set->footer(
       "Every site also answers at SITE.localhost.\n\nExamples:\n  cutover site set docs --host "
-      "docs.example.com\n  cutover site set app --spa on --max-age 300\n");
+      "docs.example.com\n  cutover site set app --spa on --max-age 300\n"
+      "  cutover site set docs --protect previews\n");
   set->callback(
       [&global, &run, args] { run = [&global, args] { return runSiteSet(global, *args); }; });
 }

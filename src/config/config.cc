@@ -365,8 +365,16 @@ Result<void> parseSettings(const SiteKeyValue& k) {
         return k.r.at(setting_value.source(), setting_key + " is too large");
       }
       k.site.max_age = static_cast<std::uint32_t>(v->count());
+    } else if (setting.str() == "protect") {
+      auto v = k.r.string(setting_value, setting_key);
+      if (!v) return tl::unexpected(v.error());
+      if (*v != "none" && *v != "previews" && *v != "all") {
+        return k.r.at(setting_value.source(),
+                      setting_key + " must be \"none\", \"previews\" or \"all\"");
+      }
+      k.site.protect = *v;
     } else {
-      return k.r.unknownKey(setting, "[" + k.full + "]", "spa, max_age");
+      return k.r.unknownKey(setting, "[" + k.full + "]", "spa, max_age, protect");
     }
   }
   return {};

@@ -13,6 +13,7 @@ namespace cutover::edge {
 // can never change under that name, so browsers may keep it for a year.
 inline constexpr std::string_view kRevalidate = "public, max-age=0, must-revalidate";
 inline constexpr std::string_view kImmutable = "public, max-age=31536000, immutable";
+inline constexpr std::string_view kNoStore = "no-store";
 
 // "public, max-age=N".
 [[nodiscard]] std::string shortMaxAge(std::uint32_t seconds);

@@ -9,6 +9,7 @@
 #include "cutover/common/http.h"
 #include "cutover/common/names.h"
 #include "cutover/common/utf8.h"
+#include "cutover/pointer/access.h"
 #include "edge/asset_fallback.h"
 #include "edge/cache_policy.h"
 #include "edge/conditional.h"
@@ -44,6 +45,25 @@ std::string_view previewLabel(std::string_view host, std::string_view domain) {
   return label;
 }
 
+// The value of `name` in a raw query ("a=1&cutover_share=t"), and the query without it.
+std::string_view takeQueryValue(std::string_view query, std::string_view name, std::string& rest) {
+  std::string_view found;
+  rest.clear();
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      found = pair.substr(name.size() + 1);
+      continue;
+    }
+    if (pair.empty()) continue;
+    if (!rest.empty()) rest.push_back('&');
+    rest.append(pair);
+  }
+  return found;
+}
+
 }  // namespace
 
 Handler::Handler(const RoutingState& routes, ObjectStore& objects, FileCache& cache,
@@ -63,10 +83,17 @@ void Handler::handle(const RequestHead& request, Reply& reply, RequestScratch& s
     }
     answer(request, reply, scratch);
   }
-  // A version chosen by a pin on the site's own host is the asking browser's alone. Not so a
-  // file under a content-hashed name: its bytes are the same in every version that has it (the
-  // asset fallback serves it from whichever has it), so shared caches may keep it for everyone.
-  if (reply.vary_pin && reply.stored && reply.cache_control != kImmutable) {
+  // A protected host's answers are for those it admitted alone: no shared cache may keep them.
+  if (reply.access_checked) {
+    if (reply.cache_control != kNoStore) {
+      privateCacheControl(reply.cache_control.empty() ? kRevalidate : reply.cache_control,
+                          reply.own_cache_control);
+      reply.cache_control = reply.own_cache_control;
+    }
+  } else if (reply.vary_pin && reply.stored && reply.cache_control != kImmutable) {
+    // A version chosen by a pin on the site's own host is the asking browser's alone. Not so a
+    // file under a content-hashed name: its bytes are the same in every version that has it (the
+    // asset fallback serves it from whichever has it), so shared caches may keep it for everyone.
     privateCacheControl(reply.cache_control, reply.own_cache_control);
     reply.cache_control = reply.own_cache_control;
   }
@@ -208,6 +235,10 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
   normalizeHostInto(request.host, scratch.host);
   const std::string& host = scratch.host;
   site = reply.pin->findHost(host);
+  if (site != nullptr && site->settings.protect == Protection::all &&
+      !admitted(request, scratch, *site, site->site, reply)) {
+    return nullptr;
+  }
   if (site == nullptr) {
     // A preview: "<alias>--<site>.<preview domain>" answers with the alias's version while the
     // alias is open; "<version>--<site>.<preview domain>" with a stored version while its
@@ -220,6 +251,10 @@ const VersionIndex* Handler::chooseVersion(const RequestHead& request, Reply& re
       if (site != nullptr) {
         std::int64_t now = std::time(nullptr);
         reply.noindex = true;
+        if (site->settings.protect != Protection::none &&
+            !admitted(request, scratch, *site, label, reply)) {
+          return nullptr;
+        }
         if (const AliasRoute* alias = site->findAlias(name, now)) {
           return chooseAliasVersion(request, reply, scratch, *site, name, *alias);
         }
@@ -291,6 +326,42 @@ const VersionIndex* Handler::chooseAliasVersion(const RequestHead& request, Repl
   reply.alias_page = true;
   servedFrom(site, reply.stored->version(), reply);
   return reply.stored.get();
+}
+
+bool Handler::admitted(const RequestHead& request, const RequestScratch& scratch,
+                       const SiteRoute& site, std::string_view label, Reply& reply) const {
+  reply.access_checked = true;
+  const std::string& key = site.settings.access_key;
+  std::int64_t now = std::time(nullptr);
+  if (!request.bypass.empty() && checkBypass(key, site.site, request.bypass)) return true;
+  auto valid_cookie = [&](std::string_view token) {
+    return checkAccess(key, AccessKind::cookie, label, token, now).has_value();
+  };
+  if (!request.cookie.empty() && anyCookie(request.cookie, kAccessCookie, valid_cookie)) {
+    return true;
+  }
+  // A share link: its token becomes a cookie for this host alone, and the browser goes on to
+  // the same address without it (so the token stays out of the address bar and of links).
+  std::string rest;
+  std::string_view share = scratch.target.has_query
+                               ? takeQueryValue(scratch.target.query, kShareQuery, rest)
+                               : std::string_view{};
+  if (auto until = checkAccess(key, AccessKind::share, label, share, now)) {
+    std::string_view path = request.target.substr(0, request.target.find('?'));
+    reply.status = 303;
+    reply.location = rest.empty() ? std::string(path) : fmt::format("{}?{}", path, rest);
+    reply.set_cookie =
+        fmt::format("{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax", kAccessCookie,
+                    signAccess(key, AccessKind::cookie, label, *until), *until - now);
+    reply.cache_control = kNoStore;
+    return false;
+  }
+  reply.setText(403, fmt::format("{} is protected: open it through a share link (cutover previews "
+                                 "link {} ...){}",
+                                 label, site.site,
+                                 share.empty() ? "" : "; this link is expired or not valid here"));
+  reply.cache_control = kNoStore;
+  return false;
 }
 
 std::string_view Handler::pinOf(const RequestHead& request, const RequestScratch& scratch) const {

@@ -32,6 +32,7 @@ struct RequestHead {
   std::string_view accept;
   std::string_view cookie;  // every Cookie field, joined with "; "
   std::string_view pin;     // X-Cutover-Pin
+  std::string_view bypass;  // X-Cutover-Bypass: opens a protected site's hosts
   std::string_view sec_fetch_mode;
   std::string_view referer;     // for the access log
   std::string_view user_agent;  // for the access log
@@ -70,6 +71,11 @@ class Handler {
   const VersionIndex* chooseVersion(const RequestHead& request, Reply& reply,
                                     RequestScratch& scratch, const SiteRoute*& site,
                                     bool& from_live) const;
+  // Whether a request may see `label` (a protected preview's "<name>--<site>", or the site's
+  // name for its own hosts): the bypass header, an access cookie for the label, or a share link
+  // (answered 303 with the cookie). Otherwise answers 403 and returns false.
+  bool admitted(const RequestHead& request, const RequestScratch& scratch, const SiteRoute& site,
+                std::string_view label, Reply& reply) const;
   // The version a request's pin asks for: its header, its ?dpl=, or (unless it is a navigation,
   // which starts a new page load) its page's cookie within the pin window; else empty.
   std::string_view pinOf(const RequestHead& request, const RequestScratch& scratch) const;

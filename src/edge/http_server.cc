@@ -31,6 +31,7 @@
 #include "cutover/common/ascii.h"
 #include "cutover/common/guard.h"
 #include "cutover/common/http.h"
+#include "cutover/pointer/access.h"
 
 namespace cutover::edge {
 namespace {
@@ -54,15 +55,16 @@ struct HeadFields {
   std::string accept;
   std::string cookie;
   std::string pin;
+  std::string bypass;
   std::string sec_fetch_mode;
   std::string referer;
   std::string user_agent;
   RequestHead head;
 
   void clear() {
-    for (std::string* s :
-         {&method, &target, &host, &if_none_match, &if_modified_since, &range, &if_range,
-          &accept_encoding, &accept, &cookie, &pin, &sec_fetch_mode, &referer, &user_agent}) {
+    for (std::string* s : {&method, &target, &host, &if_none_match, &if_modified_since, &range,
+                           &if_range, &accept_encoding, &accept, &cookie, &pin, &bypass,
+                           &sec_fetch_mode, &referer, &user_agent}) {
       s->clear();
     }
     head = RequestHead{};
@@ -152,6 +154,8 @@ class HeadParser final : public http::basic_parser<true> {
           fields_.sec_fetch_mode.assign(v);
         } else if (equalsIgnoreCase(n, "x-cutover-pin")) {
           fields_.pin.assign(v);
+        } else if (equalsIgnoreCase(n, kBypassHeader)) {
+          fields_.bypass.assign(v);
         }
       }
     }
@@ -170,6 +174,7 @@ class HeadParser final : public http::basic_parser<true> {
     h.accept = fields_.accept;
     h.cookie = fields_.cookie;
     h.pin = fields_.pin;
+    h.bypass = fields_.bypass;
     h.sec_fetch_mode = fields_.sec_fetch_mode;
     h.referer = fields_.referer;
     h.user_agent = fields_.user_agent;

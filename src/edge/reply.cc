@@ -22,6 +22,7 @@ void Reply::reset() {
   accept_ranges = false;
   noindex = false;
   alias_page = false;
+  access_checked = false;
   content_range.clear();
   set_cookie.clear();
   location.clear();

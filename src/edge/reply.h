@@ -34,6 +34,8 @@ struct Reply {
   // Served from a preview alias's current version: a page loaded from it pins its later requests
   // to that version, as a page of the live version does on the site's own hosts.
   bool alias_page = false;
+  // The host is protected and this request was checked: whatever it gets is private.
+  bool access_checked = false;
   std::string content_range;                                 // sent when not empty
   std::string set_cookie;                                    // sent when not empty
   std::string location;                                      // sent when not empty

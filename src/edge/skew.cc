@@ -30,30 +30,24 @@ void formatPinCookie(std::string& out, std::string_view version, std::time_t now
 
 std::string_view pinnedByCookie(std::string_view cookie_field, std::time_t now,
                                 std::uint32_t window_seconds) {
-  // "a=1; cutover_pin=v.123; b=2": several Cookie fields arrive joined with "; ".
-  while (!cookie_field.empty()) {
-    auto semi = cookie_field.find(';');
-    std::string_view pair = trimBlanks(cookie_field.substr(0, semi));
-    cookie_field =
-        semi == std::string_view::npos ? std::string_view{} : cookie_field.substr(semi + 1);
-    auto eq = pair.find('=');
-    if (eq == std::string_view::npos || pair.substr(0, eq) != kPinCookie) continue;
-    std::string_view value = pair.substr(eq + 1);
+  std::string_view pinned;
+  anyCookie(cookie_field, kPinCookie, [&](std::string_view value) {
     auto dot = value.rfind('.');
-    if (dot == std::string_view::npos) return {};
+    if (dot == std::string_view::npos) return false;
     std::string_view version = value.substr(0, dot);
     std::string_view issued_text = value.substr(dot + 1);
     std::int64_t issued = 0;
     auto [end, ec] =
         std::from_chars(issued_text.data(), issued_text.data() + issued_text.size(), issued);
-    if (ec != std::errc() || end != issued_text.data() + issued_text.size()) return {};
+    if (ec != std::errc() || end != issued_text.data() + issued_text.size()) return false;
     // Compared without subtracting `issued`, which may be any 64-bit value: no overflow.
     std::int64_t at = now;
-    if (issued > at + 60 || issued < at - static_cast<std::int64_t>(window_seconds)) return {};
-    if (!validateVersionId(version)) return {};
-    return version;
-  }
-  return {};
+    if (issued > at + 60 || issued < at - static_cast<std::int64_t>(window_seconds)) return false;
+    if (!validateVersionId(version)) return false;
+    pinned = version;
+    return true;
+  });
+  return pinned;
 }
 
 std::string_view pinnedByQuery(std::string_view query) {

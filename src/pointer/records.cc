@@ -3,6 +3,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "cutover/pointer/access.h"
 #include "cutover/pointer/pointer_store.h"
 
 namespace cutover {
@@ -142,8 +143,34 @@ Result<Lease> Lease::fromJson(std::string_view json) {
   return l;
 }
 
+std::string_view toString(Protection p) {
+  switch (p) {
+    case Protection::previews:
+      return "previews";
+    case Protection::all:
+      return "all";
+    case Protection::none:
+      break;
+  }
+  return "none";
+}
+
+std::optional<Protection> parseProtection(std::string_view text) {
+  for (auto p : {Protection::none, Protection::previews, Protection::all}) {
+    if (toString(p) == text) return p;
+  }
+  return std::nullopt;
+}
+
+void SiteSettings::setProtection(Protection p, bool rotate) {
+  protect = p;
+  if (access_key.empty() || rotate) access_key = newAccessKey();
+}
+
 std::string SiteSettings::toJson() const {
   nlohmann::json j{{"hosts", hosts}, {"spa", spa}, {"max_age", max_age}};
+  if (protect != Protection::none) j["protect"] = toString(protect);
+  if (!access_key.empty()) j["access_key"] = access_key;
   return j.dump();
 }
 
@@ -161,6 +188,12 @@ Result<SiteSettings> SiteSettings::fromJson(std::string_view json) {
   if (j.contains("spa") && j["spa"].is_boolean()) s.spa = j["spa"].get<bool>();
   if (j.contains("max_age") && j["max_age"].is_number_unsigned()) {
     s.max_age = j["max_age"].get<std::uint32_t>();
+  }
+  if (auto it = j.find("access_key"); it != j.end() && it->is_string()) s.access_key = *it;
+  if (auto it = j.find("protect"); it != j.end()) {
+    // Unreadable protection protects everything rather than nothing.
+    auto p = it->is_string() ? parseProtection(it->get<std::string>()) : std::nullopt;
+    s.protect = p.value_or(Protection::all);
   }
   return s;
 }

@@ -138,6 +138,57 @@ TEST_F(CliTest, VersionsDeleteTakesAVersionAwayAtOnce) {
   EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v2</h1>");
 }
 
+// `site set --protect previews`, `previews link` and `previews bypass` as a user runs them: the
+// preview host refuses until the printed link is opened (which leaves a cookie) or the printed
+// bypass secret is sent; the site's own host stays public.
+TEST_F(CliTest, AProtectedPreviewOpensWithThePrintedLinkOrBypassSecret) {
+  writeSite(dir_ / "v1", "v1");
+  writeSite(dir_ / "v2", "v2");
+  auto staged =
+      cutover({"deploy", (dir_ / "v1").string(), "--site", "docs", "--no-activate", "--json"});
+  ASSERT_EQ(staged.exit_code, 0) << staged.err;
+  std::string v1 = nlohmann::json::parse(staged.out).value("version", "");
+  deployOk((dir_ / "v2").string());
+  auto server = serve();
+  ASSERT_TRUE(waitForBody(server->port(), "<h1>v2</h1>"));
+  auto unprotected = cutover({"previews", "link", "docs", v1});
+  EXPECT_NE(unprotected.exit_code, 0);
+  EXPECT_NE(unprotected.err.find("--protect previews"), std::string::npos) << unprotected.err;
+
+  auto set = cutover({"site", "set", "docs", "--protect", "previews"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_NE(set.out.find("protected: previews"), std::string::npos) << set.out;
+  const std::string host = v1 + "--docs.localhost";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline &&
+         httpRequest(server->port(), host, "/").status != 403) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(httpRequest(server->port(), host, "/").status, 403);
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v2</h1>");
+
+  auto link = cutover({"previews", "link", "docs", v1, "--for", "1h"});
+  ASSERT_EQ(link.exit_code, 0) << link.err;
+  auto at = link.out.find("/?cutover_share=");
+  ASSERT_NE(at, std::string::npos) << link.out;
+  EXPECT_EQ(link.out.substr(0, at), v1 + "--docs.<preview domain>");
+  std::string target = link.out.substr(at, link.out.find('\n') - at);
+  auto opened = httpRequest(server->port(), host, target);
+  EXPECT_EQ(opened.status, 303) << opened.body;
+  EXPECT_EQ(opened.headers["location"], "/");
+  std::string cookie =
+      opened.headers["set-cookie"].substr(0, opened.headers["set-cookie"].find(';'));
+  auto page = httpRequest(server->port(), host, "/", {"Cookie: " + cookie});
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.body, "<h1>v1</h1>");
+
+  auto bypass = cutover({"previews", "bypass", "docs"});
+  ASSERT_EQ(bypass.exit_code, 0) << bypass.err;
+  std::string secret = bypass.out.substr(0, bypass.out.find('\n'));
+  EXPECT_EQ(httpRequest(server->port(), host, "/", {"X-Cutover-Bypass: " + secret}).status, 200);
+  EXPECT_EQ(httpRequest(server->port(), host, "/", {"X-Cutover-Bypass: nope"}).status, 403);
+}
+
 TEST_F(CliTest, APreviewLinkOpensWithTheDeployAndIsRenewedOrClosedByVersionsPreview) {
   writeSite(dir_ / "v1", "v1");
   writeSite(dir_ / "v2", "v2");

@@ -57,6 +57,7 @@ struct SiteConfig {
   std::vector<std::string> hosts;
   std::optional<bool> spa;                // settings.spa
   std::optional<std::uint32_t> max_age;   // settings.max_age, seconds
+  std::optional<std::string> protect;     // settings.protect: "none", "previews" or "all"
   std::chrono::seconds poll_interval{0};  // 0: no polling
   // The webhook secret, written in the file, or the name of the environment variable holding it
   // (read when a webhook arrives, so the file need not hold secrets).

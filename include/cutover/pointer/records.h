@@ -122,14 +122,28 @@ struct Lease {
   [[nodiscard]] static Result<Lease> fromJson(std::string_view json);
 };
 
+// Who may see a site's hosts (cutover/pointer/access.h): everyone; only holders of a share link,
+// its cookie or the bypass secret on preview hosts (versions and aliases); or on every host of
+// the site, its own too (a staging site).
+enum class Protection { none, previews, all };
+[[nodiscard]] std::string_view toString(Protection p);
+[[nodiscard]] std::optional<Protection> parseProtection(std::string_view text);
+
 struct SiteSettings {
   std::vector<std::string> hosts;  // extra host names (normalized), besides <site>.localhost
   // Single-page app: a path that matches no file and has no extension serves /index.html (200).
   bool spa = false;
   // max-age, in seconds, for files that are neither HTML nor named by their content hash.
   std::uint32_t max_age = kDefaultMaxAge;
+  Protection protect = Protection::none;
+  // The secret that signs the site's share links, access cookies and bypass secret (hex); made
+  // when protection is first turned on, and kept (turning it off and on again keeps old links).
+  std::string access_key;
 
   static constexpr std::uint32_t kDefaultMaxAge = 60;
+
+  // Sets `protect`, making an access key if there is none yet (or a new one, when `rotate`).
+  void setProtection(Protection p, bool rotate = false);
 
   [[nodiscard]] std::string toJson() const;
   [[nodiscard]] static Result<SiteSettings> fromJson(std::string_view json);

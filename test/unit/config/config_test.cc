@@ -193,6 +193,10 @@ API = "https://staging.example.com"
   expectError("[sites.docs]\nrepo = \"/r\"\nbuild = \"m\"\n[sites.docs.previews]\nmax = 0\n", "5:7",
               "previews.max");
   expectError("[sites.docs]\n[sites.docs.previews]\nbranches = [\"*\"]\n", "", "repo is not");
+
+  auto protect = parse("[sites.docs.settings]\nprotect = \"previews\"\n").value();
+  EXPECT_EQ(protect.site("docs")->protect, "previews");
+  expectError("[sites.docs.settings]\nprotect = \"maybe\"\n", "2:11", "\"none\", \"previews\" or");
 }
 
 TEST(Config, ApiLimitsOnPendingRemoteDeploys) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cutover/common/hash.h"
+#include "cutover/pointer/access.h"
 #include "cutover/pointer/aliases.h"
 #include "cutover/rules/parse.h"
 #include "edge/cache_policy.h"
@@ -352,6 +353,96 @@ TEST_F(HandlerSemanticsTest, AnAliasHostFollowsItsAliasWithPinsAndStopsWhenItGoe
     return docs != nullptr && docs->aliases && docs->aliases->contains("old");
   }));
   EXPECT_EQ(get("/", "old--docs.localhost").status, 404);
+}
+
+// A protected site's previews answer only to a share link (which leaves a cookie for that one
+// host and sends the browser on without the token), that cookie, or the bypass secret; never for a
+// pin or ?dpl= alone; expired, tampered or other hosts' tokens open nothing; nothing protected is
+// left to shared caches. With "all", the site's own hosts too; a new key voids every token.
+TEST_F(HandlerSemanticsTest, AProtectedPreviewAnswersOnlyToItsLinkCookieOrBypass) {
+  auto now = std::time(nullptr);
+  ASSERT_TRUE(flipAlias(*pointers_, {"docs", "feature/login", 0, "", 3600}, "v1", "d-1", now));
+  auto settings = updateSiteSettings(*pointers_, "docs", [](SiteSettings& s) -> Result<void> {
+    s.setProtection(Protection::previews);
+    return {};
+  });
+  ASSERT_TRUE(settings);
+  const std::string key = settings->access_key;
+  auto protectedAs = [&](Protection p, const std::string& k) {
+    return eventually([&] {
+      const SiteRoute* docs = state_.current()->findSite("docs");
+      return docs != nullptr && docs->settings.protect == p && docs->settings.access_key == k &&
+             docs->findAlias("feature-login", now) != nullptr;
+    });
+  };
+  ASSERT_TRUE(protectedAs(Protection::previews, key));
+  auto ask = [&](const std::string& target, const std::string& host, const std::string& cookie = {},
+                 const std::string& bypass = {}) -> Reply& {
+    RequestHead head;
+    head.target = target;
+    head.host = host;
+    head.cookie = cookie;
+    head.bypass = bypass;
+    return send(head);
+  };
+  const std::string alias_host = "feature-login--docs.localhost";
+  Reply& refused = ask("/", alias_host);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.cache_control, "no-store");
+  EXPECT_EQ(ask("/?dpl=v1", alias_host).status, 403);
+  EXPECT_EQ(ask("/about.html", alias_host).status, 403);
+  EXPECT_EQ(ask("/", "v1--docs.localhost").status, 403);
+  EXPECT_EQ(ask("/", "docs.localhost").status, 200);  // "previews": the site itself is public
+
+  std::string link = signAccess(key, AccessKind::share, "feature-login--docs", now + 600);
+  Reply& opened = ask("/about.html?x=1&cutover_share=" + link, alias_host);
+  EXPECT_EQ(opened.status, 303);
+  EXPECT_EQ(opened.location, "/about.html?x=1");
+  EXPECT_EQ(opened.cache_control, "no-store");
+  ASSERT_NE(opened.set_cookie.find("cutover_access="), std::string::npos) << opened.set_cookie;
+  EXPECT_NE(opened.set_cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_EQ(opened.set_cookie.find("Domain"), std::string::npos);  // this host alone
+  std::string cookie = opened.set_cookie.substr(0, opened.set_cookie.find(';'));
+  Reply& page = ask("/about.html", alias_host, "a=b; " + cookie);
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(body(page), "about");
+  EXPECT_EQ(page.cache_control.substr(0, 8), "private,") << page.cache_control;
+  EXPECT_EQ(ask("/?dpl=v1", alias_host, cookie).status, 200);
+  // Scope: the cookie and the link open feature-login--docs, nothing else.
+  EXPECT_EQ(ask("/", "v1--docs.localhost", cookie).status, 403);
+  EXPECT_EQ(ask("/?cutover_share=" + link, "v1--docs.localhost").status, 403);
+  // Expired, tampered: nothing.
+  std::string expired = signAccess(key, AccessKind::share, "feature-login--docs", now - 1);
+  Reply& late = ask("/?cutover_share=" + expired, alias_host);
+  EXPECT_EQ(late.status, 403);
+  EXPECT_NE(body(late).find("expired or not valid"), std::string::npos) << body(late);
+  std::string later = std::to_string(now + 9000) + link.substr(link.find('.'));
+  EXPECT_EQ(ask("/?cutover_share=" + later, alias_host).status, 403);
+  std::string forged = link;
+  forged.back() = forged.back() == '0' ? '1' : '0';
+  EXPECT_EQ(ask("/?cutover_share=" + forged, alias_host).status, 403);
+  EXPECT_EQ(ask("/", alias_host, "cutover_access=" + link).status, 403);  // a link is no cookie
+  // The bypass secret, for automation.
+  EXPECT_EQ(ask("/", alias_host, "", bypassSecret(key, "docs")).status, 200);
+  EXPECT_EQ(ask("/", alias_host, "", bypassSecret(key, "other")).status, 403);
+
+  // "all": the site's own hosts too; a new key voids the old cookie.
+  auto rotated = updateSiteSettings(*pointers_, "docs", [](SiteSettings& s) -> Result<void> {
+    s.setProtection(Protection::all, /*rotate=*/true);
+    return {};
+  });
+  ASSERT_TRUE(rotated);
+  ASSERT_NE(rotated->access_key, key);
+  ASSERT_TRUE(protectedAs(Protection::all, rotated->access_key));
+  EXPECT_EQ(ask("/", "docs.localhost").status, 403);
+  EXPECT_EQ(ask("/", alias_host, cookie).status, 403);
+  std::string site_link = signAccess(rotated->access_key, AccessKind::share, "docs", now + 60);
+  Reply& site_opened = ask("/?cutover_share=" + site_link, "docs.localhost");
+  EXPECT_EQ(site_opened.status, 303);
+  std::string site_cookie = site_opened.set_cookie.substr(0, site_opened.set_cookie.find(';'));
+  Reply& live = ask("/", "docs.localhost", site_cookie);
+  EXPECT_EQ(live.status, 200);
+  EXPECT_EQ(live.version, "v2");
 }
 
 // A preview link answers while it is open: not before it is issued, not after it expired or was
