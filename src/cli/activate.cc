@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -14,9 +16,12 @@
 #include "cli/output.h"
 #include "cutover/common/names.h"
 #include "cutover/common/utf8.h"
+#include "cutover/config/config.h"
 #include "cutover/pipeline/gc.h"
+#include "cutover/pipeline/schedule.h"
 #include "cutover/pointer/aliases.h"
 #include "cutover/store/manifest.h"
+#include "edge/http_date.h"
 #include "pipeline/store_lock.h"
 
 namespace cutover::cli {
@@ -28,7 +33,20 @@ struct ActivateArgs {
   bool no_lock = false;
   bool lock = false;
   std::string reason;
+  std::string at;
 };
+
+// "2026-12-24T09:00:00Z" (UTC), or a time from now: "90s", "10m", "2h", "1d".
+Result<std::int64_t> parseWhen(const std::string& text, std::int64_t now) {
+  if (auto t = edge::parseRfc3339(text)) return static_cast<std::int64_t>(*t);
+  if (auto d = parseDuration(text)) {
+    return now + std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+  }
+  return fail(Errc::invalid_argument,
+              fmt::format("'{}' is neither a UTC time like 2026-12-24T09:00:00Z nor a time from "
+                          "now like 10m or 2h",
+                          text));
+}
 
 // Who runs this command, for the history's record of the flip.
 std::string localUser() {
@@ -111,6 +129,60 @@ int runLock(const GlobalOptions& global, const ActivateArgs& args, bool lock) {
   } else {
     std::printf("deploys of %s are unlocked: the next deploy goes live (%s is live now)\n",
                 args.site.c_str(), set->version.c_str());
+  }
+  return kExitOk;
+}
+
+// `cutover schedule SITE VERSION AT`: the running serve or pipeline flips it when due.
+int runSchedule(const GlobalOptions& global, const ActivateArgs& args) {
+  if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  std::int64_t now = std::time(nullptr);
+  auto at = parseWhen(args.at, now);
+  if (!at) return reportError(at.error());
+  if (*at < now - 60) {
+    return reportError(Error{Errc::invalid_argument, fmt::format("{} is in the past ({} now)",
+                                                                 rfc3339(*at), rfc3339(now))});
+  }
+  auto data = DataDir::open(global, DataDir::stores);
+  auto before = scheduleFlip(*data.objects, *data.pointers, args.site,
+                             ScheduledFlip{args.version, *at, localUser(), args.lock});
+  if (!before) return reportError(before.error());
+  std::printf("%s goes live on %s at %s (in %llds)%s\n", args.version.c_str(), args.site.c_str(),
+              rfc3339(*at).c_str(), static_cast<long long>(*at - now),
+              args.lock ? ", and locks its deploys" : "");
+  if (*before) {
+    std::printf("replaces the scheduled activation of %s at %s\n", (*before)->version.c_str(),
+                rfc3339((*before)->at).c_str());
+  }
+  std::fprintf(stderr,
+               "a running `cutover serve` or `cutover pipeline` on these stores performs it; "
+               "`cutover schedule cancel %s` calls it off\n",
+               args.site.c_str());
+  return kExitOk;
+}
+
+int runScheduleCancel(const GlobalOptions& global, const ActivateArgs& args) {
+  if (auto ok = validateSiteName(args.site); !ok) return reportError(ok.error());
+  auto data = DataDir::open(global, DataDir::stores);
+  auto cancelled = cancelSchedule(*data.pointers, args.site);
+  if (!cancelled) return reportError(cancelled.error());
+  if (!*cancelled) {
+    return reportError(
+        Error{Errc::not_found, "site " + args.site + " has no scheduled activation"});
+  }
+  std::printf("cancelled: %s was to go live on %s at %s\n", (*cancelled)->version.c_str(),
+              args.site.c_str(), rfc3339((*cancelled)->at).c_str());
+  return kExitOk;
+}
+
+int runScheduleList(const GlobalOptions& global) {
+  auto data = DataDir::open(global, DataDir::stores);
+  auto all = listSchedules(*data.pointers);
+  if (!all) return reportError(all.error());
+  if (all->empty()) std::fprintf(stderr, "no activation is scheduled\n");
+  for (const auto& [site, flip] : *all) {
+    std::printf("%s  %s at %s (by %s%s)\n", site.c_str(), flip.version.c_str(),
+                rfc3339(flip.at).c_str(), flip.by.c_str(), flip.lock ? ", locks" : "");
   }
   return kExitOk;
 }
@@ -199,6 +271,38 @@ void addActivateCommands(CLI::App& app, const GlobalOptions& global, Runner& run
       return flipLocked(
           global, args->site, "promote", [&](DataDir& data) { return promote(data, *args); },
           args->version);
+    };
+  });
+
+  auto* schedule = app.add_subcommand(
+      "schedule", "Make a stored version live at a given time (a release at 9:00)");
+  schedule->add_option("site", args->site, "The site's name");
+  schedule->add_option("version", args->version, "The version id");
+  schedule->add_option("at", args->at,
+                       "When: a UTC time (2026-12-24T09:00:00Z) or a time from now (10m, 2h)");
+  schedule->add_flag("--lock", args->lock, "Also lock the site's deploys when it goes live");
+  schedule->footer(
+      "A running `cutover serve` or `cutover pipeline` on the same stores flips the pointer\n"
+      "when the time comes (within a second), once however many run; gc keeps the version\n"
+      "until then. One scheduled activation per site: a new one replaces it.\n\n"
+      "Examples:\n  cutover schedule docs 20261127-195529-3f9a1c 2026-12-24T09:00:00Z\n"
+      "  cutover schedule docs 20261127-195529-3f9a1c 30m\n  cutover schedule list\n"
+      "  cutover schedule cancel docs\n");
+  auto* cancel = schedule->add_subcommand("cancel", "Call off a site's scheduled activation");
+  cancel->add_option("site", args->site, "The site's name")->required();
+  cancel->callback([&global, &run, args] {
+    run = [&global, args] { return runScheduleCancel(global, *args); };
+  });
+  auto* list = schedule->add_subcommand("list", "List the scheduled activations");
+  list->callback([&global, &run] { run = [&global] { return runScheduleList(global); }; });
+  schedule->callback([&global, &run, args, schedule] {
+    if (schedule->got_subcommand("cancel") || schedule->got_subcommand("list")) return;
+    run = [&global, args] {
+      if (args->site.empty() || args->version.empty() || args->at.empty()) {
+        return reportError(
+            Error{Errc::invalid_argument, "usage: cutover schedule SITE VERSION AT (see --help)"});
+      }
+      return runSchedule(global, *args);
     };
   });
 

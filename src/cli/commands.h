@@ -26,7 +26,7 @@ void addDeployCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addServeCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addVersionsCommand(CLI::App& app, const GlobalOptions& global, Runner& run);
 void addActivateCommands(CLI::App& app, const GlobalOptions& global,
-                         Runner& run);  // activate, rollback, promote, lock, unlock
+                         Runner& run);  // activate, rollback, promote, schedule, lock, unlock
 void addPreviewsCommands(CLI::App& app, const GlobalOptions& global,
                          Runner& run);  // previews, previews remove
 void addGcCommand(CLI::App& app, const GlobalOptions& global, Runner& run);

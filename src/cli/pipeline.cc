@@ -154,6 +154,7 @@ int runPipelineRun(const GlobalOptions& global, const RunArgs& args) {
     options.threads = 1;
     options.only_sites = {args.site};
     options.poll = false;
+    options.schedule = false;
     options.advertise = false;
     auto started = Workers::start(*config, data.context(), options);
     if (started) local = std::move(*started);

@@ -9,6 +9,7 @@
 #include "cli/pipeline_host.h"
 #include "cli/reload.h"
 #include "cutover/edge/edge_server.h"
+#include "runs/scheduled.h"
 
 namespace cutover::cli {
 namespace {
@@ -26,8 +27,13 @@ struct ServeArgs {
 
 int runServe(const GlobalOptions& global, ServeArgs args) {
   bool pipeline = !global.config.empty() && !args.no_pipeline;
-  auto data =
-      DataDir::open(global, (pipeline ? DataDir::all : DataDir::stores) | DataDir::edge_cache);
+  // On one machine without a config, this process is also what performs scheduled activations
+  // (`cutover schedule`), and records them in the history; with a config the pipeline does.
+  bool scheduler = !pipeline && global.config.empty();
+  auto data = DataDir::open(global, (pipeline    ? DataDir::all
+                                     : scheduler ? DataDir::with_history
+                                                 : DataDir::stores) |
+                                        DataDir::edge_cache);
   EdgeOptions& options = args.options;
   if (data.config) {
     const auto& config = *data.config;
@@ -73,6 +79,8 @@ int runServe(const GlobalOptions& global, ServeArgs args) {
     if (!host) return reportError(host.error());
     api = std::move(*host);
   }
+  std::unique_ptr<ScheduledActivations> scheduled;
+  if (scheduler) scheduled = std::make_unique<ScheduledActivations>(data.context());
   std::unique_ptr<ConfigReloader> reloader;
   if (data.config)
     reloader = std::make_unique<ConfigReloader>(data, "serve", builders.get(), api.get());

@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "cutover/common/names.h"
+#include "cutover/pipeline/schedule.h"
 #include "cutover/pointer/aliases.h"
 #include "pipeline/store_lock.h"
 #include "runs/history.h"
@@ -101,6 +102,11 @@ Result<GcReport> collectGarbage(ObjectStore& objects, PointerStore& pointers,
       named.emplace(site, std::move(v));
     }
   }
+
+  // Versions scheduled to go live (`cutover schedule`).
+  auto schedules = listSchedules(pointers);
+  if (!schedules) return tl::unexpected(schedules.error());
+  for (auto& [site, flip] : *schedules) named.emplace(site, std::move(flip.version));
 
   auto sites = objects.listSites();
   if (!sites) return tl::unexpected(sites.error());

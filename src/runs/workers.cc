@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 #include <sys/file.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -18,6 +20,7 @@
 #include "pipeline/build/command.h"
 #include "pipeline/build/git.h"
 #include "runs/deploy_job.h"
+#include "runs/scheduled.h"
 
 namespace cutover {
 namespace {
@@ -186,6 +189,7 @@ struct Workers::State {
   unsigned running = 0;
   std::vector<std::jthread> threads;
   std::unique_ptr<Poller> poller;
+  std::unique_ptr<ScheduledActivations> scheduler;  // `cutover schedule`
 
   // A job that ended by an exception is a failed deploy, not a running one forever.
   void recordFailed(const std::string& id, const std::string& why) const {
@@ -297,6 +301,7 @@ Result<std::unique_ptr<Workers>> Workers::start(Config config, PipelineContext c
     s->poller =
         std::make_unique<Poller>(*workers, *s->context.history, s->config, s->options.data_dir);
   }
+  if (s->options.schedule) s->scheduler = std::make_unique<ScheduledActivations>(s->context);
   return workers;
 }
 
@@ -322,6 +327,7 @@ Result<std::string> Workers::submit(const DeployRequest& request) {
 
 void Workers::stop() {
   if (state_->poller) state_->poller->stop();
+  state_->scheduler.reset();
   std::unique_lock lock(state_->mutex);
   if (!state_->stopping) {
     state_->stopping = true;

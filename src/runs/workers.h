@@ -33,6 +33,7 @@ struct WorkersOptions {
   unsigned threads = 0;                 // builds at once; 0: the config's `workers`
   std::vector<std::string> only_sites;  // take only these sites' requests (empty: every site)
   bool poll = true;                     // watch the branches of sites with a poll_interval
+  bool schedule = true;                 // perform scheduled activations when they are due
   // Hold <data>/pipeline.lock while running, which tells `cutover pipeline run` in another
   // process that a pipeline is running, so it queues its request and leaves it to us.
   bool advertise = true;

@@ -189,6 +189,61 @@ TEST_F(CliTest, AProtectedPreviewOpensWithThePrintedLinkOrBypassSecret) {
   EXPECT_EQ(httpRequest(server->port(), host, "/", {"X-Cutover-Bypass: nope"}).status, 403);
 }
 
+// `cutover schedule`: the running server flips the pointer when the time comes, within a
+// second, and records it; a cancelled one never happens; bad times are refused.
+TEST_F(CliTest, AScheduledActivationHappensOnTimeAndACancelledOneNever) {
+  writeSite(dir_ / "v1", "v1");
+  writeSite(dir_ / "v2", "v2");
+  writeSite(dir_ / "v3", "v3");
+  std::string v1 = deployOk((dir_ / "v1").string());
+  // No preview link: only the schedule keeps v2 from gc below.
+  std::string v2 = deployOk((dir_ / "v2").string(), {"--no-activate", "--preview-expires", "0"});
+  std::string v3 = deployOk((dir_ / "v3").string(), {"--no-activate"});
+  auto server = serve();
+  ASSERT_TRUE(waitForBody(server->port(), "<h1>v1</h1>"));
+
+  auto past = cutover({"schedule", "docs", v2, "2020-01-01T00:00:00Z"});
+  EXPECT_NE(past.exit_code, 0);
+  EXPECT_NE(past.err.find("in the past"), std::string::npos) << past.err;
+  auto garbled = cutover({"schedule", "docs", v2, "tomorrowish"});
+  EXPECT_NE(garbled.exit_code, 0);
+  EXPECT_NE(garbled.err.find("neither a UTC time"), std::string::npos) << garbled.err;
+  auto unknown = cutover({"schedule", "docs", "20200101-000000-abcdef", "1m"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("has no version"), std::string::npos) << unknown.err;
+
+  // Cancelled: it never goes live.
+  ASSERT_EQ(cutover({"schedule", "docs", v3, "1s"}).exit_code, 0);
+  auto cancelled = cutover({"schedule", "cancel", "docs"});
+  ASSERT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  EXPECT_NE(cancelled.out.find(v3), std::string::npos) << cancelled.out;
+  EXPECT_NE(cutover({"schedule", "cancel", "docs"}).exit_code, 0);  // nothing left to cancel
+
+  auto scheduled = cutover({"schedule", "docs", v2, "2s"});
+  ASSERT_EQ(scheduled.exit_code, 0) << scheduled.err;
+  // "V goes live on docs at 2026-12-06T03:40:02Z (in 2s)": the time it is due.
+  std::tm due{};
+  auto at_text = scheduled.out.find(" at ");
+  ASSERT_NE(at_text, std::string::npos) << scheduled.out;
+  ASSERT_NE(strptime(scheduled.out.c_str() + at_text + 4, "%Y-%m-%dT%H:%M:%SZ", &due), nullptr)
+      << scheduled.out;
+  auto at = std::chrono::system_clock::from_time_t(timegm(&due));
+  EXPECT_NE(cutover({"schedule", "list"}).out.find(v2), std::string::npos);
+  // `gc` keeps what is scheduled, even with nothing else to keep it.
+  auto gc = cutover({"gc", "--keep", "0", "--pin-window", "0"});
+  EXPECT_EQ(gc.out.find(v2), std::string::npos) << gc.out;
+  ASSERT_TRUE(waitForBody(server->port(), "<h1>v2</h1>"));
+  auto flipped = std::chrono::system_clock::now();
+  // Due at a whole second; the server looks every 200 ms (the margin is for a loaded machine).
+  EXPECT_GE(flipped, at);
+  EXPECT_LE(flipped, at + std::chrono::milliseconds(2500));
+  EXPECT_EQ(httpRequest(server->port(), "docs.localhost", "/").body, "<h1>v2</h1>");
+  EXPECT_TRUE(cutover({"schedule", "list"}).out.empty());
+  auto shown = nlohmann::json::parse(cutover({"deploys", "docs", "--json"}).out);
+  EXPECT_EQ(shown[0]["trigger"], "schedule") << shown.dump();
+  EXPECT_EQ(shown[0]["version"], v2);
+}
+
 TEST_F(CliTest, APreviewLinkOpensWithTheDeployAndIsRenewedOrClosedByVersionsPreview) {
   writeSite(dir_ / "v1", "v1");
   writeSite(dir_ / "v2", "v2");

@@ -42,12 +42,12 @@ struct GcReport {
 
 // Deletes versions that no pointer names (live or the previous one, which rollback needs), that
 // were not live within the pin window, that no open preview alias names (or named within the
-// pin window), whose preview link is not open, that are not among the
-// newest `keep` of their site, and that were not made since gc began or since the oldest running
-// deploy started; then, unless a deploy runs anywhere, every blob no remaining manifest names, and
-// what interrupted writes left behind. Each deleted version is recorded gone/<site>/<version>
-// first, so edges forget it at once. Holds a gc lease in the pointer store while it runs. Run under
-// the exclusive StoreLock.
+// pin window), that are not scheduled to go live, whose preview link is not open, that are not
+// among the newest `keep` of their site, and that were not made since gc began or since the oldest
+// running deploy started; then, unless a deploy runs anywhere, every blob no remaining manifest
+// names, and what interrupted writes left behind. Each deleted version is recorded
+// gone/<site>/<version> first, so edges forget it at once. Holds a gc lease in the pointer store
+// while it runs. Run under the exclusive StoreLock.
 [[nodiscard]] Result<GcReport> collectGarbage(ObjectStore& objects, PointerStore& pointers,
                                               const GcOptions& options);
 
