@@ -176,6 +176,8 @@ constexpr Route kRoutes[] = {
     {"GET", "/api/sites/{site}/previews", Access::site, getPreviews},
     {"DELETE", "/api/sites/{site}/previews/{alias}", Access::site, deletePreview},
     {"POST", "/api/sites/{site}/promote", Access::site, postPromote},
+    {"POST", "/api/sites/{site}/schedule", Access::site, postSchedule},
+    {"DELETE", "/api/sites/{site}/schedule", Access::site, deleteSchedule},
     {"GET", "/api/deploys/{deploy}", Access::deploy, getDeploy},
     {"GET", "/api/deploys/{deploy}/log", Access::deploy, getDeployLog},
     {"PUT", "/api/deploys/{deploy}/blobs/{hash}", Access::deploy, putBlob},

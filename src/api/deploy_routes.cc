@@ -17,8 +17,10 @@
 #include "cutover/common/names.h"
 #include "cutover/common/utf8.h"
 #include "cutover/pipeline/activate.h"
+#include "cutover/pipeline/schedule.h"
 #include "cutover/pointer/aliases.h"
 #include "cutover/pointer/records.h"
+#include "pipeline/store_lock.h"
 
 namespace cutover::api {
 namespace {
@@ -261,6 +263,57 @@ void postPromote(ApiState& state, Call& call) {
   auto answer = flipJson(site, *flip);
   answer["preview"] = preview->get<std::string>();
   sendJson(call.out, 200, answer);
+}
+
+// POST /api/sites/{site}/schedule {"version": V, "at": "2026-12-24T09:00:00Z" or Unix seconds,
+// "lock": false}: V goes live then (see `cutover schedule`). DELETE cancels it.
+void postSchedule(ApiState& state, Call& call) {
+  auto body = readJsonObject(call.request, call.body, state.options.max_json_bytes);
+  if (!body) return sendError(call.out, body.error());
+  auto version = body->find("version");
+  auto at = body->find("at");
+  std::optional<std::int64_t> when;
+  if (at != body->end() && at->is_number_integer()) when = at->get<std::int64_t>();
+  if (at != body->end() && at->is_string()) {
+    if (auto ms = rfc3339Ms(at->get<std::string>())) when = *ms / 1000;
+  }
+  if (version == body->end() || !version->is_string() || !when) {
+    return sendError(call.out, Errc::invalid_argument,
+                     "the body needs \"version\" and \"at\": a UTC time like "
+                     "2026-12-24T09:00:00Z, or Unix seconds");
+  }
+  std::int64_t now = std::time(nullptr);
+  if (*when < now - 60) {
+    return sendError(call.out, Errc::invalid_argument, "\"at\" is in the past");
+  }
+  bool lock_deploys = false;
+  if (auto l = body->find("lock"); l != body->end()) {
+    if (!l->is_boolean()) {
+      return sendError(call.out, Errc::invalid_argument, "\"lock\" must be true or false");
+    }
+    lock_deploys = l->get<bool>();
+  }
+  const std::string& site = call.param("site");
+  ScheduledFlip flip{version->get<std::string>(), *when, actorOf(call), lock_deploys};
+  auto before = scheduleFlip(*state.context.objects, *state.context.pointers, site, flip);
+  if (!before) return sendError(call.out, before.error());
+  nlohmann::json answer{{"site", site},
+                        {"version", flip.version},
+                        {"at", rfc3339(flip.at)},
+                        {"lock", flip.lock},
+                        {"replaced", *before ? (*before)->version : ""}};
+  sendJson(call.out, 200, answer);
+}
+
+void deleteSchedule(ApiState& state, Call& call) {
+  const std::string& site = call.param("site");
+  auto cancelled = cancelSchedule(*state.context.pointers, site);
+  if (!cancelled) return sendError(call.out, cancelled.error());
+  if (!*cancelled) {
+    return sendError(call.out, Errc::not_found, "site " + site + " has no scheduled activation");
+  }
+  sendJson(call.out, 200,
+           {{"site", site}, {"version", (*cancelled)->version}, {"at", rfc3339((*cancelled)->at)}});
 }
 
 // DELETE /api/sites/{site}/previews/{alias}: retires a preview (see `cutover previews remove`).

@@ -131,6 +131,8 @@ void postLock(ApiState& state, Call& call);
 void postUnlock(ApiState& state, Call& call);
 void postPromote(ApiState& state, Call& call);
 void deletePreview(ApiState& state, Call& call);
+void postSchedule(ApiState& state, Call& call);
+void deleteSchedule(ApiState& state, Call& call);
 void postArchive(ApiState& state, Call& call);
 void postRemoteDeploy(ApiState& state, Call& call);
 void putBlob(ApiState& state, Call& call);

@@ -39,9 +39,9 @@ void ScheduledActivations::flipDue() {
                                  [&](const auto& s) { return s.second.at <= now; })) {
     return;
   }
-  auto lock = StoreLock::acquire(
-      context_.lock_file, StoreLock::Mode::shared,
-      FleetRequest{context_.pointers, "scheduled activation", "", "", nullptr});
+  auto lock =
+      StoreLock::acquire(context_.lock_file, StoreLock::Mode::shared,
+                         FleetRequest{context_.pointers, "scheduled activation", "", "", nullptr});
   if (!lock) {
     log::error("cutover: scheduled activations wait: {}", lock.error().message);
     return;
@@ -55,8 +55,8 @@ void ScheduledActivations::flipDue() {
     log::info("cutover: scheduled activation: {} is live on {}", due.flip.version, due.site);
     if (context_.history == nullptr) continue;
     const LivePointer& p = due.result->pointer;
-    if (auto r = context_.history->recordFlip(due.site, "schedule", p.previous, p.version,
-                                              due.flip.by);
+    if (auto r =
+            context_.history->recordFlip(due.site, "schedule", p.previous, p.version, due.flip.by);
         !r) {
       log::error("cutover: recording the scheduled activation of {}: {}", due.site,
                  r.error().message);

@@ -14,6 +14,7 @@
 
 #include "api_fixture.h"
 #include "cutover/pipeline/activate.h"
+#include "cutover/pipeline/schedule.h"
 #include "cutover/pointer/aliases.h"
 #include "cutover/pointer/records.h"
 #include "runs/history.h"
@@ -292,6 +293,48 @@ TEST_F(ApiTest, PreviewsAreListedPromotedAndRetiredForTheSitesTokensOnly) {
   EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/..%2Fx", docs_token_).status, 404);
   auto trail = json(call("GET", "/api/sites/docs/deploys", admin_token_));
   EXPECT_EQ(trail["deploys"][0]["trigger"], "promote") << trail.dump();
+}
+
+// A scheduled activation through the API: refused for another site's token, a bad time or a
+// version not stored; replaced by a second one; cancelled.
+TEST_F(ApiTest, AnActivationIsScheduledReplacedAndCancelled) {
+  deployLocal("live");
+  std::string v2 = deployLocal("v2", /*activate=*/false);
+  std::string v3 = deployLocal("v3", /*activate=*/false);
+  auto body = [](const std::string& v, const std::string& at) {
+    return R"({"version": ")" + v + R"(", "at": )" + at + "}";
+  };
+  EXPECT_EQ(
+      call("POST", "/api/sites/docs/schedule", other_token_, body(v2, "\"2099-01-01T00:00:00Z\""))
+          .status,
+      403);
+  EXPECT_EQ(call("POST", "/api/sites/docs/schedule", docs_token_, body(v2, "\"soon\"")).status,
+            400);
+  EXPECT_EQ(
+      call("POST", "/api/sites/docs/schedule", docs_token_, body(v2, "\"2020-01-01T00:00:00Z\""))
+          .status,
+      400);
+  EXPECT_EQ(call("POST", "/api/sites/docs/schedule", docs_token_,
+                 body("20200101-000000-abcdef", "\"2026-12-31T00:00:00Z\""))
+                .status,
+            404);
+  std::string later = std::to_string(std::time(nullptr) + 3600);
+  auto first = call("POST", "/api/sites/docs/schedule", docs_token_, body(v2, later));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(json(first)["replaced"], "");
+  auto second = call("POST", "/api/sites/docs/schedule", docs_token_, body(v3, later));
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(json(second)["replaced"], v2);
+  auto scheduled = listSchedules(*pointers_).value();
+  ASSERT_EQ(scheduled.size(), 1U);
+  EXPECT_EQ(scheduled[0].second.version, v3);
+  EXPECT_EQ(scheduled[0].second.by.substr(0, 6), "token ");
+  EXPECT_EQ(call("DELETE", "/api/sites/docs/schedule", other_token_).status, 403);
+  auto cancelled = call("DELETE", "/api/sites/docs/schedule", docs_token_);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(json(cancelled)["version"], v3);
+  EXPECT_TRUE(listSchedules(*pointers_).value().empty());
+  EXPECT_EQ(call("DELETE", "/api/sites/docs/schedule", docs_token_).status, 404);
 }
 
 TEST_F(ApiTest, MalformedJsonIsRefusedSayingWhere) {
