@@ -144,11 +144,12 @@ namespace {
 
 // Who may call a route.
 enum class Access {
-  open,    // anyone (health; webhooks verify their own signatures)
-  token,   // any valid token (the route shows each token only its own sites)
-  site,    // a token for the {site} of the path
-  deploy,  // a token for the site of the {deploy} of the path
-  admin,   // an admin token
+  open,     // anyone (health; webhooks verify their own signatures)
+  token,    // any valid token (the route shows each token only its own sites)
+  site,     // a token for the {site} of the path
+  deploy,   // a token for the site of the {deploy} of the path
+  release,  // a release (or admin) token for the {site} of the path: what is live
+  admin,    // an admin token
 };
 
 using RouteFn = void (*)(ApiState&, Call&);
@@ -167,17 +168,17 @@ constexpr Route kRoutes[] = {
     {"GET", "/api/sites", Access::token, getSites},
     {"GET", "/api/sites/{site}/deploys", Access::site, getSiteDeploys},
     {"POST", "/api/sites/{site}/deploys", Access::site, postRemoteDeploy},
-    {"POST", "/api/sites/{site}/activate", Access::site, postActivate},
-    {"POST", "/api/sites/{site}/rollback", Access::site, postRollback},
-    // A deploy token may lock its site; only an admin lifts a lock.
+    {"POST", "/api/sites/{site}/activate", Access::release, postActivate},
+    {"POST", "/api/sites/{site}/rollback", Access::release, postRollback},
+    // A deploy token may lock its site (a safe stop); lifting it is a release decision.
     {"POST", "/api/sites/{site}/lock", Access::site, postLock},
-    {"POST", "/api/sites/{site}/unlock", Access::admin, postUnlock},
+    {"POST", "/api/sites/{site}/unlock", Access::release, postUnlock},
     {"POST", "/api/sites/{site}/archive", Access::site, postArchive},
     {"GET", "/api/sites/{site}/previews", Access::site, getPreviews},
-    {"DELETE", "/api/sites/{site}/previews/{alias}", Access::site, deletePreview},
-    {"POST", "/api/sites/{site}/promote", Access::site, postPromote},
-    {"POST", "/api/sites/{site}/schedule", Access::site, postSchedule},
-    {"DELETE", "/api/sites/{site}/schedule", Access::site, deleteSchedule},
+    {"DELETE", "/api/sites/{site}/previews/{alias}", Access::release, deletePreview},
+    {"POST", "/api/sites/{site}/promote", Access::release, postPromote},
+    {"POST", "/api/sites/{site}/schedule", Access::release, postSchedule},
+    {"DELETE", "/api/sites/{site}/schedule", Access::release, deleteSchedule},
     {"GET", "/api/deploys/{deploy}", Access::deploy, getDeploy},
     {"GET", "/api/deploys/{deploy}/log", Access::deploy, getDeployLog},
     {"PUT", "/api/deploys/{deploy}/blobs/{hash}", Access::deploy, putBlob},
@@ -314,9 +315,18 @@ class Router {
         return true;
       case Access::admin:
         if (call.token->scope == TokenScope::admin) return true;
-        forbidden(call,
-                  "this route needs an admin token; token " + call.token->id + " has scope deploy");
+        forbidden(call, "this route needs an admin token; token " + call.token->id + " has scope " +
+                            std::string(scopeName(call.token->scope)));
         return false;
+      case Access::release:
+        site = call.param("site");
+        if (call.token->scope == TokenScope::deploy && call.token->site == site) {
+          forbidden(call, "choosing what is live on " + site +
+                              " needs a release token (cutover token create --site " + site +
+                              " --scope release); token " + call.token->id + " may deploy only");
+          return false;
+        }
+        break;
       case Access::site:
         site = call.param("site");
         break;

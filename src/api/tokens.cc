@@ -1,5 +1,6 @@
 #include "api/tokens.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <mutex>
@@ -32,7 +33,7 @@ TokenInfo readRow(const sqlite::Statement& st) {
   t.id = st.text(0);
   t.name = st.text(1);
   t.site = st.text(2);
-  t.scope = st.text(3) == "admin" ? TokenScope::admin : TokenScope::deploy;
+  t.scope = parseScope(st.text(3)).value_or(TokenScope::deploy);  // unknown: the least
   t.created = st.text(4);
   t.revoked = st.integer(5) != 0;
   return t;
@@ -41,7 +42,15 @@ TokenInfo readRow(const sqlite::Statement& st) {
 }  // namespace
 
 std::string_view scopeName(TokenScope scope) {
-  return scope == TokenScope::admin ? "admin" : "deploy";
+  switch (scope) {
+    case TokenScope::admin:
+      return "admin";
+    case TokenScope::release:
+      return "release";
+    case TokenScope::deploy:
+      break;
+  }
+  return "deploy";
 }
 
 nlohmann::json toJson(const TokenInfo& token) {
@@ -52,9 +61,10 @@ nlohmann::json toJson(const TokenInfo& token) {
 
 Result<TokenScope> parseScope(std::string_view text) {
   if (text == "deploy") return TokenScope::deploy;
+  if (text == "release") return TokenScope::release;
   if (text == "admin") return TokenScope::admin;
   return fail(Errc::invalid_argument,
-              "scope '" + std::string(text) + "' is not one of: deploy, admin");
+              "scope '" + std::string(text) + "' is not one of: deploy, release, admin");
 }
 
 struct TokenStore::Db {
@@ -75,8 +85,9 @@ TokenStore::~TokenStore() = default;
 
 Result<NewToken> TokenStore::create(TokenScope scope, const std::string& site,
                                     const std::string& name) {
-  if (scope == TokenScope::deploy && site.empty()) {
-    return fail(Errc::invalid_argument, "a deploy token is for one site: give --site");
+  if (scope != TokenScope::admin && site.empty()) {
+    return fail(Errc::invalid_argument,
+                fmt::format("a {} token is for one site: give --site", scopeName(scope)));
   }
   if (!site.empty()) {
     if (auto ok = validateSiteName(site); !ok) return tl::unexpected(ok.error());

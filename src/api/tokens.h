@@ -11,9 +11,13 @@
 
 namespace cutover {
 
-// What a token may do. deploy: upload, deploy, activate, roll back and read one site.
-// admin: everything, on every site.
-enum class TokenScope { deploy, admin };
+// What a token may do, least first.
+//   deploy   one site: read it, upload and deploy (a deploy goes live unless the site is
+//            locked), build previews, lock it
+//   release  one site: all of deploy, and choose what is live: activate, roll back, promote,
+//            schedule, unlock, retire previews
+//   admin    everything, on every site (and the token list)
+enum class TokenScope { deploy, release, admin };
 
 [[nodiscard]] std::string_view scopeName(TokenScope scope);
 [[nodiscard]] Result<TokenScope> parseScope(std::string_view text);
@@ -48,7 +52,8 @@ class TokenStore {
   TokenStore(const TokenStore&) = delete;
   TokenStore& operator=(const TokenStore&) = delete;
 
-  // Creates a token from 32 bytes of the OpenSSL CSPRNG. A deploy token needs a valid `site`;
+  // Creates a token from 32 bytes of the OpenSSL CSPRNG. A deploy or release token needs a
+  // valid `site`;
   // an admin token may have one (then it is still allowed everywhere) or not. invalid_argument
   // for a bad site name.
   [[nodiscard]] Result<NewToken> create(TokenScope scope, const std::string& site,

@@ -85,18 +85,21 @@ void addTokenCommands(CLI::App& app, const GlobalOptions& global, Runner& run) {
   token->require_subcommand(1);
 
   auto* create = token->add_subcommand("create", "Create a token and print it (once)");
-  create->add_option("--site,-s", args->site, "The site it is for (required for scope deploy)");
+  create->add_option("--site,-s", args->site,
+                     "The site it is for (required for scopes deploy and release)");
   create
       ->add_option("--scope", args->scope,
-                   "deploy (upload, deploy, activate, roll back one "
-                   "site) or admin (everything, every site)")
-      ->check(CLI::IsMember({"deploy", "admin"}));
+                   "deploy (one site: upload, deploy, build previews, lock; the default), "
+                   "release (one site: also activate, roll back, promote, schedule, unlock, "
+                   "retire previews) or admin (everything, every site)")
+      ->check(CLI::IsMember({"deploy", "release", "admin"}));
   create->add_option("--name", args->name, "A note saying who or what uses it");
   create->add_flag("--json", args->json, "Print one JSON object instead of the bare token");
   create->footer(
       "The token is printed once and stored only as its SHA-256 hash.\n\n"
       "Examples:\n"
       "  cutover token create --site docs --name ci\n"
+      "  cutover token create --site docs --scope release --name release-manager\n"
       "  CUTOVER_TOKEN=$(cutover token create --site docs) cutover deploy ./public --site docs "
       "--remote http://host:8081\n"
       "  cutover token create --scope admin\n");

@@ -60,6 +60,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<ApiServer> server_;
   std::uint16_t port_ = 0;
   std::string docs_token_, other_token_, admin_token_;
+  std::string release_token_;  // scope release, site docs
 };
 
 }  // namespace cutover

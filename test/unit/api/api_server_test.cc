@@ -34,6 +34,7 @@ void ApiTest::start(ApiOptions options) {
     ASSERT_TRUE(tokens) << tokens.error().message;
     tokens_ = std::move(*tokens);
     docs_token_ = tokens_->create(TokenScope::deploy, "docs", "ci")->secret;
+    release_token_ = tokens_->create(TokenScope::release, "docs", "release")->secret;
     other_token_ = tokens_->create(TokenScope::deploy, "other", "")->secret;
     admin_token_ = tokens_->create(TokenScope::admin, "", "ops")->secret;
   }
@@ -168,7 +169,7 @@ TEST_F(ApiTest, RefusedRequestsChangeNothing) {
   EXPECT_EQ(call("GET", "/api/tokens", docs_token_).status, 403);
   auto tokens = call("GET", "/api/tokens", admin_token_);
   EXPECT_EQ(tokens.status, 200);
-  EXPECT_EQ(json(tokens)["tokens"].size(), 3U);
+  EXPECT_EQ(json(tokens)["tokens"].size(), 4U);
   EXPECT_EQ(tokens.body.find("cut_"), std::string::npos) << "secrets are never shown again";
   EXPECT_EQ(call("GET", "/api/sites/docs/deploys", docs_token_).status, 200);
   EXPECT_EQ(call("GET", "/api/sites/docs/deploys", other_token_).status, 403);
@@ -190,18 +191,18 @@ TEST_F(ApiTest, SitesShowLiveVersionsToTheTokensThatMaySeeThem) {
 TEST_F(ApiTest, ActivateAndRollbackFlipThePointer) {
   std::string v1 = deployLocal("v1");
   std::string v2 = deployLocal("v2");
-  auto back = call("POST", "/api/sites/docs/rollback", docs_token_);
+  auto back = call("POST", "/api/sites/docs/rollback", release_token_);
   ASSERT_EQ(back.status, 200) << back.body;
   EXPECT_EQ(json(back)["version"], v1);
   EXPECT_EQ(live(), v1);
 
   auto activated =
-      call("POST", "/api/sites/docs/activate", docs_token_, R"({"version": ")" + v2 + "\"}");
+      call("POST", "/api/sites/docs/activate", release_token_, R"({"version": ")" + v2 + "\"}");
   ASSERT_EQ(activated.status, 200) << activated.body;
   EXPECT_EQ(json(activated)["previous"], v1);
   EXPECT_EQ(live(), v2);
 
-  auto missing = call("POST", "/api/sites/docs/activate", docs_token_,
+  auto missing = call("POST", "/api/sites/docs/activate", release_token_,
                       R"({"version": "20200101-000000-abcdef"})");
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("has no version"), std::string::npos);
@@ -213,7 +214,7 @@ TEST_F(ApiTest, ActivateAndRollbackFlipThePointer) {
 TEST_F(ApiTest, LocksHoldARollbackAndOnlyAnAdminLiftsThem) {
   std::string v1 = deployLocal("v1");
   std::string v2 = deployLocal("v2");
-  auto back = call("POST", "/api/sites/docs/rollback", docs_token_);
+  auto back = call("POST", "/api/sites/docs/rollback", release_token_);
   ASSERT_EQ(back.status, 200) << back.body;
   EXPECT_NE(json(back)["locked"].get<std::string>().find("rollback"), std::string::npos);
   auto pointer = readLivePointer(*pointers_, "docs").value();
@@ -233,19 +234,19 @@ TEST_F(ApiTest, LocksHoldARollbackAndOnlyAnAdminLiftsThem) {
   EXPECT_EQ(readLivePointer(*pointers_, "docs").value()->lock->reason, "waiting for QA");
   EXPECT_EQ(call("POST", "/api/sites/docs/lock", other_token_, "{}").status, 403);
   EXPECT_EQ(call("POST", "/api/sites/docs/lock", docs_token_, R"({"reason": 7})").status, 400);
-  auto activated = call("POST", "/api/sites/docs/activate", docs_token_,
+  auto activated = call("POST", "/api/sites/docs/activate", release_token_,
                         R"({"version": ")" + v2 + R"(", "lock": "yes"})");
   EXPECT_EQ(activated.status, 400) << activated.body;
   EXPECT_EQ(live(), v1);
 
   // Unlocked, a rollback with ?lock=false leaves deploys free.
   ASSERT_EQ(call("POST", "/api/sites/docs/unlock", admin_token_).status, 200);
-  ASSERT_EQ(call("POST", "/api/sites/docs/activate", docs_token_,
+  ASSERT_EQ(call("POST", "/api/sites/docs/activate", release_token_,
                  R"({"version": ")" + v2 + R"(", "lock": false})")
                 .status,
             200);
   EXPECT_EQ(live(), v2);
-  ASSERT_EQ(call("POST", "/api/sites/docs/rollback?lock=false", docs_token_).status, 200);
+  ASSERT_EQ(call("POST", "/api/sites/docs/rollback?lock=false", release_token_).status, 200);
   EXPECT_EQ(live(), v1);
   EXPECT_FALSE(readLivePointer(*pointers_, "docs").value()->lock);
   auto trail = json(call("GET", "/api/sites/docs/deploys", admin_token_));
@@ -274,23 +275,24 @@ TEST_F(ApiTest, PreviewsAreListedPromotedAndRetiredForTheSitesTokensOnly) {
   EXPECT_EQ(call("POST", "/api/sites/docs/promote", other_token_, R"({"preview": "feature-login"})")
                 .status,
             403);
-  EXPECT_EQ(call("POST", "/api/sites/docs/promote", docs_token_, R"({"preview": 3})").status, 400);
-  auto none = call("POST", "/api/sites/docs/promote", docs_token_, R"({"preview": "nope"})");
+  EXPECT_EQ(call("POST", "/api/sites/docs/promote", release_token_, R"({"preview": 3})").status,
+            400);
+  auto none = call("POST", "/api/sites/docs/promote", release_token_, R"({"preview": "nope"})");
   EXPECT_EQ(none.status, 404) << none.body;
   EXPECT_EQ(live(), live_version);
   auto promoted =
-      call("POST", "/api/sites/docs/promote", docs_token_, R"({"preview": "feature-login"})");
+      call("POST", "/api/sites/docs/promote", release_token_, R"({"preview": "feature-login"})");
   ASSERT_EQ(promoted.status, 200) << promoted.body;
   EXPECT_EQ(live(), preview);
   EXPECT_EQ(json(promoted)["previous"], live_version);
   EXPECT_FALSE(readLivePointer(*pointers_, "docs").value()->lock);  // no lock unless asked
 
   EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/feature-login", other_token_).status, 403);
-  auto removed = call("DELETE", "/api/sites/docs/previews/feature-login", docs_token_);
+  auto removed = call("DELETE", "/api/sites/docs/previews/feature-login", release_token_);
   ASSERT_EQ(removed.status, 200) << removed.body;
   EXPECT_FALSE(readAlias(*pointers_, "docs", "feature-login").value());
-  EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/feature-login", docs_token_).status, 404);
-  EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/..%2Fx", docs_token_).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/feature-login", release_token_).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/sites/docs/previews/..%2Fx", release_token_).status, 404);
   auto trail = json(call("GET", "/api/sites/docs/deploys", admin_token_));
   EXPECT_EQ(trail["deploys"][0]["trigger"], "promote") << trail.dump();
 }
@@ -308,21 +310,21 @@ TEST_F(ApiTest, AnActivationIsScheduledReplacedAndCancelled) {
       call("POST", "/api/sites/docs/schedule", other_token_, body(v2, "\"2099-01-01T00:00:00Z\""))
           .status,
       403);
-  EXPECT_EQ(call("POST", "/api/sites/docs/schedule", docs_token_, body(v2, "\"soon\"")).status,
+  EXPECT_EQ(call("POST", "/api/sites/docs/schedule", release_token_, body(v2, "\"soon\"")).status,
             400);
   EXPECT_EQ(
-      call("POST", "/api/sites/docs/schedule", docs_token_, body(v2, "\"2020-01-01T00:00:00Z\""))
+      call("POST", "/api/sites/docs/schedule", release_token_, body(v2, "\"2020-01-01T00:00:00Z\""))
           .status,
       400);
-  EXPECT_EQ(call("POST", "/api/sites/docs/schedule", docs_token_,
+  EXPECT_EQ(call("POST", "/api/sites/docs/schedule", release_token_,
                  body("20200101-000000-abcdef", "\"2026-12-31T00:00:00Z\""))
                 .status,
             404);
   std::string later = std::to_string(std::time(nullptr) + 3600);
-  auto first = call("POST", "/api/sites/docs/schedule", docs_token_, body(v2, later));
+  auto first = call("POST", "/api/sites/docs/schedule", release_token_, body(v2, later));
   ASSERT_EQ(first.status, 200) << first.body;
   EXPECT_EQ(json(first)["replaced"], "");
-  auto second = call("POST", "/api/sites/docs/schedule", docs_token_, body(v3, later));
+  auto second = call("POST", "/api/sites/docs/schedule", release_token_, body(v3, later));
   ASSERT_EQ(second.status, 200) << second.body;
   EXPECT_EQ(json(second)["replaced"], v2);
   auto scheduled = listSchedules(*pointers_).value();
@@ -330,22 +332,61 @@ TEST_F(ApiTest, AnActivationIsScheduledReplacedAndCancelled) {
   EXPECT_EQ(scheduled[0].second.version, v3);
   EXPECT_EQ(scheduled[0].second.by.substr(0, 6), "token ");
   EXPECT_EQ(call("DELETE", "/api/sites/docs/schedule", other_token_).status, 403);
-  auto cancelled = call("DELETE", "/api/sites/docs/schedule", docs_token_);
+  auto cancelled = call("DELETE", "/api/sites/docs/schedule", release_token_);
   ASSERT_EQ(cancelled.status, 200) << cancelled.body;
   EXPECT_EQ(json(cancelled)["version"], v3);
   EXPECT_TRUE(listSchedules(*pointers_).value().empty());
-  EXPECT_EQ(call("DELETE", "/api/sites/docs/schedule", docs_token_).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/sites/docs/schedule", release_token_).status, 404);
+}
+
+// Scopes: a deploy token deploys (and may lock, a safe stop) but does not choose what is live;
+// a release token of the site does; neither reaches another site; an admin token reaches all.
+TEST_F(ApiTest, ChoosingWhatIsLiveNeedsTheSitesReleaseScope) {
+  std::string v1 = deployLocal("v1");
+  std::string v2 = deployLocal("v2", /*activate=*/false);
+  auto other_release = tokens_->create(TokenScope::release, "other", "")->secret;
+  const std::string activate = R"({"version": ")" + v2 + "\"}";
+  const std::string later = R"({"version": ")" + v2 + R"(", "at": 4102444800})";
+  struct Route {
+    std::string method, target, body;
+  };
+  std::vector<Route> release_routes{{"POST", "/api/sites/docs/activate", activate},
+                                    {"POST", "/api/sites/docs/rollback", ""},
+                                    {"POST", "/api/sites/docs/promote", R"({"preview": "x"})"},
+                                    {"POST", "/api/sites/docs/schedule", later},
+                                    {"DELETE", "/api/sites/docs/schedule", ""},
+                                    {"POST", "/api/sites/docs/unlock", ""},
+                                    {"DELETE", "/api/sites/docs/previews/x", ""}};
+  for (const auto& r : release_routes) {
+    auto refused = call(r.method, r.target, docs_token_, r.body);
+    EXPECT_EQ(refused.status, 403) << r.target << " " << refused.body;
+    EXPECT_NE(refused.body.find("--scope release"), std::string::npos) << refused.body;
+    EXPECT_EQ(call(r.method, r.target, other_release, r.body).status, 403) << r.target;
+  }
+  EXPECT_EQ(live(), v1);
+  EXPECT_TRUE(listSchedules(*pointers_).value().empty());
+  EXPECT_EQ(call("POST", "/api/sites/docs/lock", docs_token_, "{}").status, 200);
+  auto unlocked = call("POST", "/api/sites/docs/unlock", release_token_);
+  EXPECT_EQ(unlocked.status, 200) << unlocked.body;
+  auto activated = call("POST", "/api/sites/docs/activate", release_token_,
+                        R"({"version": ")" + v2 + R"(", "lock": false})");
+  EXPECT_EQ(activated.status, 200) << activated.body;
+  EXPECT_EQ(live(), v2);
+  EXPECT_EQ(call("POST", "/api/sites/docs/rollback?lock=false", admin_token_).status, 200);
+  EXPECT_EQ(live(), v1);
+  EXPECT_EQ(call("GET", "/api/tokens", release_token_).status, 403);
+  EXPECT_EQ(tokens_->create(TokenScope::release, "", "").error().code, Errc::invalid_argument);
 }
 
 TEST_F(ApiTest, MalformedJsonIsRefusedSayingWhere) {
   deployLocal("v1");
-  auto bad = call("POST", "/api/sites/docs/activate", docs_token_, R"({"version": )");
+  auto bad = call("POST", "/api/sites/docs/activate", release_token_, R"({"version": )");
   EXPECT_EQ(bad.status, 400);
   auto message = json(bad)["error"]["message"].get<std::string>();
   EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
   EXPECT_NE(message.find("column"), std::string::npos) << message;
 
-  auto no_version = call("POST", "/api/sites/docs/activate", docs_token_, R"({"v": 1})");
+  auto no_version = call("POST", "/api/sites/docs/activate", release_token_, R"({"v": 1})");
   EXPECT_EQ(no_version.status, 400);
   EXPECT_NE(no_version.body.find("\\\"version\\\""), std::string::npos) << no_version.body;
 
@@ -386,7 +427,7 @@ TEST_F(ApiTest, NumbersPastADoubleAreRefusedAndTheServerAnswersOn) {
   EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
   EXPECT_NE(message.find("1e999999"), std::string::npos) << message;
 
-  auto version = call("POST", "/api/sites/docs/activate", docs_token_, R"({"version": 1e400})");
+  auto version = call("POST", "/api/sites/docs/activate", release_token_, R"({"version": 1e400})");
   EXPECT_EQ(version.status, 400) << version.body;
   auto nested = call("POST", "/api/sites/docs/deploys", docs_token_,
                      R"({"files": {"a.html": {"hash": "x", "size": -1e309}}})");
@@ -423,7 +464,7 @@ TEST_F(ApiTest, OversizedBodiesGet413) {
   std::string v1 = deployLocal("v1");
 
   std::string big_json = R"({"version": ")" + std::string(2000, 'a') + "\"}";
-  auto json_reply = call("POST", "/api/sites/docs/activate", docs_token_, big_json);
+  auto json_reply = call("POST", "/api/sites/docs/activate", release_token_, big_json);
   EXPECT_EQ(json_reply.status, 413);
   EXPECT_EQ(json(json_reply)["error"]["code"], "too_large");
 
