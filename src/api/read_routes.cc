@@ -82,8 +82,9 @@ void getPreviews(ApiState& state, Call& call) {
   if (!aliases) return sendError(call.out, aliases.error());
   std::int64_t now = std::time(nullptr);
   nlohmann::json previews = nlohmann::json::array();
-  for (const auto& [name, alias] : *aliases)
+  for (const auto& [name, alias] : *aliases) {
     previews.push_back(previewJson(site, name, alias, now));
+  }
   sendJson(call.out, 200, {{"previews", previews}});
 }
 

@@ -290,8 +290,9 @@ Result<void> parsePreviews(const SiteKeyValue& k) {
       for (const auto& b : *a) {
         auto pattern = k.r.string(b, full + "[]");
         if (!pattern) return tl::unexpected(pattern.error());
-        if (!validBranchPattern(*pattern))
+        if (!validBranchPattern(*pattern)) {
           return k.r.at(b.source(), badBranchPattern(full, *pattern));
+        }
         p.branches.push_back(std::move(*pattern));
       }
     } else if (name == "pull_requests") {

@@ -36,7 +36,7 @@ Result<std::optional<ScheduledFlip>> scheduleFlip(ObjectStore& objects, PointerS
   if (auto ok = requireVersion(objects, site, flip.version); !ok) {
     return tl::unexpected(ok.error());
   }
-  if (flip.at > std::time(nullptr) + 366 * 24 * 3600) {
+  if (flip.at > std::time(nullptr) + std::int64_t{366} * 24 * 3600) {
     return fail(Errc::invalid_argument, "a flip can be scheduled at most a year ahead");
   }
   auto key = scheduleKey(site);

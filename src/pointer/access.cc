@@ -21,7 +21,7 @@ std::string hmacHex(std::string_view key, std::string_view message) {
     return {};
   }
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(std::size_t{len} * 2);
   for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", mac[i]);
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <utility>
 
 #include "common/log.h"
 #include "cutover/common/guard.h"
@@ -12,7 +13,7 @@
 namespace cutover {
 
 ScheduledActivations::ScheduledActivations(const PipelineContext& context) : context_(context) {
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  thread_ = std::jthread([this](std::stop_token stop) { run(std::move(stop)); });
 }
 
 ScheduledActivations::~ScheduledActivations() {

@@ -258,11 +258,12 @@ WebhookVerdict signedVerdict(const SiteConfig& site, const std::string& event,
                              const std::string& provider, std::string_view body) {
   bool is_push = provider == "gitlab" ? event == "Push Hook" : event == "push";
   bool is_pull = provider == "gitlab" ? event == "Merge Request Hook" : event == "pull_request";
-  if (!is_push && !is_pull)
+  if (!is_push && !is_pull) {
     return verdict(202,
                    fmt::format("ignored: event '{}' is not a push or a pull request",
                                escapeInvalidUtf8(clipUtf8(event, 100))),  // a header: any bytes
                    provider);
+  }
 
   auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {

@@ -95,7 +95,8 @@ class PipelineServeTest : public ::testing::Test {
     if (!delivery.empty()) headers.push_back("X-GitHub-Delivery: " + delivery);
     return httpSend(api_port_, "POST", "/hooks/docs", headers, body);
   }
-  testing::HttpResponse githubPull(const std::string& action, int number, const std::string& head) {
+  testing::HttpResponse githubPull(const std::string& action, int number,
+                                   const std::string& head) const {
     std::string body =
         nlohmann::json{
             {"action", action},

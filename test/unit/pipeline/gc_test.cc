@@ -144,7 +144,7 @@ TEST_F(GcTest, KeepsWhatAPreviewAliasNamesUntilTheAliasExpires) {
   // No build for longer than the alias lives (and the clock margin): the alias and its version go.
   ASSERT_TRUE(removeAlias(*pointers_, "docs", "feature"));
   AliasTarget stale{"docs", "feature", 0, "", 60};
-  ASSERT_TRUE(flipAlias(*pointers_, stale, second, "d-3", now - 3 * 60));
+  ASSERT_TRUE(flipAlias(*pointers_, stale, second, "d-3", now - std::int64_t{180}));
   report = collectGarbage(*objects_, *pointers_, options).value();
   EXPECT_EQ(report.removed_aliases, std::vector<std::string>{"docs/feature"});
   EXPECT_EQ(report.removed_versions, std::vector<std::string>{"docs/" + second});

@@ -17,8 +17,8 @@ TEST(Aliases, ABranchBecomesOneDnsSafeLabel) {
   EXPECT_EQ(aliasForBranch("Feature/Login_Page", "docs"), "feature-login-page");
   EXPECT_EQ(aliasForBranch("fix--double//slash.", "docs"), "fix-double-slash");
   EXPECT_EQ(aliasForBranch("main", "docs"), "main");
-  for (std::string branch : {std::string("pr-12"), std::string("///"), std::string(200, 'a'),
-                             std::string("ünïcödé"), std::string("PR-3")}) {
+  for (const std::string& branch : {std::string("pr-12"), std::string("///"), std::string(200, 'a'),
+                                    std::string("ünïcödé"), std::string("PR-3")}) {
     std::string name = aliasForBranch(branch, "docs");
     EXPECT_TRUE(validateVersionId(name)) << branch << " → " << name;
     EXPECT_LE(name.size() + 6, 63U) << name;  // "<name>--docs" is one label
@@ -73,7 +73,7 @@ TEST(Aliases, TrimmingRetiresTheLeastRecentlyMoved) {
   std::int64_t now = 1'800'000'000;
   for (int i = 0; i < 4; ++i) {
     AliasTarget t{"docs", "b" + std::to_string(i), 0, "", 3600};
-    ASSERT_TRUE(flipAlias(*pointers, t, "v" + std::to_string(i), "d", now + i * 10));
+    ASSERT_TRUE(flipAlias(*pointers, t, "v" + std::to_string(i), "d", now + std::int64_t{i} * 10));
   }
   // b0 is the oldest, but it is the one just moved: it stays.
   auto removed = trimAliases(*pointers, "docs", 2, "b0").value();
