@@ -332,7 +332,8 @@ TEST_F(HandlerSemanticsTest, AnAliasHostFollowsItsAliasWithPinsAndStopsWhenItGoe
   asset.sec_fetch_mode = "cors";
   asset.cookie = cookie;
   EXPECT_EQ(send(asset).version, "v1");  // the old page's requests stay on its version
-  asset.cookie = "cutover_pin=v2." + std::to_string(now);  // live, but never this alias's
+  const std::string live_pin = "cutover_pin=v2." + std::to_string(now);
+  asset.cookie = live_pin;  // the live version's, never this alias's
   EXPECT_EQ(send(asset).version, "v3");
   // The site's own host is untouched.
   EXPECT_EQ(get("/").version, "v2");
