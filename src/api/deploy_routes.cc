@@ -25,6 +25,16 @@
 namespace cutover::api {
 namespace {
 
+// The boolean `name` of a JSON body, `fallback` when absent; invalid_argument if not a boolean.
+Result<bool> flagField(const nlohmann::json& body, const char* name, bool fallback) {
+  auto it = body.find(name);
+  if (it == body.end()) return fallback;
+  if (!it->is_boolean()) {
+    return fail(Errc::invalid_argument, fmt::format("\"{}\" must be true or false", name));
+  }
+  return it->get<bool>();
+}
+
 nlohmann::json flipJson(const std::string& site, const Flip& flip) {
   return {{"site", site},
           {"version", flip.pointer.version},
@@ -160,13 +170,8 @@ void postActivate(ApiState& state, Call& call) {
     return sendError(call.out, Errc::invalid_argument,
                      "the body needs \"version\": the id of a stored version");
   }
-  bool lock_deploys = true;
-  if (auto l = body->find("lock"); l != body->end()) {
-    if (!l->is_boolean()) {
-      return sendError(call.out, Errc::invalid_argument, "\"lock\" must be true or false");
-    }
-    lock_deploys = l->get<bool>();
-  }
+  auto lock_deploys = flagField(*body, "lock", true);
+  if (!lock_deploys) return sendError(call.out, lock_deploys.error());
   const std::string& site = call.param("site");
   // Held while flipping, so gc cannot remove the version between the check and the flip.
   auto lock = StoreLock::acquire(state.lockFile(), StoreLock::Mode::shared,
@@ -174,7 +179,7 @@ void postActivate(ApiState& state, Call& call) {
                                               site, version->get<std::string>()});
   if (!lock) return sendError(call.out, lock.error());
   std::optional<DeployLock> deploy_lock;
-  if (lock_deploys) {
+  if (*lock_deploys) {
     deploy_lock = lockForFlip("activation of " + version->get<std::string>(), actorOf(call));
   }
   auto flip = activateVersion(*state.context.objects, *state.context.pointers, site,
@@ -238,24 +243,18 @@ void postPromote(ApiState& state, Call& call) {
                      "the body needs \"preview\": a preview alias (feature-login, pr-12) or a "
                      "version id");
   }
-  bool lock_deploys = false;
-  if (auto l = body->find("lock"); l != body->end()) {
-    if (!l->is_boolean()) {
-      return sendError(call.out, Errc::invalid_argument, "\"lock\" must be true or false");
-    }
-    lock_deploys = l->get<bool>();
-  }
+  auto lock_deploys = flagField(*body, "lock", false);
+  if (!lock_deploys) return sendError(call.out, lock_deploys.error());
   const std::string& site = call.param("site");
-  std::string version = preview->get<std::string>();
-  auto alias = readAlias(*state.context.pointers, site, version);
-  if (!alias) return sendError(call.out, alias.error());
-  if (*alias) version = (*alias)->pointer.version;
+  auto resolved = previewVersion(*state.context.pointers, site, preview->get<std::string>());
+  if (!resolved) return sendError(call.out, resolved.error());
+  const std::string& version = *resolved;
   auto lock = StoreLock::acquire(
       state.lockFile(), StoreLock::Mode::shared,
       FleetRequest{state.context.pointers.get(), "promote " + site, site, version});
   if (!lock) return sendError(call.out, lock.error());
   std::optional<DeployLock> deploy_lock;
-  if (lock_deploys) deploy_lock = lockForFlip("promotion of " + version, actorOf(call));
+  if (*lock_deploys) deploy_lock = lockForFlip("promotion of " + version, actorOf(call));
   auto flip = activateVersion(*state.context.objects, *state.context.pointers, site, version,
                               std::move(deploy_lock));
   if (!flip) return sendError(call.out, flip.error());
@@ -286,15 +285,10 @@ void postSchedule(ApiState& state, Call& call) {
   if (*when < now - 60) {
     return sendError(call.out, Errc::invalid_argument, "\"at\" is in the past");
   }
-  bool lock_deploys = false;
-  if (auto l = body->find("lock"); l != body->end()) {
-    if (!l->is_boolean()) {
-      return sendError(call.out, Errc::invalid_argument, "\"lock\" must be true or false");
-    }
-    lock_deploys = l->get<bool>();
-  }
+  auto lock_deploys = flagField(*body, "lock", false);
+  if (!lock_deploys) return sendError(call.out, lock_deploys.error());
   const std::string& site = call.param("site");
-  ScheduledFlip flip{version->get<std::string>(), *when, actorOf(call), lock_deploys};
+  ScheduledFlip flip{version->get<std::string>(), *when, actorOf(call), *lock_deploys};
   auto before = scheduleFlip(*state.context.objects, *state.context.pointers, site, flip);
   if (!before) return sendError(call.out, before.error());
   nlohmann::json answer{{"site", site},
@@ -387,12 +381,8 @@ void postRemoteDeploy(ApiState& state, Call& call) {
     // Parsed JSON strings are valid UTF-8; the clip keeps them so.
     source = std::string(clipUtf8(s->get<std::string>(), 200));
   }
-  bool activate = true;
-  if (auto a = body->find("activate"); a != body->end()) {
-    if (!a->is_boolean())
-      return sendError(call.out, Errc::invalid_argument, "\"activate\" must be true or false");
-    activate = a->get<bool>();
-  }
+  auto activate = flagField(*body, "activate", true);
+  if (!activate) return sendError(call.out, activate.error());
   std::int64_t preview_seconds = kDefaultPreviewSeconds;
   if (auto p = body->find("preview_seconds"); p != body->end()) {
     if (!p->is_number_unsigned() || p->get<std::uint64_t>() > kMaxPreviewSeconds) {
@@ -410,7 +400,7 @@ void postRemoteDeploy(ApiState& state, Call& call) {
               {{"Retry-After", "60"}});
   };
   if (auto full = state.pending.crowded(site, pending_limits)) return refuseCrowded(*full);
-  auto upload = RemoteUpload::begin(state.pipeline(), site, source, activate, preview_seconds,
+  auto upload = RemoteUpload::begin(state.pipeline(), site, source, *activate, preview_seconds,
                                     std::move(*list));
   if (!upload) return sendError(call.out, upload.error());
   auto pending = std::make_shared<PendingDeploy>(std::move(*upload));

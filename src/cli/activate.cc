@@ -59,22 +59,14 @@ std::string localUser() {
 // `cutover promote SITE ALIAS|VERSION`: the version a preview alias names now (or a version id
 // as given) becomes live, the same bytes the preview served: nothing is rebuilt.
 Result<Flip> promote(DataDir& data, const ActivateArgs& args) {
-  std::string version = args.version;
-  std::string what = "version " + version;
-  auto alias = readAlias(*data.pointers, args.site, args.version);
-  if (!alias) return tl::unexpected(alias.error());
-  if (*alias) {
-    version = (*alias)->pointer.version;
-    what = fmt::format("preview {}--{} (version {})", args.version, args.site, version);
-  } else if (!validateVersionId(version)) {
-    return fail(Errc::invalid_argument,
-                fmt::format("'{}' is neither a preview alias of {} (see `cutover previews {}`) "
-                            "nor a version id",
-                            args.version, args.site, args.site));
-  }
+  auto version = previewVersion(*data.pointers, args.site, args.version);
+  if (!version) return tl::unexpected(version.error());
+  std::string what = *version == args.version ? "version " + *version
+                                              : fmt::format("preview {}--{} (version {})",
+                                                            args.version, args.site, *version);
   std::optional<DeployLock> lock;
-  if (args.lock) lock = lockForFlip("promotion of " + version, localUser());
-  auto flip = activateVersion(*data.objects, *data.pointers, args.site, version, std::move(lock));
+  if (args.lock) lock = lockForFlip("promotion of " + *version, localUser());
+  auto flip = activateVersion(*data.objects, *data.pointers, args.site, *version, std::move(lock));
   if (flip) std::printf("promoted %s to live\n", what.c_str());
   return flip;
 }

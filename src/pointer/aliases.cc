@@ -119,6 +119,20 @@ Result<std::optional<AliasPointer>> readAlias(PointerStore& pointers, std::strin
   return std::optional<AliasPointer>{std::move(*parsed)};
 }
 
+Result<std::string> previewVersion(PointerStore& pointers, std::string_view site,
+                                   std::string_view name) {
+  auto alias = readAlias(pointers, site, name);
+  if (!alias) return tl::unexpected(alias.error());
+  if (*alias) return (*alias)->pointer.version;
+  if (!validateVersionId(name)) {
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}' is neither a preview alias of {} (see `cutover previews {}`) "
+                            "nor a version id",
+                            name, site, site));
+  }
+  return std::string(name);
+}
+
 Result<std::pair<std::string, AliasPointer>> flipAlias(PointerStore& pointers,
                                                        const AliasTarget& target,
                                                        const std::string& version,

@@ -198,7 +198,7 @@ TEST_F(CliTest, AScheduledActivationHappensOnTimeAndACancelledOneNever) {
   std::string v1 = deployOk((dir_ / "v1").string());
   // No preview link: only the schedule keeps v2 from gc below.
   std::string v2 = deployOk((dir_ / "v2").string(), {"--no-activate", "--preview-expires", "0"});
-  std::string v3 = deployOk((dir_ / "v3").string(), {"--no-activate"});
+  std::string v3 = deployOk((dir_ / "v3").string(), {"--no-activate", "--preview-expires", "0"});
   auto server = serve();
   ASSERT_TRUE(waitForBody(server->port(), "<h1>v1</h1>"));
 
@@ -231,6 +231,8 @@ TEST_F(CliTest, AScheduledActivationHappensOnTimeAndACancelledOneNever) {
   EXPECT_NE(cutover({"schedule", "list"}).out.find(v2), std::string::npos);
   // `gc` keeps what is scheduled, even with nothing else to keep it.
   auto gc = cutover({"gc", "--keep", "0", "--pin-window", "0"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_NE(gc.out.find("removed version docs/" + v3), std::string::npos) << gc.out;  // unkept
   EXPECT_EQ(gc.out.find(v2), std::string::npos) << gc.out;
   ASSERT_TRUE(waitForBody(server->port(), "<h1>v2</h1>"));
   auto flipped = std::chrono::system_clock::now();

@@ -93,6 +93,11 @@ struct AliasTarget {
 [[nodiscard]] nlohmann::json previewJson(std::string_view site, std::string_view name,
                                          const AliasPointer& alias, std::int64_t now);
 
+// What `cutover promote` and the API's promote make live: the version the alias `name` of
+// `site` names now, else `name` itself taken as a version id (invalid_argument if it is not one).
+[[nodiscard]] Result<std::string> previewVersion(PointerStore& pointers, std::string_view site,
+                                                 std::string_view name);
+
 // The alias `name` of `site`, if it exists (invalid_argument if its record is unreadable).
 [[nodiscard]] Result<std::optional<AliasPointer>> readAlias(PointerStore& pointers,
                                                             std::string_view site,
